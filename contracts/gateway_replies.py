@@ -1,0 +1,76 @@
+"""Topic ``{region}.gateway.replies.v1``: answers for the gateway replica holding the caller.
+
+Every gateway replica reads every partition of this topic without a consumer group and keeps
+only messages whose ``reply_to`` (also sent as the ``residency-reply-to`` header, so other
+replicas skip them unparsed) is its own replica ID. One request may receive, in order:
+``grounding`` (citations), ``prompt_screened`` (prompt annotations), one or more ``completion``
+messages (the last with ``final``), or a single ``error`` at any point.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from contracts.base import Contract, Envelope, message_key
+from contracts.common import ApiError, Citation, FilterResults, Usage
+from contracts.generation_events import FinishReason
+
+TOPIC = "{region}.gateway.replies.v1"
+key = message_key
+REPLY_TO_HEADER = "residency-reply-to"
+
+
+class GroundingFound(Envelope):
+    """Retrieval grounded the request on these documents."""
+
+    kind: Literal["grounding"] = Field("grounding", description="Discriminator.")
+    citations: list[Citation] = Field(description="Cited documents, in [docN] order.")
+    intent: str = Field("", description="The search intent derived from the conversation.")
+
+
+class PromptAnnotation(Contract):
+    """Filter results of one prompt, as Azure's prompt_filter_results entries."""
+
+    prompt_index: int = Field(0, ge=0, description="Index of the prompt in the request.")
+    content_filter_results: FilterResults = Field(description="Category and detector results.")
+
+
+class PromptScreened(Envelope):
+    """The filter let the prompt through; these are its annotations."""
+
+    kind: Literal["prompt_screened"] = Field("prompt_screened", description="Discriminator.")
+    prompt_filter_results: list[PromptAnnotation] = Field(description="Annotations per prompt.")
+
+
+class ReplyChoice(Contract):
+    """Screened text of one choice since the previous reply of this request."""
+
+    index: int = Field(ge=0, description="Choice index.")
+    text: str = Field(description="Screened text (a delta when streaming). Customer content.")
+    finish_reason: FinishReason | None = Field(None, description="Set on the choice's last reply.")
+    content_filter_results: FilterResults = Field(default_factory=dict, description="Completion annotations.")
+
+
+class CompletionReady(Envelope):
+    """Screened completion text; ``final`` marks the last completion reply of the request."""
+
+    kind: Literal["completion"] = Field("completion", description="Discriminator.")
+    sequence: int = Field(ge=0, description="Position among this request's completion replies.")
+    final: bool = Field(description="True on the last completion reply.")
+    model: str = Field(description="Model that generated the text.")
+    choices: list[ReplyChoice] = Field(default_factory=list, description="Per-choice screened text.")
+    usage: Usage | None = Field(None, description="Token counts; present on the final reply.")
+
+
+class RequestFailed(Envelope):
+    """The request ends with an error for the caller (blocked prompt, engine error, retrieval error)."""
+
+    kind: Literal["error"] = Field("error", description="Discriminator.")
+    error: ApiError = Field(description="The error, in the OpenAI shape.")
+
+
+GatewayReply = Annotated[
+    GroundingFound | PromptScreened | CompletionReady | RequestFailed, Field(discriminator="kind")
+]

@@ -1,0 +1,34 @@
+"""Topic ``{region}.inference.generation-events.v1``: what the engine generated, for the filter."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.base import Contract, Envelope, message_key
+from contracts.common import ApiError, Usage
+
+TOPIC = "{region}.inference.generation-events.v1"
+key = message_key
+
+FinishReason = Literal["stop", "length", "content_filter", "abort"]
+
+
+class GeneratedChoice(Contract):
+    """Text generated for one choice since the previous event of this request."""
+
+    index: int = Field(ge=0, description="Choice index (0..n-1).")
+    text: str = Field(description="Generated text (a delta when streaming). Customer content.")
+    finish_reason: FinishReason | None = Field(None, description="Set on the choice's last event.")
+
+
+class CompletionGenerated(Envelope):
+    """A chunk or the final result of a generation; ``final`` marks the last event of a request."""
+
+    sequence: int = Field(ge=0, description="Position of this event within its request, from 0.")
+    final: bool = Field(description="True on the last event of the request.")
+    model: str = Field(description="Model that generated the text.")
+    choices: list[GeneratedChoice] = Field(default_factory=list, description="Per-choice text.")
+    usage: Usage | None = Field(None, description="Token counts; present on the final event.")
+    error: ApiError | None = Field(None, description="Why generation failed, if it did; then final is true.")

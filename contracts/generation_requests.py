@@ -1,0 +1,20 @@
+"""Topic ``{region}.inference.generation-requests.v1``: screened prompts for the inference engine."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from contracts.base import Envelope, message_key
+from contracts.common import ChatMessage, SamplingParams
+
+TOPIC = "{region}.inference.generation-requests.v1"
+key = message_key
+
+
+class GenerateCompletion(Envelope):
+    """Generate a chat completion. Inference keeps nothing of it once the result is published."""
+
+    messages: list[ChatMessage] = Field(min_length=1, description="Screened messages. Customer content.")
+    sampling: SamplingParams = Field(description="Validated sampling settings.")
+    stream: bool = Field(False, description="Publish chunks as they are generated, not only the final result.")
+    adapter: str | None = Field(None, description="Fine-tuned LoRA adapter owned by the resource, if any.")

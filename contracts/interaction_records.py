@@ -1,0 +1,35 @@
+"""Topic ``{region}.retention.interactions.v1``: one finished request, for the abuse-monitoring store.
+
+The gateway publishes it once the caller has its answer. For a resource with content logging off
+the message carries no content at all (``messages`` and ``completions`` empty), and retention
+stores none either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from contracts.base import Envelope, message_key
+from contracts.common import ChatMessage, FilterResults, Usage
+
+TOPIC = "{region}.retention.interactions.v1"
+key = message_key
+
+
+class InteractionCompleted(Envelope):
+    """The outcome of one request: filter results, IDs, and (if logging is on) the content."""
+
+    completed_at: datetime = Field(description="When the gateway answered the caller (UTC).")
+    status: int = Field(ge=100, le=599, description="HTTP status the caller received.")
+    end_user: str | None = Field(None, description="The request's `user` field.")
+    content_logging: bool = Field(description="The resource's content-logging switch at request time.")
+    messages: list[ChatMessage] = Field(default_factory=list, description="Prompt messages; empty if logging is off.")
+    completions: list[str] = Field(default_factory=list, description="Text per choice; empty if logging is off.")
+    finish_reasons: list[str | None] = Field(default_factory=list, description="finish_reason per choice.")
+    prompt_filter_results: list[FilterResults] = Field(default_factory=list, description="Prompt annotations.")
+    completion_filter_results: list[FilterResults] = Field(default_factory=list, description="Per-choice annotations.")
+    citation_ids: list[str] = Field(default_factory=list, description="IDs of cited documents, never their text.")
+    error_code: str | None = Field(None, description="error.code when the request failed.")
+    usage: Usage | None = Field(None, description="Token counts, if any were generated.")

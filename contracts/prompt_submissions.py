@@ -1,0 +1,24 @@
+"""Topic ``{region}.filter.prompt-submissions.v1``: a prompt waiting to be screened by the filter."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from contracts.base import Envelope, message_key
+from contracts.common import ChatMessage, SamplingParams
+
+TOPIC = "{region}.filter.prompt-submissions.v1"
+key = message_key
+
+
+class PromptSubmitted(Envelope):
+    """A chat request the gateway (or retrieval, after grounding) accepted; the filter screens it."""
+
+    messages: list[ChatMessage] = Field(min_length=1, description="Messages to screen and generate from.")
+    sampling: SamplingParams = Field(description="Validated sampling settings.")
+    stream: bool = Field(False, description="Whether the caller asked for server-sent events.")
+    end_user: str | None = Field(None, description="The request's `user` field, for abuse monitoring.")
+    documents: list[str] = Field(
+        default_factory=list,
+        description="Retrieved document texts inside the messages, screened for indirect attacks.",
+    )

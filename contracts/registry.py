@@ -1,0 +1,100 @@
+"""Every topic of the platform: who produces it, who consumes it, what it carries, how long it lives.
+
+The topic admin (``services.runtime.topics``) creates exactly these topics, with these settings,
+per region; ``tests/contract`` checks that each has a snapshot, a producer and a consumer in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from pydantic import BaseModel, TypeAdapter
+
+from contracts import (
+    dead_letters,
+    gateway_replies,
+    generation_cancellations,
+    generation_events,
+    generation_requests,
+    grounding_requests,
+    interaction_records,
+    prompt_submissions,
+)
+from contracts.base import topic_name
+
+SERVICES = ("gateway", "filter", "inference", "retrieval", "retention")
+DLQ_TOOL = "residency-dlq"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic family: the same topic exists once per region."""
+
+    module: ModuleType
+    messages: tuple[type[BaseModel], ...]
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    carries_content: bool
+    partitions: int = 6
+    key: str = "resource_id"
+    # Retention of topics without customer content; content topics use the configured
+    # content retention instead (default one hour), so the bus never becomes a second store.
+    retention_ms_without_content: int = 24 * 3600 * 1000
+
+    @property
+    def template(self) -> str:
+        return self.module.TOPIC
+
+    def name(self, region: str) -> str:
+        return topic_name(self.template, region)
+
+    def dlq_name(self, region: str) -> str:
+        return dead_letters.dead_letter_topic(self.name(region))
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(grounding_requests, (grounding_requests.GroundingRequested,),
+              producers=("gateway",), consumers=("retrieval",), carries_content=True),
+    TopicSpec(prompt_submissions, (prompt_submissions.PromptSubmitted,),
+              producers=("gateway", "retrieval"), consumers=("filter",), carries_content=True),
+    TopicSpec(generation_requests, (generation_requests.GenerateCompletion,),
+              producers=("filter",), consumers=("inference",), carries_content=True),
+    TopicSpec(generation_events, (generation_events.CompletionGenerated,),
+              producers=("inference",), consumers=("filter",), carries_content=True),
+    TopicSpec(generation_cancellations, (generation_cancellations.CancelGeneration,),
+              producers=("gateway", "filter"), consumers=("inference",), carries_content=False),
+    TopicSpec(gateway_replies,
+              (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
+               gateway_replies.CompletionReady, gateway_replies.RequestFailed),
+              producers=("retrieval", "filter"), consumers=("gateway",), carries_content=True),
+    TopicSpec(interaction_records, (interaction_records.InteractionCompleted,),
+              producers=("gateway",), consumers=("retention",), carries_content=True),
+)
+
+GATEWAY_REPLY = TypeAdapter(gateway_replies.GatewayReply)
+
+
+def by_template(template: str) -> TopicSpec:
+    for spec in TOPICS:
+        if spec.template == template:
+            return spec
+    raise KeyError(template)
+
+
+def spec_of_topic(topic: str) -> TopicSpec:
+    """The spec of a concrete topic name (DLQ names resolve to their source topic's spec)."""
+    source = topic.removesuffix(dead_letters.DLQ_SUFFIX)
+    region = source.split(".", 1)[0]
+    for spec in TOPICS:
+        if spec.name(region) == source:
+            return spec
+    raise KeyError(topic)
+
+
+def all_topic_names(region: str) -> list[str]:
+    """Every topic of a region, DLQs included, in registry order."""
+    names: list[str] = []
+    for spec in TOPICS:
+        names += [spec.name(region), spec.dlq_name(region)]
+    return names

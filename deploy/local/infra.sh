@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Starts and stops the local infrastructure: one Apache Kafka broker in KRaft mode and one
+# FerretDB v1 server (MongoDB wire protocol, SQLite backend), both on loopback only.
+#
+#   deploy/local/infra.sh up|down|status
+#
+# Environment (defaults suit the demo; the test suite uses its own instance and ports):
+#   RESIDENCY_INFRA_INSTANCE  name of this instance, its data lives in .data/<instance>  (demo)
+#   RESIDENCY_KAFKA_PORT      broker port (9092); the controller listens on the next port
+#   RESIDENCY_MONGO_PORT      FerretDB port (27017)
+#   RESIDENCY_KAFKA_HEAP      JVM heap for the broker (768m)
+# `up` is idempotent: a running instance is left alone and reported.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+instance="${RESIDENCY_INFRA_INSTANCE:-demo}"
+kafka_port="${RESIDENCY_KAFKA_PORT:-9092}"
+controller_port="$((kafka_port + 1))"
+mongo_port="${RESIDENCY_MONGO_PORT:-27017}"
+heap="${RESIDENCY_KAFKA_HEAP:-768m}"
+data="$root/.data/$instance"
+python="$root/.venv/bin/python"
+say() { printf '[infra:%s] %s\n' "$instance" "$*" >&2; }
+
+alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+kafka_up() {
+  local dir="$data/kafka" pidfile="$data/kafka.pid"
+  if alive "$pidfile"; then say "kafka already running (pid $(cat "$pidfile")) on 127.0.0.1:$kafka_port"; return; fi
+  mkdir -p "$dir"
+  sed -e "s/@KAFKA_PORT@/$kafka_port/g" -e "s/@CONTROLLER_PORT@/$controller_port/g" \
+      -e "s#@LOG_DIR@#$dir/log#g" "$root/deploy/local/kafka/server.properties.in" > "$dir/server.properties"
+  local cp="$root/.cache/kafka-libs/*"
+  local jvm=(-Xms128m "-Xmx$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+             "-Dlog4j2.configurationFile=$root/deploy/local/kafka/log4j2.properties")
+  if [[ ! -f "$dir/log/meta.properties" ]]; then
+    say "formatting KRaft storage"
+    local cluster_id; cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid)
+    java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+         -c "$dir/server.properties" > "$dir/format.log" 2>&1
+  fi
+  say "starting kafka on 127.0.0.1:$kafka_port"
+  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" > "$data/kafka.log" 2>&1 &
+  echo $! > "$pidfile"
+}
+
+mongo_up() {
+  local pidfile="$data/ferretdb.pid"
+  if alive "$pidfile"; then say "ferretdb already running (pid $(cat "$pidfile")) on 127.0.0.1:$mongo_port"; return; fi
+  mkdir -p "$data/ferretdb"
+  say "starting ferretdb on 127.0.0.1:$mongo_port"
+  nohup "$root/.cache/bin/residency-ferretdb" -listen "127.0.0.1:$mongo_port" -data "$data/ferretdb" \
+        > "$data/ferretdb.log" 2>&1 &
+  echo $! > "$pidfile"
+}
+
+stop() {
+  local name="$1" pidfile="$data/$1.pid"
+  if alive "$pidfile"; then
+    local pid; pid=$(cat "$pidfile")
+    say "stopping $name (pid $pid)"
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { say "$name did not stop in 10 s, killing it"; kill -9 "$pid"; }
+  fi
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  up)
+    mkdir -p "$data"
+    start=$(date +%s%N)
+    kafka_up
+    mongo_up
+    # Readiness is a real client call (Kafka metadata, MongoDB ping), not an open port.
+    "$python" -m services.runtime.wait_ready \
+        --kafka "127.0.0.1:$kafka_port" --mongo "mongodb://127.0.0.1:$mongo_port/" --timeout 90 \
+      || { say "not ready; last lines of the logs:"; tail -n 20 "$data/kafka.log" "$data/ferretdb.log" >&2; exit 1; }
+    elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    say "ready in $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s: kafka 127.0.0.1:$kafka_port, mongodb://127.0.0.1:$mongo_port/"
+    ;;
+  down)
+    stop ferretdb
+    stop kafka
+    ;;
+  status)
+    alive "$data/kafka.pid" && say "kafka running on 127.0.0.1:$kafka_port" || say "kafka stopped"
+    alive "$data/ferretdb.pid" && say "ferretdb running on 127.0.0.1:$mongo_port" || say "ferretdb stopped"
+    ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,62 @@
+"""The Kafka broker every service uses, and the publisher that keeps messages in their region.
+
+Delivery is the same everywhere and not configurable downwards: ``acks=all`` and the idempotent
+producer; subscribers commit an offset only after their handler (and so its publishes, each
+awaited until the broker acknowledged it) finished.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.middlewares import AckPolicy
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel
+
+from contracts.base import Envelope, message_key, region_of_topic, topic_name
+from services.runtime.dead_letters import dead_letter_middleware
+from services.runtime.errors import RegionMismatch
+
+# Commit after the handler returned; on an exception that escapes the dead-letter middleware
+# (an unavailable dependency) seek back so the message is delivered again.
+COMMIT_AFTER_HANDLER = AckPolicy.NACK_ON_ERROR
+
+
+def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider | None = None) -> KafkaBroker:
+    broker = KafkaBroker(
+        bootstrap,
+        client_id=f"residency-{service}",
+        acks="all",
+        enable_idempotence=True,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+        logger=logging.getLogger(f"residency.{service}.bus"),
+        graceful_timeout=10.0,
+    )
+    broker.add_middleware(dead_letter_middleware(broker, service=service))
+    return broker
+
+
+class TopicPublisher:
+    """Publishes one topic's messages of one region, keyed by resource ID.
+
+    Refuses a message whose region is not the topic's: data of one region never reaches
+    another region's topics, whatever a handler got wrong.
+    """
+
+    def __init__(self, broker: KafkaBroker, template: str, region: str, *,
+                 schema: object | None = None, description: str | None = None) -> None:
+        self.topic = topic_name(template, region)
+        self.region = region
+        self._publisher = broker.publisher(self.topic, schema=schema, description=description)
+
+    async def publish(self, message: Envelope, *, headers: dict[str, str] | None = None) -> None:
+        check_region(message, self.topic)
+        await self._publisher.publish(message, key=message_key(message.resource_id), headers=headers)
+
+
+def check_region(message: BaseModel, topic: str) -> None:
+    region = getattr(message, "region", None)
+    if region != region_of_topic(topic):
+        raise RegionMismatch(f"message of region {region!r} refused on topic {topic!r}")
