@@ -41,6 +41,13 @@ class Envelope(Contract):
         description="ID of the gateway replica holding the caller's connection; replies are routed to it.",
     )
 
+    def envelope(self) -> dict[str, object]:
+        """The envelope fields, to start the next message of the same request."""
+        return {name: getattr(self, name) for name in ENVELOPE_FIELDS}
+
+
+ENVELOPE_FIELDS = ("request_id", "resource_id", "region", "deployment", "created_at", "reply_to")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

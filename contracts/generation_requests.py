@@ -14,6 +14,7 @@ key = message_key
 class GenerateCompletion(Envelope):
     """Generate a chat completion. Inference keeps nothing of it once the result is published."""
 
+    model: str = Field(min_length=1, description="Model the deployment maps to, resolved by the gateway.")
     messages: list[ChatMessage] = Field(min_length=1, description="Screened messages. Customer content.")
     sampling: SamplingParams = Field(description="Validated sampling settings.")
     stream: bool = Field(False, description="Publish chunks as they are generated, not only the final result.")

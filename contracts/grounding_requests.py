@@ -36,6 +36,7 @@ class MongoDataSource(Contract):
 class GroundingRequested(Envelope):
     """Ground this chat request on the customer's data, then submit it for screening."""
 
+    model: str = Field(min_length=1, description="Model the deployment maps to, resolved by the gateway.")
     messages: list[ChatMessage] = Field(min_length=1, description="The caller's messages. Customer content.")
     sampling: SamplingParams = Field(description="Validated sampling settings.")
     stream: bool = Field(False, description="Whether the caller asked for server-sent events.")

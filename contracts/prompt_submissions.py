@@ -14,6 +14,7 @@ key = message_key
 class PromptSubmitted(Envelope):
     """A chat request the gateway (or retrieval, after grounding) accepted; the filter screens it."""
 
+    model: str = Field(min_length=1, description="Model the deployment maps to, resolved by the gateway.")
     messages: list[ChatMessage] = Field(min_length=1, description="Messages to screen and generate from.")
     sampling: SamplingParams = Field(description="Validated sampling settings.")
     stream: bool = Field(False, description="Whether the caller asked for server-sent events.")

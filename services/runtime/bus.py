@@ -30,6 +30,9 @@ def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider
         client_id=f"residency-{service}",
         acks="all",
         enable_idempotence=True,
+        # Topics come from the registry with their retention (services.runtime.topics), never
+        # from a client's default settings.
+        allow_auto_create_topics=False,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
         logger=logging.getLogger(f"residency.{service}.bus"),
         graceful_timeout=10.0,

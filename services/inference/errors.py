@@ -1,0 +1,13 @@
+"""Inference exceptions (tree in services/inference/__init__.py)."""
+
+
+class InferenceError(Exception):
+    """Base of the inference service's own errors."""
+
+
+class InvalidGenerationRequest(InferenceError):
+    """The engine cannot run this request as asked; the caller gets a 400 naming ``param``."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param

@@ -1,0 +1,34 @@
+"""Retention's subscriber: finished interactions of its region, in one consumer group."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+from faststream.specification import AsyncAPI
+
+from contracts import interaction_records
+from contracts.base import topic_name
+from contracts.interaction_records import InteractionCompleted
+from services.retention import handlers
+from services.retention.bootstrap import bootstrap
+from services.retention.settings import RetentionSettings
+from services.runtime.bus import COMMIT_AFTER_HANDLER
+from services.runtime.startup import require_topics
+
+
+def create_app(settings: RetentionSettings, **overrides) -> FastStream:
+    broker, ports = bootstrap(settings, **overrides)
+    records_topic = topic_name(interaction_records.TOPIC, settings.region)
+
+    @broker.subscriber(records_topic, group_id=f"{settings.region}.retention",
+                       auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+    async def on_interaction(event: InteractionCompleted) -> None:
+        await handlers.store_interaction(event, ports)
+
+    async def prepare() -> None:
+        await require_topics(settings.kafka_bootstrap, [records_topic])
+        create_indexes = getattr(ports.store, "create_indexes", None)
+        if create_indexes:
+            await create_indexes()
+
+    return FastStream(broker, on_startup=[prepare],
+                      specification=AsyncAPI(broker, title="Residency retention", version="1"))

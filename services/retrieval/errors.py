@@ -1,0 +1,9 @@
+"""Retrieval exceptions (tree in services/retrieval/__init__.py)."""
+
+
+class RetrievalError(Exception):
+    """Base of the retrieval service's own errors."""
+
+
+class DataSourceUnavailable(RetrievalError):
+    """The customer's data source refused or did not answer; the caller is told, nothing is retried."""

@@ -1,0 +1,18 @@
+"""The one way a bus service starts: settings read once, logs configured, the app run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from faststream import FastStream
+
+from services.runtime.logs import configure_logging
+from services.runtime.settings import ServiceSettings
+
+
+def run_service(service: str, settings_class: type[ServiceSettings],
+                create_app: Callable[[ServiceSettings], FastStream]) -> None:
+    settings = settings_class()
+    configure_logging(service, settings.log_level)
+    asyncio.run(create_app(settings).run())
