@@ -13,6 +13,7 @@ from services.inference import handlers
 from services.inference.bootstrap import bootstrap
 from services.inference.settings import InferenceSettings
 from services.runtime.bus import COMMIT_AFTER_HANDLER
+from services.runtime.readiness import ready_hook
 from services.runtime.startup import require_topics
 
 
@@ -21,8 +22,11 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     requests_topic = topic_name(generation_requests.TOPIC, settings.region)
     cancel_topic = topic_name(generation_cancellations.TOPIC, settings.region)
 
-    @broker.subscriber(requests_topic, group_id=f"{settings.region}.inference",
-                       auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+    generation_request_subscriber = broker.subscriber(
+        requests_topic, group_id=f"{settings.region}.inference",
+        auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+
+    @generation_request_subscriber
     async def on_generation_request(cmd: GenerateCompletion) -> None:
         await handlers.generate_completion(cmd, ports)
 
@@ -35,5 +39,6 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
         await require_topics(settings.kafka_bootstrap, [
             requests_topic, cancel_topic, topic_name(generation_events.TOPIC, settings.region)])
 
-    return FastStream(broker, on_startup=[check_topics],
+    ready = ready_hook("inference", settings.ready_file, [generation_request_subscriber])
+    return FastStream(broker, on_startup=[check_topics], after_startup=[ready],
                       specification=AsyncAPI(broker, title="Residency inference", version="1"))

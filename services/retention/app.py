@@ -12,6 +12,7 @@ from services.retention import handlers
 from services.retention.bootstrap import bootstrap
 from services.retention.settings import RetentionSettings
 from services.runtime.bus import COMMIT_AFTER_HANDLER
+from services.runtime.readiness import ready_hook
 from services.runtime.startup import require_topics
 
 
@@ -19,8 +20,11 @@ def create_app(settings: RetentionSettings, **overrides) -> FastStream:
     broker, ports = bootstrap(settings, **overrides)
     records_topic = topic_name(interaction_records.TOPIC, settings.region)
 
-    @broker.subscriber(records_topic, group_id=f"{settings.region}.retention",
-                       auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+    interaction_subscriber = broker.subscriber(
+        records_topic, group_id=f"{settings.region}.retention",
+        auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+
+    @interaction_subscriber
     async def on_interaction(event: InteractionCompleted) -> None:
         await handlers.store_interaction(event, ports)
 
@@ -30,5 +34,6 @@ def create_app(settings: RetentionSettings, **overrides) -> FastStream:
         if create_indexes:
             await create_indexes()
 
-    return FastStream(broker, on_startup=[prepare],
+    ready = ready_hook("retention", settings.ready_file, [interaction_subscriber])
+    return FastStream(broker, on_startup=[prepare], after_startup=[ready],
                       specification=AsyncAPI(broker, title="Residency retention", version="1"))

@@ -17,6 +17,7 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers of this region.")
     log_level: str = Field("INFO", description="Log level of the service's own loggers.")
     otel_console: bool = Field(False, description="Print finished spans to stderr (debugging).")
+    ready_file: str | None = Field(None, description="File written once the service consumes (probes).")
 
     @field_validator("region")
     @classmethod

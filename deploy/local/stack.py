@@ -1,0 +1,164 @@
+"""Starts and stops the five services on this machine, against the infra of deploy/local/infra.sh.
+
+    python deploy/local/stack.py up   [--instance demo] [--region eu-west] [--gateways 2]
+    python deploy/local/stack.py down [--instance demo]
+
+Each service runs as its own process (``python -m services.<name>``) with its own settings
+prefix; logs go to .data/<instance>/logs/, PIDs to .data/<instance>/pids/. ``up`` creates the
+region's topics first and returns once every gateway answers /healthz and every consumer group
+has its members: the stack is then ready for traffic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+BUS_SERVICES = ("filter", "inference", "retrieval", "retention")
+
+
+def say(instance: str, text: str) -> None:
+    print(f"[stack:{instance}] {text}", file=sys.stderr, flush=True)
+
+
+def secrets_of(data: Path) -> dict[str, str]:
+    """Admin and platform keys of this instance, made once and kept in .data (never committed)."""
+    path = data / "secrets.env"
+    if not path.exists():
+        data.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"ADMIN_KEY={secrets.token_hex(16)}\n"
+                        f"PLATFORM_KEY={base64.b64encode(os.urandom(32)).decode()}\n")
+        path.chmod(0o600)
+    return dict(line.split("=", 1) for line in path.read_text().split())
+
+
+def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict[str, str],
+                extra: dict[str, str]) -> dict[str, str]:
+    prefix = f"RESIDENCY_{service.upper()}_"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+                prefix + "REGION": region, prefix + "KAFKA_BOOTSTRAP": kafka})
+    if service in ("gateway", "retention"):
+        env[prefix + "MONGO_URI"] = mongo
+    if service == "gateway":
+        env[prefix + "ADMIN_KEY"] = keys["ADMIN_KEY"]
+    if service == "retention":
+        env[prefix + "PLATFORM_KEY"] = keys["PLATFORM_KEY"]
+    env.update({k: v for k, v in extra.items() if k.startswith(prefix)})
+    return env
+
+
+def ready_file(data: Path, service: str) -> str:
+    (data / "ready").mkdir(parents=True, exist_ok=True)
+    path = data / "ready" / service
+    path.unlink(missing_ok=True)
+    return str(path)
+
+
+def start(name: str, module: str, env: dict[str, str], data: Path) -> int:
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    (data / "pids").mkdir(parents=True, exist_ok=True)
+    log = open(data / "logs" / f"{name}.log", "ab")
+    process = subprocess.Popen([PYTHON, "-m", module], cwd=ROOT, env=env, stdout=log, stderr=log,
+                               start_new_session=True)
+    (data / "pids" / f"{name}.pid").write_text(str(process.pid))
+    return process.pid
+
+
+def wait_ready(instance: str, gateway_ports: list[int], data: Path, timeout_s: float) -> None:
+    """Gateways answer /healthz; bus services wrote their ready file (their groups own partitions)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dead = [p.stem for p in (data / "pids").glob("*.pid") if not alive(int(p.read_text()))]
+        if dead:
+            raise SystemExit(f"[stack:{instance}] stopped during start-up: {', '.join(dead)}; "
+                             f"see {data / 'logs'}")
+        try:
+            gateways = all(httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=1).status_code == 200
+                           for p in gateway_ports)
+        except httpx.HTTPError:
+            gateways = False
+        if gateways and all((data / "ready" / service).exists() for service in BUS_SERVICES):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"[stack:{instance}] not ready after {timeout_s:.0f} s; see {data / 'logs'}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def up(args: argparse.Namespace) -> None:
+    data = ROOT / ".data" / args.instance
+    if any(alive(int(p.read_text())) for p in (data / "pids").glob("*.pid")):
+        say(args.instance, "already running; `down` first to restart")
+        return
+    began = time.monotonic()
+    keys = secrets_of(data)
+    kafka, mongo = f"127.0.0.1:{args.kafka_port}", f"mongodb://127.0.0.1:{args.mongo_port}/"
+    subprocess.run([PYTHON, "-m", "services.runtime.topics", "--region", args.region, "--bootstrap", kafka],
+                   cwd=ROOT, check=True)
+    extra = dict(os.environ)
+    common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra)
+    for service in BUS_SERVICES:
+        env = service_env(service, **common)
+        env[f"RESIDENCY_{service.upper()}_READY_FILE"] = ready_file(data, service)
+        start(service, f"services.{service}", env, data)
+    ports = [args.gateway_port + i for i in range(args.gateways)]
+    for i, port in enumerate(ports):
+        env = service_env("gateway", **common)
+        env["RESIDENCY_GATEWAY_PORT"] = str(port)
+        env["RESIDENCY_GATEWAY_REPLICA_ID"] = f"{args.instance}-gw{i + 1}-{secrets.token_hex(2)}"
+        start(f"gateway-{i + 1}", "services.gateway", env, data)
+    wait_ready(args.instance, ports, data, args.timeout)
+    say(args.instance, f"ready in {time.monotonic() - began:.1f} s: region {args.region}, gateways on "
+                       + ", ".join(f"http://127.0.0.1:{p}" for p in ports))
+
+
+def down(args: argparse.Namespace) -> None:
+    data = ROOT / ".data" / args.instance
+    pids = {p: int(p.read_text()) for p in (data / "pids").glob("*.pid")}
+    for path, pid in pids.items():
+        if alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for path, pid in pids.items():
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        path.unlink()
+    say(args.instance, f"stopped {len(pids)} processes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--instance", default=os.environ.get("RESIDENCY_INFRA_INSTANCE", "demo"))
+    parser.add_argument("--region", default="eu-west")
+    parser.add_argument("--gateways", type=int, default=2)
+    parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("RESIDENCY_GATEWAY_BASE_PORT", 8080)))
+    parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("RESIDENCY_KAFKA_PORT", 9092)))
+    parser.add_argument("--mongo-port", type=int, default=int(os.environ.get("RESIDENCY_MONGO_PORT", 27017)))
+    parser.add_argument("--timeout", type=float, default=120)
+    args = parser.parse_args()
+    up(args) if args.command == "up" else down(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""The gateway's publishers: one per request-path topic of its region."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from contracts import generation_cancellations, grounding_requests, interaction_records, prompt_submissions
+from contracts.generation_cancellations import CancelGeneration
+from contracts.grounding_requests import GroundingRequested
+from contracts.interaction_records import InteractionCompleted
+from contracts.prompt_submissions import PromptSubmitted
+from services.runtime.bus import TopicPublisher
+
+
+class KafkaRequestBus:
+    def __init__(self, broker: KafkaBroker, region: str) -> None:
+        self._prompts = TopicPublisher(broker, prompt_submissions.TOPIC, region, schema=PromptSubmitted)
+        self._grounding = TopicPublisher(broker, grounding_requests.TOPIC, region, schema=GroundingRequested)
+        self._cancellations = TopicPublisher(broker, generation_cancellations.TOPIC, region,
+                                             schema=CancelGeneration)
+        self._interactions = TopicPublisher(broker, interaction_records.TOPIC, region,
+                                            schema=InteractionCompleted)
+
+    async def submit_prompt(self, submission: PromptSubmitted) -> None:
+        await self._prompts.publish(submission)
+
+    async def request_grounding(self, request: GroundingRequested) -> None:
+        await self._grounding.publish(request)
+
+    async def cancel(self, command: CancelGeneration) -> None:
+        await self._cancellations.publish(command)
+
+    async def record_interaction(self, record: InteractionCompleted) -> None:
+        await self._interactions.publish(record)

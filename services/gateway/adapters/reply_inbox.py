@@ -1,0 +1,49 @@
+"""Hands replies to the HTTP calls waiting for them in this process.
+
+A reply that arrives for a request nobody waits for any more (its caller timed out or left)
+is dropped: the caller already had its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from contracts.base import Envelope
+
+log = logging.getLogger("residency.gateway.replies")
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Envelope] = asyncio.Queue()
+
+    async def next(self, timeout_s: float) -> Envelope:
+        return await asyncio.wait_for(self.queue.get(), timeout_s)
+
+
+class InMemoryReplyInbox:
+    def __init__(self) -> None:
+        self._waiting: dict[str, _Stream] = {}
+
+    @contextmanager
+    def open(self, request_id: str) -> Iterator[_Stream]:
+        stream = self._waiting[request_id] = _Stream()
+        try:
+            yield stream
+        finally:
+            self._waiting.pop(request_id, None)
+
+    def deliver(self, reply: Envelope) -> bool:
+        stream = self._waiting.get(reply.request_id)
+        if stream is None:
+            log.debug("reply for request %s has no waiting caller", reply.request_id)
+            return False
+        stream.queue.put_nowait(reply)
+        return True
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)

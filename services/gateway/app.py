@@ -1,0 +1,149 @@
+"""The gateway process: FastAPI for HTTP, a FastStream broker for the bus, wired together.
+
+Reply routing: every replica reads every partition of the region's replies topic *without* a
+consumer group and keeps only replies whose ``residency-reply-to`` header is its replica ID.
+A consumer group would hand a reply to whichever replica owns the partition, not to the one
+holding the caller's connection. See README, "Reply routing".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from starlette.exceptions import HTTPException
+
+from contracts import gateway_replies, generation_cancellations, grounding_requests, interaction_records, prompt_submissions
+from contracts.base import topic_name
+from contracts.common import ApiError
+from contracts.registry import GATEWAY_REPLY
+from services.gateway.bootstrap import Gateway, bootstrap
+from services.gateway.errors import GatewayError
+from services.gateway.http_admin import admin_router
+from services.gateway.http_data import data_router, new_request_id
+from services.gateway.openai_response import error_body
+from services.gateway.settings import GatewaySettings
+from services.runtime.startup import require_topics
+
+log = logging.getLogger("residency.gateway")
+
+
+def subscribe_replies(gateway: Gateway, settings: GatewaySettings) -> Any:
+    topic = topic_name(gateway_replies.TOPIC, settings.region)
+    subscriber = gateway.broker.subscriber(
+        topic, auto_offset_reset="latest",
+        description="Replies of every replica; this one keeps those whose residency-reply-to is its ID.")
+
+    @subscriber
+    async def on_reply(message: KafkaMessage) -> None:
+        # Filter on the header first: replies of other replicas are skipped without parsing.
+        if message.headers.get(gateway_replies.REPLY_TO_HEADER) != settings.replica_id:
+            return
+        gateway.inbox.deliver(GATEWAY_REPLY.validate_json(message.body))
+
+    return subscriber
+
+
+async def wait_until_positioned(subscriber: Any, timeout_s: float = 30.0) -> None:
+    """Fix the reply consumer's start offsets before taking traffic, so no early reply is skipped."""
+    async with asyncio.timeout(timeout_s):
+        consumer = subscriber.consumer
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+
+
+def _error_response(request: Request, error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        return _error_response(request, error.as_api_error(), error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error_response(request, ApiError(status=400, type="invalid_request_error",
+                                                 code="invalid_request", message="Invalid request."))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        message = "Resource not found" if error.status_code == 404 else str(error.detail)
+        return _error_response(request, ApiError(status=error.status_code, type="invalid_request_error",
+                                                 code=str(error.status_code), message=message))
+
+    @app.exception_handler(KafkaError)
+    async def bus_unavailable(request: Request, error: KafkaError) -> JSONResponse:
+        log.error("request %s: bus unavailable (%s)", request.state.request_id, type(error).__name__)
+        return _error_response(request, ApiError(status=503, type="server_error", code="service_unavailable",
+                                                 message="The service is temporarily unavailable; retry."),
+                               {"retry-after": "1"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("request %s failed: %s", request.state.request_id, type(error).__name__)
+        return _error_response(request, ApiError(status=500, type="server_error", code="internal_error",
+                                                 message=f"Internal error; request ID {request.state.request_id}."))
+
+
+def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
+    gateway = bootstrap(settings, **overrides)
+    replies = subscribe_replies(gateway, settings)
+    own_topics = [topic_name(t, settings.region) for t in (
+        gateway_replies.TOPIC, prompt_submissions.TOPIC, grounding_requests.TOPIC,
+        generation_cancellations.TOPIC, interaction_records.TOPIC)]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await require_topics(settings.kafka_bootstrap, own_topics)
+        create_indexes = getattr(gateway.ports.resources, "create_indexes", None)
+        if create_indexes:
+            await create_indexes()
+        await gateway.broker.start()
+        await wait_until_positioned(replies)
+        app.state.ready = True
+        log.info("replica %s ready on %s:%s", settings.replica_id, settings.host, settings.port)
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await gateway.broker.stop()
+
+    app = FastAPI(title="Residency gateway", version="1", lifespan=lifespan)
+    app.state.ready = False
+    app.state.gateway = gateway
+
+    @app.middleware("http")
+    async def request_ids(request: Request, call_next: Any) -> Any:
+        request.state.request_id = new_request_id()
+        response = await call_next(request)
+        response.headers["x-request-id"] = request.state.request_id
+        response.headers["apim-request-id"] = request.state.request_id
+        response.headers["x-residency-replica"] = settings.replica_id
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        ready = bool(app.state.ready)
+        return JSONResponse({"ready": ready, "replica": settings.replica_id, "region": settings.region},
+                            status_code=200 if ready else 503)
+
+    install_error_handlers(app)
+    app.include_router(data_router(gateway.ports, settings))
+    app.include_router(admin_router(gateway.ports, settings))
+    return app
+
+
+def broker_of(app: FastAPI) -> KafkaBroker:
+    return app.state.gateway.broker

@@ -1,0 +1,39 @@
+"""Composition root of the gateway: real adapters by default, fakes from tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from services.gateway.adapters.kafka_bus import KafkaRequestBus
+from services.gateway.adapters.mongo_resources import MongoResourceDirectory
+from services.gateway.adapters.reply_inbox import InMemoryReplyInbox
+from services.gateway.handlers import GatewayPorts
+from services.gateway.ports import RequestBus, ResourceDirectory
+from services.gateway.settings import GatewaySettings
+from services.runtime.bus import make_broker
+from services.runtime.tracing import make_tracer_provider
+
+
+@dataclass(frozen=True)
+class Gateway:
+    broker: KafkaBroker
+    ports: GatewayPorts
+    inbox: InMemoryReplyInbox
+
+
+def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
+              resources: ResourceDirectory | None = None, bus: RequestBus | None = None) -> Gateway:
+    broker = broker or make_broker(
+        settings.kafka_bootstrap, service="gateway",
+        tracer_provider=make_tracer_provider("gateway", settings.region, console=settings.otel_console))
+    if resources is None:
+        client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+        resources = MongoResourceDirectory(client, settings.control_database)
+    inbox = InMemoryReplyInbox()
+    ports = GatewayPorts(resources=resources, bus=bus or KafkaRequestBus(broker, settings.region), inbox=inbox,
+                         region=settings.region, replica_id=settings.replica_id,
+                         reply_timeout_s=settings.reply_timeout_s)
+    return Gateway(broker=broker, ports=ports, inbox=inbox)

@@ -1,0 +1,161 @@
+"""What the gateway does with an accepted chat request: publish it, gather its replies, record it.
+
+These are plain functions of (call, ports): the HTTP routes parse and authenticate, then call
+them; tests call them with fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from contracts.base import Envelope, utc_now
+from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, Usage
+from contracts.gateway_replies import CompletionReady, GroundingFound, PromptAnnotation, PromptScreened, RequestFailed
+from contracts.generation_cancellations import CancelGeneration
+from contracts.grounding_requests import GroundingRequested, MongoDataSource
+from contracts.interaction_records import InteractionCompleted
+from contracts.prompt_submissions import PromptSubmitted
+from services.gateway.ports import ReplyInbox, RequestBus, ResourceDirectory
+from services.gateway.resources import Deployment, Resource
+
+
+@dataclass(frozen=True)
+class GatewayPorts:
+    resources: ResourceDirectory
+    bus: RequestBus
+    inbox: ReplyInbox
+    region: str
+    replica_id: str
+    reply_timeout_s: float
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """An authenticated, validated chat request."""
+
+    request_id: str
+    resource: Resource
+    deployment: Deployment
+    messages: list[ChatMessage]
+    sampling: SamplingParams
+    stream: bool = False
+    end_user: str | None = None
+    data_source: MongoDataSource | None = None
+    created_at: datetime = field(default_factory=utc_now)
+
+    def envelope(self, replica_id: str) -> dict[str, object]:
+        return {"request_id": self.request_id, "resource_id": self.resource.resource_id,
+                "region": self.resource.region, "deployment": self.deployment.name,
+                "created_at": self.created_at, "reply_to": replica_id}
+
+
+@dataclass
+class ChatOutcome:
+    """The replies of one request, assembled."""
+
+    model: str
+    n: int
+    texts: list[str] = field(default_factory=list)
+    finish_reasons: list[str | None] = field(default_factory=list)
+    choice_filter_results: list[FilterResults] = field(default_factory=list)
+    prompt_filter_results: list[PromptAnnotation] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    usage: Usage | None = None
+    error: ApiError | None = None
+
+    def __post_init__(self) -> None:
+        self.texts = [""] * self.n
+        self.finish_reasons = [None] * self.n
+        self.choice_filter_results = [{} for _ in range(self.n)]
+
+    @property
+    def status(self) -> int:
+        return self.error.status if self.error else 200
+
+    def add(self, reply: Envelope) -> None:
+        if isinstance(reply, GroundingFound):
+            self.citations = list(reply.citations)
+        elif isinstance(reply, PromptScreened):
+            self.prompt_filter_results = list(reply.prompt_filter_results)
+        elif isinstance(reply, RequestFailed):
+            self.error = reply.error
+        elif isinstance(reply, CompletionReady):
+            self.model = reply.model
+            for choice in reply.choices:
+                self.texts[choice.index] += choice.text
+                self.finish_reasons[choice.index] = choice.finish_reason or self.finish_reasons[choice.index]
+                self.choice_filter_results[choice.index] = choice.content_filter_results
+            self.usage = reply.usage or self.usage
+
+
+def is_last(reply: Envelope) -> bool:
+    return isinstance(reply, RequestFailed) or (isinstance(reply, CompletionReady) and reply.final)
+
+
+async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
+    common = dict(**call.envelope(ports.replica_id), model=call.deployment.model, messages=call.messages,
+                  sampling=call.sampling, stream=call.stream, end_user=call.end_user)
+    if call.data_source is not None:
+        await ports.bus.request_grounding(GroundingRequested(**common, data_source=call.data_source))
+    else:
+        await ports.bus.submit_prompt(PromptSubmitted(**common))
+
+
+async def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Envelope]:
+    """Publish the request and yield its replies up to the last one.
+
+    No reply in time: the generation is cancelled and a 504 ends the stream. A caller that stops
+    listening (closes this generator) cancels the generation too.
+    """
+    with ports.inbox.open(call.request_id) as inbox:
+        await _publish_request(call, ports)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ports.reply_timeout_s
+        finished = False
+        try:
+            while not finished:
+                try:
+                    reply = await inbox.next(max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    finished = True
+                    await _cancel(call, ports, "timeout")
+                    yield RequestFailed(**call.envelope(ports.replica_id), error=ApiError(
+                        status=504, type="timeout", code="timeout",
+                        message=f"No answer within {ports.reply_timeout_s:g} s; the request was cancelled."))
+                    return
+                finished = is_last(reply)
+                yield reply
+        finally:
+            if not finished:
+                await _cancel(call, ports, "client_disconnected")
+
+
+async def _cancel(call: ChatCall, ports: GatewayPorts, reason: str) -> None:
+    await ports.bus.cancel(CancelGeneration(**call.envelope(ports.replica_id), reason=reason))
+
+
+def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str) -> InteractionCompleted:
+    logging_on = call.resource.content_logging
+    return InteractionCompleted(
+        **call.envelope(replica_id), completed_at=utc_now(), status=outcome.status, end_user=call.end_user,
+        content_logging=logging_on,
+        messages=call.messages if logging_on else [],
+        completions=outcome.texts if logging_on else [],
+        finish_reasons=outcome.finish_reasons,
+        prompt_filter_results=[p.content_filter_results for p in outcome.prompt_filter_results],
+        completion_filter_results=outcome.choice_filter_results,
+        citation_ids=[c.chunk_id for c in outcome.citations],
+        error_code=outcome.error.code if outcome.error else None,
+        usage=outcome.usage)
+
+
+async def complete_chat(call: ChatCall, ports: GatewayPorts) -> ChatOutcome:
+    """The whole answer of a non-streamed request; the interaction is recorded before returning."""
+    outcome = ChatOutcome(model=call.deployment.model, n=call.sampling.n)
+    async for reply in chat_replies(call, ports):
+        outcome.add(reply)
+    await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
+    return outcome

@@ -1,0 +1,115 @@
+"""Control-plane routes (/admin/...): resources, deployments, content logging and keys.
+
+A separate router with its own credential (RESIDENCY_GATEWAY_ADMIN_KEY, sent as Bearer); keys
+are returned once, when made, and stored only as hashes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contracts.base import Region, ResourceId, utc_now
+from services.gateway.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
+from services.gateway.handlers import GatewayPorts
+from services.gateway.openai_request import openai_param
+from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Resource, hash_key, new_key
+from services.gateway.settings import GatewaySettings
+
+
+class ResourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource_id: ResourceId | None = None
+    region: Region
+    content_logging: bool = True
+    deployments: list[Deployment] = Field(default_factory=list)
+
+
+class ResourceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_logging: bool | None = None
+    deployments: list[Deployment] | None = None
+
+
+class Conflict(GatewayError):
+    status, type, code = 409, "invalid_request_error", "conflict"
+
+
+def resource_view(resource: Resource) -> dict[str, Any]:
+    return {**resource.model_dump(mode="json"), "capabilities": resource.capabilities}
+
+
+def _validated(model: type[BaseModel], body: Any) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        param = openai_param(first["loc"]) or None
+        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+
+
+def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
+    router = APIRouter(prefix="/admin")
+
+    def require_admin(request: Request) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        expected = settings.admin_key.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+            raise AuthenticationFailed()
+
+    async def existing(resource_id: str) -> Resource:
+        resource = await ports.resources.get(resource_id)
+        if resource is None:
+            raise NotFound(f"Resource '{resource_id}' does not exist.", code="ResourceNotFound")
+        return resource
+
+    @router.post("/resources", status_code=201)
+    async def create_resource(request: Request) -> Any:
+        require_admin(request)
+        spec = _validated(ResourceCreate, await request.json())
+        resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
+                            content_logging=spec.content_logging, deployments=spec.deployments,
+                            created_at=utc_now())
+        keys = {slot: new_key() for slot in KEY_SLOTS}
+        if not await ports.resources.create(resource, {s: hash_key(k) for s, k in keys.items()}):
+            raise Conflict(f"Resource '{resource.resource_id}' already exists.")
+        return {**resource_view(resource), "keys": keys}
+
+    @router.get("/resources/{resource_id}")
+    async def get_resource(resource_id: str, request: Request) -> Any:
+        require_admin(request)
+        return resource_view(await existing(resource_id))
+
+    @router.patch("/resources/{resource_id}")
+    async def update_resource(resource_id: str, request: Request) -> Any:
+        require_admin(request)
+        change = _validated(ResourceUpdate, await request.json())
+        resource = (await existing(resource_id)).model_copy(update=change.model_dump(exclude_none=True))
+        await ports.resources.replace(Resource.model_validate(resource.model_dump()))
+        return resource_view(resource)
+
+    @router.delete("/resources/{resource_id}", status_code=204)
+    async def delete_resource(resource_id: str, request: Request) -> Response:
+        require_admin(request)
+        if not await ports.resources.delete(resource_id):
+            raise NotFound(f"Resource '{resource_id}' does not exist.", code="ResourceNotFound")
+        return Response(status_code=204)
+
+    @router.post("/resources/{resource_id}/keys/{slot}/regenerate")
+    async def regenerate_key(resource_id: str, slot: str, request: Request) -> Any:
+        require_admin(request)
+        if slot not in KEY_SLOTS:
+            raise InvalidRequest("The key slot must be key1 or key2.", param="slot")
+        key = new_key()
+        key_slot: KeySlot = slot  # type: ignore[assignment]
+        if not await ports.resources.set_key_hash(resource_id, key_slot, hash_key(key)):
+            raise NotFound(f"Resource '{resource_id}' does not exist.", code="ResourceNotFound")
+        return {slot: key}
+
+    return router

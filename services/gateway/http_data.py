@@ -1,0 +1,154 @@
+"""Data-plane routes: Azure style (/openai/deployments/{d}/...) and OpenAI style (/v1/...)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from contracts.gateway_replies import RequestFailed
+from services.gateway import openai_request as edge
+from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge
+from services.gateway.handlers import (
+    ChatCall,
+    ChatOutcome,
+    GatewayPorts,
+    chat_replies,
+    complete_chat,
+    interaction_record,
+)
+from services.gateway.openai_response import ChunkWriter, chat_completion, error_body
+from services.gateway.resources import Resource, hash_key
+from services.gateway.settings import GatewaySettings
+
+
+def request_id_of(request: Request) -> str:
+    return request.state.request_id
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def authenticate(request: Request, ports: GatewayPorts) -> Resource:
+    """``api-key`` header or ``Authorization: Bearer``; only hashes are compared and stored."""
+    key = request.headers.get("api-key")
+    if key is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else None
+    if not key:
+        raise AuthenticationFailed()
+    presented = hash_key(key)
+    resource = await ports.resources.find_by_key_hash(presented)
+    if resource is None:
+        raise AuthenticationFailed()
+    return resource
+
+
+async def read_body(request: Request, settings: GatewaySettings) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise PayloadTooLarge(f"The request body exceeds {settings.max_body_bytes} bytes.")
+    raw = bytearray()
+    async for part in request.stream():
+        raw += part
+        if len(raw) > settings.max_body_bytes:
+            raise PayloadTooLarge(f"The request body exceeds {settings.max_body_bytes} bytes.")
+    return edge.parse_json(bytes(raw))
+
+
+def require_api_version(request: Request, settings: GatewaySettings) -> None:
+    version = request.query_params.get("api-version")
+    if not version:
+        raise InvalidRequest("Missing required query parameter 'api-version'.", param="api-version",
+                             code="MissingApiVersionParameter")
+    if version not in settings.api_versions:
+        raise InvalidRequest(f"Unsupported api-version '{version}'. Supported: {', '.join(settings.api_versions)}.",
+                             param="api-version", code="UnsupportedApiVersion")
+
+
+def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
+    router = APIRouter()
+
+    async def chat(request: Request, deployment_name: str | None, body: dict[str, Any]) -> Any:
+        resource = await authenticate(request, ports)
+        if resource.region != ports.region:
+            raise NotFound(f"Resource '{resource.resource_id}' is served in region '{resource.region}', "
+                           f"not '{ports.region}'; use that region's endpoint.", code="WrongRegion")
+        parsed = edge.parse_chat_request(body, max_messages=settings.max_messages)
+        name = deployment_name or parsed.model
+        if not name:
+            raise InvalidRequest("You must provide a model parameter.", param="model")
+        deployment = resource.deployment(name)
+        if deployment is None:
+            raise NotFound(f"The API deployment '{name}' does not exist for this resource.")
+        call = ChatCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
+                        messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
+                        stream=parsed.stream, end_user=parsed.user, data_source=edge.data_source(parsed))
+        if call.stream:
+            include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
+            return await stream_chat(call, include_usage)
+        outcome = await complete_chat(call, ports)
+        if outcome.error is not None:
+            return JSONResponse(error_body(outcome.error), status_code=outcome.error.status)
+        return JSONResponse(chat_completion(call, outcome))
+
+    async def stream_chat(call: ChatCall, include_usage: bool) -> Any:
+        replies = chat_replies(call, ports)
+        outcome = ChatOutcome(model=call.deployment.model, n=call.sampling.n)
+        first = await anext(replies)
+        outcome.add(first)
+        if isinstance(first, RequestFailed):  # nothing streamed yet: a real HTTP status
+            await replies.aclose()
+            await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
+            return JSONResponse(error_body(first.error), status_code=first.error.status)
+        writer = ChunkWriter(call, include_usage=include_usage)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                for event in writer.events(first):
+                    yield event
+                async for reply in replies:
+                    outcome.add(reply)
+                    if isinstance(reply, RequestFailed):
+                        yield writer.error(reply.error)
+                        break
+                    for event in writer.events(reply):
+                        yield event
+                yield writer.DONE
+            finally:
+                await replies.aclose()
+                await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    @router.post("/openai/deployments/{deployment}/chat/completions")
+    async def azure_chat_completions(deployment: str, request: Request) -> Any:
+        require_api_version(request, settings)
+        return await chat(request, deployment, await read_body(request, settings))
+
+    @router.post("/v1/chat/completions")
+    async def openai_chat_completions(request: Request) -> Any:
+        return await chat(request, None, await read_body(request, settings))
+
+    @router.get("/v1/models")
+    async def list_models(request: Request) -> Any:
+        resource = await authenticate(request, ports)
+        return {"object": "list", "data": [
+            {"id": d.name, "object": "model", "created": int(resource.created_at.timestamp()),
+             "owned_by": resource.resource_id} for d in resource.deployments]}
+
+    @router.get("/openai/deployments")
+    async def list_deployments(request: Request) -> Any:
+        require_api_version(request, settings)
+        resource = await authenticate(request, ports)
+        return {"object": "list", "data": [
+            {"id": d.name, "model": d.model, "object": "deployment", "status": "succeeded",
+             "created_at": int(resource.created_at.timestamp())} for d in resource.deployments]}
+
+    return router
+

@@ -1,0 +1,183 @@
+"""The tolerant HTTP edge: OpenAI chat request bodies, validated into the strict internal shapes.
+
+Unknown fields are accepted and logged by name (never by value). Invalid values raise
+InvalidRequest with ``param`` in OpenAI's notation (``messages.[0].content``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contracts.common import ChatMessage, SamplingParams
+from contracts.grounding_requests import MongoDataSource
+from services.gateway.errors import InvalidRequest
+
+log = logging.getLogger("residency.gateway.edge")
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ContentPart(_Tolerant):
+    type: str
+    text: str | None = None
+
+
+class InputMessage(_Tolerant):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+
+class StreamOptions(_Tolerant):
+    include_usage: bool = False
+
+
+class ResponseFormat(_Tolerant):
+    type: Literal["text", "json_object"]
+
+
+class MongoAuthentication(_Tolerant):
+    type: Literal["username_and_password"]
+    username: str
+    password: str
+
+
+class FieldsMapping(_Tolerant):
+    content_fields: list[str] = Field(default_factory=lambda: ["content"], min_length=1)
+    title_field: str | None = None
+    url_field: str | None = None
+    filepath_field: str | None = None
+
+
+class MongoParameters(_Tolerant):
+    endpoint: str
+    database_name: str
+    collection_name: str
+    authentication: MongoAuthentication | None = None
+    fields_mapping: FieldsMapping = Field(default_factory=FieldsMapping)
+    top_n_documents: int = Field(5, ge=1, le=20)
+    strictness: int = Field(3, ge=1, le=5)
+    in_scope: bool = True
+
+
+class DataSource(_Tolerant):
+    type: Literal["mongo_db"]
+    parameters: MongoParameters
+
+
+class ChatRequestBody(_Tolerant):
+    model: str | None = None
+    messages: list[InputMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    n: int = Field(1, ge=1, le=16)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    user: str | None = Field(None, max_length=256)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    response_format: ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ChatRequestBody":
+        if self.stop is not None and isinstance(self.stop, list) and len(self.stop) > 4:
+            raise ValueError("stop: at most 4 sequences")
+        if self.data_sources and self.logprobs:
+            raise ValueError("data_sources: logprobs cannot be combined with data_sources")
+        return self
+
+
+def openai_param(location: tuple[Any, ...]) -> str:
+    """('messages', 0, 'content') -> 'messages.[0].content', as OpenAI names params."""
+    parts = [f"[{p}]" if isinstance(p, int) else str(p) for p in location
+             if not (isinstance(p, str) and p in {"str", "list[ContentPart]", "function-after[_consistent()]"})]
+    return ".".join(parts)
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidRequest(f"The request body is not valid JSON: {error.__class__.__name__} at "
+                             f"position {getattr(error, 'pos', 0)}.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def parse_chat_request(body: dict[str, Any], *, max_messages: int) -> ChatRequestBody:
+    try:
+        request = ChatRequestBody.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = first["msg"]
+        param = openai_param(first["loc"]) or None
+        if first["type"] == "value_error" and ":" in message:  # our model validator names its field
+            param, _, message = message.removeprefix("Value error, ").partition(": ")
+        raise InvalidRequest(f"Invalid value for '{param}': {message}.", param=param) from None
+    if len(request.messages) > max_messages:
+        raise InvalidRequest(f"Too many messages: {len(request.messages)} > {max_messages}.", param="messages")
+    unknown = sorted(request.model_extra or {})
+    if unknown:
+        log.info("ignored request fields: %s", ", ".join(unknown))
+    return request
+
+
+def message_text(message: InputMessage, index: int) -> str:
+    if message.content is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    texts = []
+    for part_index, part in enumerate(message.content):
+        if part.type != "text" or part.text is None:
+            raise InvalidRequest(f"Content part type '{part.type}' is not supported by this deployment.",
+                                 param=f"messages.[{index}].content.[{part_index}].type")
+        texts.append(part.text)
+    return "\n".join(texts)
+
+
+def internal_messages(request: ChatRequestBody) -> list[ChatMessage]:
+    return [ChatMessage(role=m.role, content=message_text(m, i), name=m.name)
+            for i, m in enumerate(request.messages)]
+
+
+def sampling_params(request: ChatRequestBody) -> SamplingParams:
+    stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    fields: dict[str, Any] = {
+        "max_tokens": request.max_completion_tokens or request.max_tokens,
+        "n": request.n, "stop": stop, "seed": request.seed, "logprobs": bool(request.logprobs),
+        "top_logprobs": request.top_logprobs, "logit_bias": request.logit_bias or {},
+        "response_format": request.response_format.type if request.response_format else "text",
+    }
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        if getattr(request, name) is not None:
+            fields[name] = getattr(request, name)
+    return SamplingParams(**fields)
+
+
+def data_source(request: ChatRequestBody) -> MongoDataSource | None:
+    if not request.data_sources:
+        return None
+    p = request.data_sources[0].parameters
+    return MongoDataSource(
+        endpoint=p.endpoint, database_name=p.database_name, collection_name=p.collection_name,
+        username=p.authentication.username if p.authentication else None,
+        password=p.authentication.password if p.authentication else None,
+        content_fields=p.fields_mapping.content_fields, title_field=p.fields_mapping.title_field,
+        url_field=p.fields_mapping.url_field, filepath_field=p.fields_mapping.filepath_field,
+        top_n_documents=p.top_n_documents, strictness=p.strictness, in_scope=p.in_scope)

@@ -1,0 +1,88 @@
+"""OpenAI / Azure OpenAI response bodies built from assembled or streamed replies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contracts.base import Envelope
+from contracts.common import ApiError, Citation
+from contracts.gateway_replies import CompletionReady, GroundingFound, PromptScreened
+from services.gateway.handlers import ChatCall, ChatOutcome
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": error.message, "type": error.type, "param": error.param, "code": error.code}
+    if error.innererror is not None:
+        body["status"] = error.status
+        body["innererror"] = error.innererror
+    return {"error": body}
+
+
+def _context(citations: list[Citation], intent: str = "") -> dict[str, Any]:
+    return {"citations": [c.model_dump() for c in citations], "intent": intent}
+
+
+def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
+    choices = []
+    for index in range(outcome.n):
+        message: dict[str, Any] = {"role": "assistant", "content": outcome.texts[index], "refusal": None}
+        if call.data_source is not None:
+            message["context"] = _context(outcome.citations)
+        choices.append({"index": index, "message": message, "finish_reason": outcome.finish_reasons[index],
+                        "logprobs": None, "content_filter_results": outcome.choice_filter_results[index]})
+    return {
+        "id": f"chatcmpl-{call.request_id}",
+        "object": "chat.completion",
+        "created": int(call.created_at.timestamp()),
+        "model": outcome.model,
+        "choices": choices,
+        "usage": outcome.usage.model_dump() if outcome.usage else None,
+        "system_fingerprint": None,
+        "prompt_filter_results": [p.model_dump() for p in outcome.prompt_filter_results],
+    }
+
+
+class ChunkWriter:
+    """Turns a request's replies into ``chat.completion.chunk`` server-sent events."""
+
+    def __init__(self, call: ChatCall, *, include_usage: bool) -> None:
+        self._call = call
+        self._include_usage = include_usage
+        self._role_sent: set[int] = set()
+        self._model = call.deployment.model
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
+        body = {"id": f"chatcmpl-{self._call.request_id}", "object": "chat.completion.chunk",
+                "created": int(self._call.created_at.timestamp()), "model": self._model,
+                "system_fingerprint": None, "choices": choices, **extra}
+        return f"data: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+    def events(self, reply: Envelope) -> list[str]:
+        if isinstance(reply, PromptScreened):
+            return [self._chunk([], prompt_filter_results=[p.model_dump() for p in reply.prompt_filter_results])]
+        if isinstance(reply, GroundingFound):
+            delta = {"role": "assistant", "context": _context(list(reply.citations), reply.intent)}
+            self._role_sent.add(0)
+            return [self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])]
+        if not isinstance(reply, CompletionReady):
+            return []
+        self._model = reply.model
+        choices = []
+        for choice in reply.choices:
+            delta: dict[str, Any] = {"content": choice.text} if choice.text else {}
+            if choice.index not in self._role_sent:
+                delta = {"role": "assistant", **delta}
+                self._role_sent.add(choice.index)
+            choices.append({"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason,
+                            "logprobs": None, "content_filter_results": choice.content_filter_results})
+        events = [self._chunk(choices)] if choices else []
+        if reply.final and self._include_usage and reply.usage:
+            events.append(self._chunk([], usage=reply.usage.model_dump()))
+        return events
+
+    @staticmethod
+    def error(error: ApiError) -> str:
+        return f"data: {json.dumps(error_body(error))}\n\n"
+
+    DONE = "data: [DONE]\n\n"

@@ -1,0 +1,35 @@
+"""Readiness: a service is ready once each of its consumer-group subscribers owns partitions.
+
+Then it logs "ready" and, if its settings name a ``ready_file``, writes it: the local stack
+launcher and the Kubernetes readiness probe (an exec of ``test -f``) both read that file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+
+async def wait_for_assignments(subscribers: Iterable[Any], timeout_s: float = 60.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        for subscriber in subscribers:
+            while subscriber.consumer is None or not subscriber.consumer.assignment():
+                await asyncio.sleep(0.05)
+
+
+def ready_hook(service: str, ready_file: str | None, subscribers: list[Any]) -> Callable[[], Awaitable[None]]:
+    log = logging.getLogger(f"residency.{service}")
+    if ready_file:
+        Path(ready_file).unlink(missing_ok=True)
+
+    async def mark_ready() -> None:
+        await wait_for_assignments(subscribers)
+        if ready_file:
+            Path(ready_file).write_text(str(os.getpid()))
+        log.info("ready")
+
+    return mark_ready
