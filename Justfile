@@ -1,0 +1,73 @@
+# Residency's recipes. On a fresh clone, run them through ./deploy/local/just, which installs
+# what is missing (the virtualenv, `just` itself, Kafka's jars, the FerretDB binary) first.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+python := ".venv/bin/python"
+region := env_var_or_default("RESIDENCY_REGION", "eu-west")
+
+# Show the recipes.
+default:
+    @just --list
+
+# Start everything (infra + five services, two gateway replicas) and run the demo request.
+up: infra-up stack-up demo
+
+# Stop the services and the infra of the demo instance.
+down: stack-down infra-down
+
+# Start Kafka (KRaft) and FerretDB on loopback; idempotent.
+infra-up:
+    deploy/local/infra.sh up
+
+# Stop Kafka and FerretDB.
+infra-down:
+    deploy/local/infra.sh down
+
+# Create (or re-configure) a region's topics exactly as contracts/registry.py declares them.
+topics region=region:
+    {{python}} -m services.runtime.topics --region {{region}}
+
+# Start the five services against running infra (logs in .data/demo/logs).
+stack-up region=region:
+    {{python}} deploy/local/stack.py up --region {{region}}
+
+# Stop the five services.
+stack-down:
+    {{python}} deploy/local/stack.py down
+
+# Create a demo resource and send it chat requests through the running stack.
+demo:
+    {{python}} deploy/local/demo.py
+
+# Run the whole test suite against a dedicated infra instance (ports 29092, 28017).
+test *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export RESIDENCY_INFRA_INSTANCE=test RESIDENCY_KAFKA_PORT=29092 RESIDENCY_MONGO_PORT=28017
+    export RESIDENCY_TEST_KAFKA=127.0.0.1:29092 RESIDENCY_TEST_MONGO=mongodb://127.0.0.1:28017/
+    export OMP_NUM_THREADS=1
+    rm -rf .data/test
+    trap 'deploy/local/infra.sh down' EXIT
+    deploy/local/infra.sh up
+    {{python}} -m pytest {{args}}
+
+# Unit and contract tests only: no infra needed.
+test-fast *args:
+    {{python}} -m pytest tests/unit tests/contract {{args}}
+
+# Rewrite the JSON Schema snapshots after an intended, additive contract change.
+contract-snapshots:
+    {{python}} -m tests.contract.snapshots --write
+
+# Write the AsyncAPI documents of the five services' bus interfaces to docs/asyncapi/.
+docs:
+    {{python}} -m services.runtime.asyncapi_docs docs/asyncapi
+
+# Inspect or replay dead letters: just dlq inspect eu-west.filter.prompt-submissions.v1.dlq
+dlq *args:
+    {{python}} -m services.runtime.dlq_cli {{args}}
+
+# Control-plane CLI over the admin API: just admin create-resource --region eu-west ...
+admin *args:
+    {{python}} -m services.gateway.admin_cli {{args}}

@@ -1,0 +1,102 @@
+"""Reads dead-letter topics: ``inspect`` lists what failed and why, ``replay`` sends it back.
+
+    residency-dlq inspect <region>.<domain>.<noun>.v1.dlq [--bootstrap HOST:PORT]
+    residency-dlq replay  <region>.<domain>.<noun>.v1.dlq [--bootstrap HOST:PORT]
+
+``inspect`` shows metadata only (source offset, consumer, error, body size), never the body:
+a dead letter can hold customer content. ``replay`` republishes each message, with its key and
+original headers, to its source topic, and commits in its own consumer group only after the
+broker acknowledged the copy, so a second replay does not send anything twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts.dead_letters import DLQ_SUFFIX, HEADERS, DeadLetter
+
+REPLAY_GROUP = "residency-dlq-replay"
+
+
+def _headers(record) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+
+
+async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, int]:
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    return await consumer.end_offsets(partitions)
+
+
+async def _drain(consumer: AIOKafkaConsumer, topic: str):
+    """Yields every record up to the end offsets taken at start."""
+    ends = await _end_offsets(consumer, topic)
+    while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        batches = await consumer.getmany(timeout_ms=1000)
+        for records in batches.values():
+            for record in records:
+                yield record
+
+
+async def inspect(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    count = 0
+    try:
+        await consumer.force_metadata_update()
+        ends = await _end_offsets(consumer, topic)
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning()
+        async for record in _drain(consumer, topic):
+            letter = DeadLetter.from_headers(_headers(record))
+            print(f"{record.partition}@{record.offset}: from {letter.source_topic}[{letter.source_partition}]"
+                  f"@{letter.source_offset} consumer={letter.consumer} {letter.error_type}: {letter.error} "
+                  f"at {letter.failed_at.isoformat()} ({len(record.value or b'')} bytes)")
+            count += 1
+    finally:
+        await consumer.stop()
+    print(f"{count} dead letters in {topic}", file=sys.stderr)
+    return count
+
+
+async def replay(bootstrap: str, topic: str) -> int:
+    source = topic.removesuffix(DLQ_SUFFIX)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=REPLAY_GROUP,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await consumer.start()
+    await producer.start()
+    count = 0
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        async for record in _drain(consumer, topic):
+            headers = [(k, v) for k, v in (record.headers or ()) if k not in HEADERS.values()]
+            await producer.send_and_wait(source, record.value, key=record.key, headers=headers)
+            await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+            count += 1
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    print(f"replayed {count} messages from {topic} to {source}", file=sys.stderr)
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["inspect", "replay"])
+    parser.add_argument("topic", help="a dead-letter topic (<source topic>.dlq)")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    args = parser.parse_args(argv)
+    if not args.topic.endswith(DLQ_SUFFIX):
+        parser.error(f"{args.topic} is not a dead-letter topic (it must end in {DLQ_SUFFIX})")
+    action = inspect if args.command == "inspect" else replay
+    asyncio.run(action(args.bootstrap, args.topic))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
