@@ -26,15 +26,13 @@ def _headers(record) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in (record.headers or ())}
 
 
-async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, int]:
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    return await consumer.end_offsets(partitions)
-
-
-async def _drain(consumer: AIOKafkaConsumer, topic: str):
-    """Yields every record up to the end offsets taken at start."""
-    ends = await _end_offsets(consumer, topic)
-    while any(await consumer.position(tp) < end for tp, end in ends.items()):
+async def _drain(consumer: AIOKafkaConsumer):
+    """Yields every record of the consumer's assignment up to the end offsets taken at start."""
+    async with asyncio.timeout(30):
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    while any([await consumer.position(tp) < end for tp, end in ends.items()]):
         batches = await consumer.getmany(timeout_ms=1000)
         for records in batches.values():
             for record in records:
@@ -42,15 +40,12 @@ async def _drain(consumer: AIOKafkaConsumer, topic: str):
 
 
 async def inspect(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
     await consumer.start()
     count = 0
     try:
-        await consumer.force_metadata_update()
-        ends = await _end_offsets(consumer, topic)
-        consumer.assign(list(ends))
-        await consumer.seek_to_beginning()
-        async for record in _drain(consumer, topic):
+        async for record in _drain(consumer):
             letter = DeadLetter.from_headers(_headers(record))
             print(f"{record.partition}@{record.offset}: from {letter.source_topic}[{letter.source_partition}]"
                   f"@{letter.source_offset} consumer={letter.consumer} {letter.error_type}: {letter.error} "
@@ -71,9 +66,7 @@ async def replay(bootstrap: str, topic: str) -> int:
     await producer.start()
     count = 0
     try:
-        while not consumer.assignment():
-            await asyncio.sleep(0.05)
-        async for record in _drain(consumer, topic):
+        async for record in _drain(consumer):
             headers = [(k, v) for k, v in (record.headers or ()) if k not in HEADERS.values()]
             await producer.send_and_wait(source, record.value, key=record.key, headers=headers)
             await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})

@@ -76,9 +76,21 @@ async def ensure_topics(bootstrap: str, region: str, policy: TopicPolicy = Topic
             await admin.alter_configs([
                 ConfigResource(ConfigResourceType.TOPIC, name, plan[name][1]) for name in existing
             ])
+        await _wait_for_leaders(admin, list(plan))
         return created
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Return once every partition has a leader, so the first publish does not bounce."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            described = await admin.describe_topics(topics)
+            if all(t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+                   for t in described):
+                return
+            await asyncio.sleep(0.1)
 
 
 async def retention_of(bootstrap: str, topics: list[str]) -> dict[str, int]:

@@ -1,0 +1,29 @@
+from contracts import gateway_replies
+from contracts.common import ApiError, Citation
+from contracts.gateway_replies import (
+    CompletionReady,
+    GroundingFound,
+    PromptAnnotation,
+    PromptScreened,
+    ReplyChoice,
+    RequestFailed,
+)
+from contracts.registry import GATEWAY_REPLY
+from tests.contract.suite import ENVELOPE, ContractSuite
+
+
+class TestGatewayReplies(ContractSuite):
+    module = gateway_replies
+    examples = [
+        GroundingFound(**ENVELOPE, citations=[Citation(content="text", title="T", chunk_id="64f0")], intent="q"),
+        PromptScreened(**ENVELOPE, prompt_filter_results=[PromptAnnotation(
+            content_filter_results={"hate": {"filtered": False, "severity": "safe"}})]),
+        CompletionReady(**ENVELOPE, sequence=0, final=True, model="m",
+                        choices=[ReplyChoice(index=0, text="Hi", finish_reason="stop")]),
+        RequestFailed(**ENVELOPE, error=ApiError(status=400, code="content_filter", param="prompt",
+                                                 message="filtered")),
+    ]
+
+    def test_the_union_picks_the_model_by_kind(self) -> None:
+        for example in self.examples:
+            assert GATEWAY_REPLY.validate_json(example.model_dump_json()) == example

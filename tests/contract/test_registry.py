@@ -1,0 +1,106 @@
+"""The registry matches the code: every topic's producers and consumers are the services that
+publish and subscribe to it in their FastStream wiring, and every contract module is registered."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import pkgutil
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import contracts
+from contracts import generation_cancellations
+from contracts.registry import SERVICES, TOPICS
+from services.runtime.dead_letters import dead_letter_middleware
+from tests.contract.snapshots import breaking_changes
+
+REGION = "eu-west"
+NOT_TOPICS = {"base", "common", "registry", "dead_letters"}
+
+
+def broker_of(service: str) -> Any:
+    settings_module = importlib.import_module(f"services.{service}.settings")
+    app_module = importlib.import_module(f"services.{service}.app")
+    settings_class = next(v for k, v in vars(settings_module).items() if k.endswith("Settings") and k != "ServiceSettings")
+    extra = {"admin_key": "test", "platform_key": base64.b64encode(b"k" * 32).decode()}
+    fields = {k: v for k, v in extra.items() if k in settings_class.model_fields}
+    app = app_module.create_app(settings_class(region=REGION, **fields))
+    return app.state.gateway.broker if service == "gateway" else app.broker
+
+
+@pytest.fixture(scope="module")
+def wiring() -> dict[str, tuple[set[str], set[str]]]:
+    """service -> (topics it subscribes to, topics it publishes to)."""
+    result = {}
+    for service in SERVICES:
+        broker = broker_of(service)
+        subscribed = {getattr(t, "name", t) for s in broker.subscribers for t in s.topics}
+        published = {p.topic for p in broker.publishers}
+        result[service] = (subscribed, published)
+    return result
+
+
+@pytest.mark.parametrize("spec", TOPICS, ids=lambda s: s.template)
+def test_producers_and_consumers_are_those_in_code(spec, wiring) -> None:
+    topic = spec.name(REGION)
+    consumers = {s for s, (subscribed, _) in wiring.items() if topic in subscribed}
+    producers = {s for s, (_, published) in wiring.items() if topic in published}
+    assert consumers == set(spec.consumers)
+    assert producers == set(spec.producers)
+
+
+def test_every_service_dead_letters_through_the_shared_rule(wiring) -> None:
+    expected = dead_letter_middleware(None, service="x").__qualname__  # type: ignore[arg-type]
+    for service in SERVICES:
+        names = [getattr(m, "__qualname__", type(m).__qualname__) for m in broker_of(service).config.broker_middlewares]
+        assert expected in names, service
+
+
+def test_every_topic_module_is_registered() -> None:
+    modules = {m.name for m in pkgutil.iter_modules(contracts.__path__)} - NOT_TOPICS
+    registered = {s.module.__name__.rsplit(".", 1)[1] for s in TOPICS}
+    assert modules == registered
+
+
+def test_only_cancellations_carry_no_customer_content() -> None:
+    # Content topics get the short content retention; a topic wrongly marked content-free
+    # would keep prompts for a day.
+    assert {s.module for s in TOPICS if not s.carries_content} == {generation_cancellations}
+
+
+class Old(BaseModel):
+    a: int
+    b: str = "x"
+    kind: str = "one"
+
+
+def test_the_snapshot_rule_catches_breaking_changes() -> None:
+    old = Old.model_json_schema()
+
+    class Removed(BaseModel):
+        a: int
+
+    class Retyped(BaseModel):
+        a: str
+        b: str = "x"
+        kind: str = "one"
+
+    class NewRequired(BaseModel):
+        a: int
+        b: str = "x"
+        kind: str = "one"
+        c: int
+
+    class Additive(BaseModel):
+        a: int
+        b: str = "x"
+        kind: str = "one"
+        c: int | None = None
+
+    assert breaking_changes(old, Removed.model_json_schema()) == ["b: removed", "kind: removed"]
+    assert breaking_changes(old, Retyped.model_json_schema()) == ["a: type changed"]
+    assert breaking_changes(old, NewRequired.model_json_schema()) == ["c: newly required"]
+    assert breaking_changes(old, Additive.model_json_schema()) == []

@@ -1,0 +1,150 @@
+"""Retrieval: keyword ranking, and grounding a request on a fake customer collection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+
+from contracts.gateway_replies import GroundingFound, RequestFailed
+from contracts.grounding_requests import GroundingRequested, MongoDataSource
+from contracts.prompt_submissions import PromptSubmitted
+from services.retrieval.errors import DataSourceUnavailable
+from services.retrieval.handlers import RetrievalPorts, ground_request
+from services.retrieval.ranking import query_terms, rank
+from tests.unit.builders import MODEL, REPLY_TO, REQUEST_ID, Recorder, chat, envelope, sampling
+
+
+def test_query_terms_drop_stopwords_short_words_and_duplicates():
+    assert query_terms("What is the Refund policy for refunds? Refund my ox, OK?") == [
+        "refund", "policy", "refunds"]
+
+
+def test_query_terms_of_only_stopwords_are_empty():
+    assert query_terms("What is it to me?") == []
+
+
+def doc(text: str, **fields: Any) -> dict[str, Any]:
+    return {"content": text, **fields}
+
+
+def test_rank_orders_by_coverage_before_frequency():
+    terms = ["refund", "policy", "shoes"]
+    partial = doc("refund refund refund refund policy", _id=1)
+    complete = doc("our refund policy for shoes", _id=2)
+    ranked = rank([partial, complete], terms, ["content"], strictness=1, top_n=5)
+    assert [r.document["_id"] for r in ranked] == [2, 1]
+    assert [round(r.coverage, 2) for r in ranked] == [1.0, 0.67]
+    assert ranked[0].text == "our refund policy for shoes"
+
+
+def test_rank_drops_documents_below_the_strictness_coverage():
+    terms = ["refund", "policy", "shoes"]
+    docs = [doc("refund policy", _id="two-of-three"), doc("shoes", _id="one-of-three"),
+            doc("unrelated text", _id="none")]
+
+    def ids(strictness: int) -> list[str]:
+        return [r.document["_id"] for r in rank(docs, terms, ["content"], strictness=strictness, top_n=5)]
+
+    assert ids(1) == ["two-of-three", "one-of-three"]
+    assert ids(4) == ["two-of-three"]
+    assert ids(5) == []
+
+
+def test_rank_keeps_top_n_and_searches_every_content_field():
+    docs = [doc(f"refund number {i}", _id=i) for i in range(4)] + [{"body": "refund in body", "_id": "b"}]
+    every = rank(docs, ["refund"], ["content", "body"], strictness=3, top_n=10)
+    assert sorted(map(str, (r.document["_id"] for r in every))) == ["0", "1", "2", "3", "b"]
+    assert rank(docs, ["refund"], ["content", "body"], strictness=3, top_n=2) == every[:2]
+
+
+def test_rank_without_terms_finds_nothing():
+    assert rank([doc("anything at all")], [], ["content"], strictness=1, top_n=5) == []
+
+
+class FakeCustomerDocuments:
+    def __init__(self, documents: list[dict[str, Any]] | None = None, *, unavailable: bool = False) -> None:
+        self.documents = documents or []
+        self.unavailable = unavailable
+        self.asked: list[tuple[list[str], int]] = []
+
+    async def candidates(self, source: MongoDataSource, terms: list[str], limit: int) -> list[dict[str, Any]]:
+        self.asked.append((terms, limit))
+        if self.unavailable:
+            raise DataSourceUnavailable("ServerSelectionTimeoutError")
+        return self.documents[:limit]
+
+
+SOURCE = MongoDataSource(endpoint="mongodb://customer.example:27017/", database_name="kb",
+                         collection_name="articles", content_fields=["body"], title_field="heading",
+                         url_field="link", top_n_documents=3, strictness=2)
+RETURNS_ID, SHIPPING_ID = ObjectId("65f2a1b2c3d4e5f601234567"), ObjectId("65f2a1b2c3d4e5f601234568")
+ARTICLES = [
+    {"_id": SHIPPING_ID, "heading": "Shipping", "link": "https://kb.example/shipping", "body": "Shoes ship in 3 days."},
+    {"_id": RETURNS_ID, "heading": "Returns", "link": "https://kb.example/returns",
+     "body": "Our refund policy: shoes can be returned within 30 days for a full refund."},
+    {"_id": "no-match", "heading": "Hats", "body": "Hats are warm."},
+]
+
+
+def grounding_request(source: MongoDataSource = SOURCE) -> GroundingRequested:
+    return GroundingRequested(
+        **envelope(), model=MODEL, sampling=sampling(max_tokens=100), stream=True, end_user="user-7",
+        data_source=source,
+        messages=chat(("system", "You are the shop's assistant."), ("system", "Answer in English."),
+                      ("user", "Hello"), ("assistant", "Hi! How can I help?"),
+                      ("user", "What is the refund policy for shoes?")))
+
+
+def retrieval_ports(documents: FakeCustomerDocuments) -> tuple[RetrievalPorts, list]:
+    timeline: list = []
+    return RetrievalPorts(documents=documents, submissions=Recorder("submissions", timeline),
+                          replies=Recorder("replies", timeline), max_candidates=50), timeline
+
+
+async def test_grounding_cites_documents_then_submits_the_augmented_prompt():
+    documents = FakeCustomerDocuments(ARTICLES)
+    ports, timeline = retrieval_ports(documents)
+    request = grounding_request()
+    await ground_request(request, ports)
+
+    assert documents.asked == [(["refund", "policy", "shoes"], 50)]
+    assert [name for name, _ in timeline] == ["replies", "submissions"]
+    found, submitted = timeline[0][1], timeline[1][1]
+    assert isinstance(found, GroundingFound) and (found.request_id, found.reply_to) == (REQUEST_ID, REPLY_TO)
+    assert [(c.chunk_id, c.title, c.url) for c in found.citations] == [
+        (str(RETURNS_ID), "Returns", "https://kb.example/returns"),
+        (str(SHIPPING_ID), "Shipping", "https://kb.example/shipping")]
+    assert found.citations[0].content == ARTICLES[1]["body"]
+
+    assert isinstance(submitted, PromptSubmitted)
+    assert submitted.documents == [c.content for c in found.citations]
+    roles = [m.role for m in submitted.messages]
+    assert roles == ["system", "system", "system", "user", "assistant", "user"]
+    assert submitted.messages[:2] == request.messages[:2] and submitted.messages[3:] == request.messages[2:]
+    grounding = submitted.messages[2].content
+    assert "[doc1] Returns" in grounding and ARTICLES[1]["body"] in grounding
+    assert "[doc2] Shipping" in grounding and "Hats are warm." not in grounding
+    assert (submitted.model, submitted.sampling, submitted.stream, submitted.end_user) == (
+        MODEL, request.sampling, True, "user-7")
+
+
+async def test_grounding_without_a_leading_system_message_puts_grounding_first():
+    ports, timeline = retrieval_ports(FakeCustomerDocuments(ARTICLES))
+    request = grounding_request().model_copy(update={"messages": chat(("user", "refund policy for shoes?"))})
+    await ground_request(request, ports)
+
+    submitted = timeline[-1][1]
+    assert [m.role for m in submitted.messages] == ["system", "user"]
+    assert "[doc1] Returns" in submitted.messages[0].content
+
+
+async def test_unavailable_data_source_fails_the_request_once():
+    ports, timeline = retrieval_ports(FakeCustomerDocuments(unavailable=True))
+    await ground_request(grounding_request(), ports)
+
+    assert [name for name, _ in timeline] == ["replies"]
+    failed = timeline[0][1]
+    assert isinstance(failed, RequestFailed) and failed.request_id == REQUEST_ID
+    assert (failed.error.status, failed.error.code, failed.error.param) == (
+        400, "data_source_unavailable", "data_sources")
