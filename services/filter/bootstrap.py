@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from contracts import generation_cancellations, generation_requests
+from services.filter.adapters.stopped_choices import InMemoryStoppedChoices
 from services.filter.handlers import FilterPorts
 from services.filter.ports import ContentScreen
 from services.filter.settings import FilterSettings
@@ -33,5 +34,6 @@ def bootstrap(settings: FilterSettings, *, broker: KafkaBroker | None = None,
         cancellations=TopicPublisher(broker, generation_cancellations.TOPIC, settings.region,
                                      schema=generation_cancellations.CancelGeneration),
         replies=ReplyPublisher(broker, settings.region),
+        stopped=InMemoryStoppedChoices(),
     )
     return broker, ports

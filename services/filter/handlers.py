@@ -11,7 +11,14 @@ from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
 from contracts.prompt_submissions import PromptSubmitted
-from services.filter.ports import Cancellations, ContentScreen, GenerationRequests, Replies, ScreenVerdict
+from services.filter.ports import (
+    Cancellations,
+    ContentScreen,
+    GenerationRequests,
+    Replies,
+    ScreenVerdict,
+    StoppedChoices,
+)
 
 log = logging.getLogger("residency.filter.handlers")
 
@@ -22,6 +29,7 @@ class FilterPorts:
     generation: GenerationRequests
     cancellations: Cancellations
     replies: Replies
+    stopped: StoppedChoices
 
 
 def blocked_prompt_error(verdict: ScreenVerdict) -> ApiError:
@@ -56,14 +64,19 @@ async def screen_generation(event: CompletionGenerated, ports: FilterPorts) -> N
         return
     choices, stop_generation = [], False
     for choice in event.choices:
+        if ports.stopped.is_stopped(event.request_id, choice.index):
+            continue  # generated before the cancellation reached the engine: never shown
         verdict = await ports.screen.screen_completion(event.resource_id, event.deployment, choice.text)
         if verdict.blocked:
             choices.append(ReplyChoice(index=choice.index, text="", finish_reason="content_filter",
                                        content_filter_results=verdict.results))
+            ports.stopped.stop(event.request_id, choice.index)
             stop_generation = stop_generation or not event.final
         else:
             choices.append(ReplyChoice(index=choice.index, text=choice.text, finish_reason=choice.finish_reason,
                                        content_filter_results=verdict.results))
+    if event.final:
+        ports.stopped.forget(event.request_id)
     await ports.replies.publish(CompletionReady(
         **event.envelope(), sequence=event.sequence, final=event.final, model=event.model,
         choices=choices, usage=event.usage))

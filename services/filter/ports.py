@@ -40,3 +40,17 @@ class Replies(Protocol):
     """Replies to the gateway replica that holds the caller (GatewayReply messages)."""
 
     async def publish(self, reply: Envelope) -> None: ...
+
+
+class StoppedChoices(Protocol):
+    """Choices the filter cut mid-stream, by request ID, until the request's final event.
+
+    A cancellation crosses the bus, so the engine may publish more text before it stops; that
+    text must not reach the caller. Holds IDs only, never text.
+    """
+
+    def stop(self, request_id: str, index: int) -> None: ...
+
+    def is_stopped(self, request_id: str, index: int) -> bool: ...
+
+    def forget(self, request_id: str) -> None: ...

@@ -119,6 +119,9 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
         finally:
             app.state.ready = False
             await gateway.broker.stop()
+            close = getattr(gateway.ports.resources, "close", None)
+            if close:
+                await close()
 
     app = FastAPI(title="Residency gateway", version="1", lifespan=lifespan)
     app.state.ready = False

@@ -85,8 +85,10 @@ class ChatOutcome:
         elif isinstance(reply, CompletionReady):
             self.model = reply.model
             for choice in reply.choices:
+                if self.finish_reasons[choice.index] is not None:
+                    continue  # a finished (e.g. filtered) choice takes no more text
                 self.texts[choice.index] += choice.text
-                self.finish_reasons[choice.index] = choice.finish_reason or self.finish_reasons[choice.index]
+                self.finish_reasons[choice.index] = choice.finish_reason
                 self.choice_filter_results[choice.index] = choice.content_filter_results
             self.usage = reply.usage or self.usage
 

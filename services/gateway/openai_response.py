@@ -50,6 +50,7 @@ class ChunkWriter:
         self._call = call
         self._include_usage = include_usage
         self._role_sent: set[int] = set()
+        self._finished: set[int] = set()
         self._model = call.deployment.model
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
@@ -70,6 +71,10 @@ class ChunkWriter:
         self._model = reply.model
         choices = []
         for choice in reply.choices:
+            if choice.index in self._finished:
+                continue  # a finished (e.g. filtered) choice takes no more text
+            if choice.finish_reason:
+                self._finished.add(choice.index)
             delta: dict[str, Any] = {"content": choice.text} if choice.text else {}
             if choice.index not in self._role_sent:
                 delta = {"role": "assistant", **delta}

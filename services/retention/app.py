@@ -35,5 +35,10 @@ def create_app(settings: RetentionSettings, **overrides) -> FastStream:
             await create_indexes()
 
     ready = ready_hook("retention", settings.ready_file, [interaction_subscriber])
-    return FastStream(broker, on_startup=[prepare], after_startup=[ready],
+    async def close_store() -> None:
+        close = getattr(ports.store, "close", None)
+        if close:
+            await close()
+
+    return FastStream(broker, on_startup=[prepare], after_startup=[ready], after_shutdown=[close_store],
                       specification=AsyncAPI(broker, title="Residency retention", version="1"))

@@ -8,6 +8,7 @@ from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated, GeneratedChoice
 from contracts.generation_requests import GenerateCompletion
 from contracts.prompt_submissions import PromptSubmitted
+from services.filter.adapters.stopped_choices import InMemoryStoppedChoices
 from services.filter.handlers import FilterPorts, screen_generation, screen_prompt
 from services.filter.ports import ScreenVerdict
 from tests.unit.builders import MODEL, REPLY_TO, REQUEST_ID, RESOURCE_ID, Recorder, chat, envelope, sampling
@@ -39,7 +40,8 @@ class ScriptedScreen:
 def filter_ports(screen: ScriptedScreen) -> tuple[FilterPorts, list]:
     timeline: list = []
     ports = FilterPorts(screen=screen, generation=Recorder("generation", timeline),
-                        cancellations=Recorder("cancellations", timeline), replies=Recorder("replies", timeline))
+                        cancellations=Recorder("cancellations", timeline), replies=Recorder("replies", timeline),
+                        stopped=InMemoryStoppedChoices())
     return ports, timeline
 
 
@@ -132,3 +134,16 @@ async def test_blocked_final_event_is_cut_without_cancellation():
     assert isinstance(ready, CompletionReady) and ready.final
     assert [(c.text, c.finish_reason) for c in ready.choices] == [("", "content_filter")]
     assert ready.usage == Usage(prompt_tokens=7, completion_tokens=9, total_tokens=16)
+
+
+async def test_text_generated_after_a_cut_does_not_reach_the_caller():
+    # The cancellation crosses Kafka; chunks the engine published before it arrived still come.
+    ports, timeline = filter_ports(ScriptedScreen("attack"))
+    await screen_generation(generated("Here is how to attack", final=False, sequence=3), ports)
+    await screen_generation(generated(" the castle at dawn", final=False, sequence=4), ports)
+    await screen_generation(generated(" with ladders.", final=True, sequence=5), ports)
+
+    replies = [m for name, m in timeline if name == "replies"]
+    after_cut = [c for r in replies for c in r.choices if c.index == 0]
+    assert "".join(c.text for c in after_cut) == ""
+    assert [c.finish_reason for c in after_cut if c.finish_reason][-1] == "content_filter"

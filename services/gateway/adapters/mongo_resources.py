@@ -14,7 +14,11 @@ COLLECTION = "resources"
 
 class MongoResourceDirectory:
     def __init__(self, client: AsyncMongoClient, database: str) -> None:
+        self._client = client
         self._resources = client[database][COLLECTION]
+
+    async def close(self) -> None:
+        await self._client.close()
 
     async def create_indexes(self) -> None:
         await self._resources.create_index([("key_hashes", ASCENDING)])

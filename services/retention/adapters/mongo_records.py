@@ -12,7 +12,11 @@ COLLECTION = "records"
 
 class MongoRecordStore:
     def __init__(self, client: AsyncMongoClient, database: str) -> None:
+        self._client = client
         self._records = client[database][COLLECTION]
+
+    async def close(self) -> None:
+        await self._client.close()
 
     async def create_indexes(self) -> None:
         # Indexes lead with the resource ID: every query is scoped by it. No TTL index

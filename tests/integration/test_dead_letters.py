@@ -1,0 +1,114 @@
+"""The dead-letter rule on the real broker and store, with the real retention service."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from contracts import interaction_records
+from contracts.base import topic_name
+from contracts.dead_letters import DeadLetter
+from contracts.interaction_records import InteractionCompleted
+from services.retention.app import create_app
+from services.retention.settings import RetentionSettings
+from services.runtime import dlq_cli
+from services.runtime.errors import DependencyUnavailable
+from tests.contract.suite import ENVELOPE
+from tests.integration.kafka_tools import read_topic
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+
+def settings_for(region: str, infra) -> RetentionSettings:
+    return RetentionSettings(region=region, kafka_bootstrap=infra.kafka, mongo_uri=infra.mongo,
+                             platform_key=base64.b64encode(os.urandom(32)).decode())
+
+
+def interaction(region: str, request_id: str) -> InteractionCompleted:
+    return InteractionCompleted(**{**ENVELOPE, "region": region, "request_id": request_id},
+                                completed_at=datetime.now(UTC), status=200, content_logging=False)
+
+
+async def publish_raw(bootstrap: str, topic: str, *values: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"contoso", headers=[("origin", b"test")])
+    finally:
+        await producer.stop()
+
+
+async def wait_for_record(infra, settings: RetentionSettings, request_id: str) -> dict[str, Any]:
+    client: AsyncMongoClient = AsyncMongoClient(infra.mongo)
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                found = await client[settings.database_name]["records"].find_one({"request_id": request_id})
+                if found:
+                    return found
+                await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+
+
+async def test_a_malformed_message_is_dead_lettered_and_the_partition_moves_on(infra, region) -> None:
+    settings = settings_for(region, infra)
+    source = topic_name(interaction_records.TOPIC, region)
+    poison = b'{"request_id": "not a full record"}'
+    await publish_raw(infra.kafka, source, poison, interaction(region, "after-the-poison").model_dump_json().encode())
+    async with create_app(settings):
+        await wait_for_record(infra, settings, "after-the-poison")
+        letters = await read_topic(infra.kafka, source + ".dlq", until=lambda r: len(r) >= 1)
+    assert len(letters) == 1
+    letter = letters[0]
+    headers = {k: v.decode() for k, v in letter.headers}
+    meta = DeadLetter.from_headers(headers)
+    assert (letter.value, letter.key, headers["origin"]) == (poison, b"contoso", "test")
+    assert (meta.source_topic, meta.consumer, meta.error_type) == (source, "retention", "ValidationError")
+    assert "not a full record" not in meta.error, "error text must not quote message content"
+
+    assert await dlq_cli.inspect(infra.kafka, source + ".dlq") == 1
+    assert await dlq_cli.replay(infra.kafka, source + ".dlq") == 1
+    assert await dlq_cli.replay(infra.kafka, source + ".dlq") == 0, "a second replay sends nothing twice"
+    replayed = await read_topic(infra.kafka, source, until=lambda r: len(r) >= 3)
+    assert [r.value for r in replayed].count(poison) == 2
+    assert all(not k.startswith("dlq-") for k, _ in replayed[-1].headers)
+
+
+class FlakyStore:
+    """A store that is down for the first ``outages`` writes."""
+
+    def __init__(self, outages: int) -> None:
+        self.outages = outages
+        self.records: dict[str, dict[str, Any]] = {}
+        self.attempts = 0
+
+    async def put_record(self, record: dict[str, Any]) -> bool:
+        self.attempts += 1
+        if self.attempts <= self.outages:
+            raise DependencyUnavailable("store down")
+        return self.records.setdefault(record["_id"], record) is record
+
+    async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None:
+        return self.records.get(f"{resource_id}/{request_id}")
+
+
+async def test_an_unavailable_store_is_retried_never_dead_lettered(infra, region) -> None:
+    store = FlakyStore(outages=2)
+    source = topic_name(interaction_records.TOPIC, region)
+    await publish_raw(infra.kafka, source, interaction(region, "survives-outage").model_dump_json().encode())
+    async with create_app(settings_for(region, infra), store=store):
+        async with asyncio.timeout(20):
+            while not store.records:
+                await asyncio.sleep(0.1)
+    assert store.attempts == 3
+    assert list(store.records) == ["contoso/survives-outage"]
+    assert await read_topic(infra.kafka, source + ".dlq") == []
