@@ -47,6 +47,7 @@ test *args:
     export RESIDENCY_INFRA_INSTANCE=test RESIDENCY_KAFKA_PORT=29092 RESIDENCY_MONGO_PORT=28017
     export RESIDENCY_TEST_KAFKA=127.0.0.1:29092 RESIDENCY_TEST_MONGO=mongodb://127.0.0.1:28017/
     export OMP_NUM_THREADS=1
+    deploy/local/infra.sh down  # a previous run's instance, if it is still up
     rm -rf .data/test
     trap 'deploy/local/infra.sh down' EXIT
     deploy/local/infra.sh up

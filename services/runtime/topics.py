@@ -77,6 +77,7 @@ async def ensure_topics(bootstrap: str, region: str, policy: TopicPolicy = Topic
                 ConfigResource(ConfigResourceType.TOPIC, name, plan[name][1]) for name in existing
             ])
         await _wait_for_leaders(admin, list(plan))
+        await _wait_for_retention(admin, {name: int(plan[name][1]["retention.ms"]) for name in plan})
         return created
     finally:
         await admin.close()
@@ -93,21 +94,33 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeo
             await asyncio.sleep(0.1)
 
 
+async def _wait_for_retention(admin: AIOKafkaAdminClient, expected: dict[str, int],
+                              timeout_s: float = 30.0) -> None:
+    """Return once the broker reports the planned retention everywhere (config changes apply lazily)."""
+    async with asyncio.timeout(timeout_s):
+        while await _retention(admin, list(expected)) != expected:
+            await asyncio.sleep(0.1)
+
+
+async def _retention(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    responses = await admin.describe_configs([
+        ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None}) for name in topics
+    ])
+    found = {}
+    for response in responses:
+        for _code, _msg, _type, name, entries in response.resources:
+            for entry in entries:
+                if entry[0] == "retention.ms":
+                    found[name] = int(entry[1])
+    return found
+
+
 async def retention_of(bootstrap: str, topics: list[str]) -> dict[str, int]:
     """The broker's ``retention.ms`` of each topic, as it is in force."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        responses = await admin.describe_configs([
-            ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None}) for name in topics
-        ])
-        found = {}
-        for response in responses:
-            for _code, _msg, _type, name, entries in response.resources:
-                for entry in entries:
-                    if entry[0] == "retention.ms":
-                        found[name] = int(entry[1])
-        return found
+        return await _retention(admin, topics)
     finally:
         await admin.close()
 
