@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 
 from contracts import gateway_replies, generation_cancellations, grounding_requests, interaction_records, prompt_submissions
@@ -84,17 +85,21 @@ def install_error_handlers(app: FastAPI) -> None:
                                                  code=str(error.status_code), message=message))
 
     @app.exception_handler(KafkaError)
-    async def bus_unavailable(request: Request, error: KafkaError) -> JSONResponse:
-        log.error("request %s: bus unavailable (%s)", request.state.request_id, type(error).__name__)
+    @app.exception_handler(ConnectionFailure)
+    async def dependency_unavailable(request: Request, error: Exception) -> JSONResponse:
+        log.error("request %s: dependency unavailable (%s)", request.state.request_id, type(error).__name__)
         return _error_response(request, ApiError(status=503, type="server_error", code="service_unavailable",
                                                  message="The service is temporarily unavailable; retry."),
                                {"retry-after": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("request %s failed: %s", request.state.request_id, type(error).__name__)
+        request_id = request.state.request_id
+        log.exception("request %s failed: %s", request_id, type(error).__name__)
+        # Starlette answers unhandled errors outside the middleware: set the ID headers here.
         return _error_response(request, ApiError(status=500, type="server_error", code="internal_error",
-                                                 message=f"Internal error; request ID {request.state.request_id}."))
+                                                 message=f"Internal error; request ID {request_id}."),
+                               {"x-request-id": request_id, "apim-request-id": request_id})
 
 
 def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:

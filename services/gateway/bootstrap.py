@@ -30,7 +30,8 @@ def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
         settings.kafka_bootstrap, service="gateway",
         tracer_provider=make_tracer_provider("gateway", settings.region, console=settings.otel_console))
     if resources is None:
-        client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
+        client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
+                                                   serverSelectionTimeoutMS=settings.store_timeout_ms)
         resources = MongoResourceDirectory(client, settings.control_database)
     inbox = InMemoryReplyInbox()
     ports = GatewayPorts(resources=resources, bus=bus or KafkaRequestBus(broker, settings.region), inbox=inbox,

@@ -139,10 +139,12 @@ async def _cancel(call: ChatCall, ports: GatewayPorts, reason: str) -> None:
     await ports.bus.cancel(CancelGeneration(**call.envelope(ports.replica_id), reason=reason))
 
 
-def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str) -> InteractionCompleted:
+def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
+                       http_status: int | None = None) -> InteractionCompleted:
     logging_on = call.resource.content_logging
     return InteractionCompleted(
-        **call.envelope(replica_id), completed_at=utc_now(), status=outcome.status, end_user=call.end_user,
+        **call.envelope(replica_id), completed_at=utc_now(), status=http_status or outcome.status,
+        end_user=call.end_user,
         content_logging=logging_on,
         messages=call.messages if logging_on else [],
         completions=outcome.texts if logging_on else [],

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.base import Region, ResourceId, utc_now
 from services.gateway.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
-from services.gateway.openai_request import openai_param
+from services.gateway.openai_request import openai_param, parse_json
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Resource, hash_key, new_key
 from services.gateway.settings import GatewaySettings
 
@@ -72,7 +72,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/resources", status_code=201)
     async def create_resource(request: Request) -> Any:
         require_admin(request)
-        spec = _validated(ResourceCreate, await request.json())
+        spec = _validated(ResourceCreate, parse_json(await request.body()))
         resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
                             content_logging=spec.content_logging, deployments=spec.deployments,
                             created_at=utc_now())
@@ -89,9 +89,10 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.patch("/resources/{resource_id}")
     async def update_resource(resource_id: str, request: Request) -> Any:
         require_admin(request)
-        change = _validated(ResourceUpdate, await request.json())
-        resource = (await existing(resource_id)).model_copy(update=change.model_dump(exclude_none=True))
-        await ports.resources.replace(Resource.model_validate(resource.model_dump()))
+        change = _validated(ResourceUpdate, parse_json(await request.body()))
+        current = await existing(resource_id)
+        resource = Resource.model_validate({**current.model_dump(), **change.model_dump(exclude_none=True)})
+        await ports.resources.replace(resource)
         return resource_view(resource)
 
     @router.delete("/resources/{resource_id}", status_code=204)

@@ -73,8 +73,9 @@ def require_api_version(request: Request, settings: GatewaySettings) -> None:
 def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     router = APIRouter()
 
-    async def chat(request: Request, deployment_name: str | None, body: dict[str, Any]) -> Any:
-        resource = await authenticate(request, ports)
+    async def chat(request: Request, deployment_name: str | None) -> Any:
+        resource = await authenticate(request, ports)  # before the body is read: no work for strangers
+        body = await read_body(request, settings)
         if resource.region != ports.region:
             raise NotFound(f"Resource '{resource.resource_id}' is served in region '{resource.region}', "
                            f"not '{ports.region}'; use that region's endpoint.", code="WrongRegion")
@@ -121,7 +122,9 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
                 yield writer.DONE
             finally:
                 await replies.aclose()
-                await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
+                # The caller got HTTP 200 before any later error: record what it received.
+                await ports.bus.record_interaction(
+                    interaction_record(call, outcome, ports.replica_id, http_status=200))
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
@@ -129,11 +132,11 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/openai/deployments/{deployment}/chat/completions")
     async def azure_chat_completions(deployment: str, request: Request) -> Any:
         require_api_version(request, settings)
-        return await chat(request, deployment, await read_body(request, settings))
+        return await chat(request, deployment)
 
     @router.post("/v1/chat/completions")
     async def openai_chat_completions(request: Request) -> Any:
-        return await chat(request, None, await read_body(request, settings))
+        return await chat(request, None)
 
     @router.get("/v1/models")
     async def list_models(request: Request) -> Any:

@@ -28,6 +28,7 @@ class GatewaySettings(ServiceSettings):
     port: int = Field(8080, description="HTTP listen port.")
     replica_id: str = Field(default_factory=_replica_id, description="This replica's ID on the replies topic.")
     mongo_uri: SecretStr = Field(SecretStr("mongodb://127.0.0.1:27017/"), description="Control-plane store.")
+    store_timeout_ms: int = Field(5000, ge=100, description="How long to wait for the control-plane store.")
     control_database: str = Field("residency_control", description="Database of resources and keys.")
     admin_key: SecretStr = Field(description="Credential of the admin (control-plane) API.")
     reply_timeout_s: float = Field(60.0, gt=0, description="How long a caller waits for its answer.")

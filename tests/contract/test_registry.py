@@ -3,32 +3,20 @@ publish and subscribe to it in their FastStream wiring, and every contract modul
 
 from __future__ import annotations
 
-import base64
-import importlib
 import pkgutil
-from typing import Any
-
+from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
 import contracts
 from contracts import generation_cancellations
 from contracts.registry import SERVICES, TOPICS
+from services.runtime.asyncapi_docs import broker_of
 from services.runtime.dead_letters import dead_letter_middleware
 from tests.contract.snapshots import breaking_changes
 
 REGION = "eu-west"
 NOT_TOPICS = {"base", "common", "registry", "dead_letters"}
-
-
-def broker_of(service: str) -> Any:
-    settings_module = importlib.import_module(f"services.{service}.settings")
-    app_module = importlib.import_module(f"services.{service}.app")
-    settings_class = next(v for k, v in vars(settings_module).items() if k.endswith("Settings") and k != "ServiceSettings")
-    extra = {"admin_key": "test", "platform_key": base64.b64encode(b"k" * 32).decode()}
-    fields = {k: v for k, v in extra.items() if k in settings_class.model_fields}
-    app = app_module.create_app(settings_class(region=REGION, **fields))
-    return app.state.gateway.broker if service == "gateway" else app.broker
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +92,13 @@ def test_the_snapshot_rule_catches_breaking_changes() -> None:
     assert breaking_changes(old, Retyped.model_json_schema()) == ["a: type changed"]
     assert breaking_changes(old, NewRequired.model_json_schema()) == ["c: newly required"]
     assert breaking_changes(old, Additive.model_json_schema()) == []
+
+
+def test_the_committed_bus_documents_are_current(tmp_path) -> None:
+    from services.runtime.asyncapi_docs import write
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    for fresh in write(tmp_path / "asyncapi"):
+        committed = docs / fresh.relative_to(tmp_path)
+        assert committed.exists() and committed.read_text() == fresh.read_text(), \
+            f"{committed} is stale: run `just docs`"

@@ -1,0 +1,59 @@
+"""Writes each service's AsyncAPI document (from its FastStream wiring) and the gateway's OpenAPI.
+
+    python -m services.runtime.asyncapi_docs docs/asyncapi     (just docs)
+
+The documents describe one example region; every region has the same topics under its prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from contracts.registry import SERVICES
+
+EXAMPLE_REGION = "eu-west"
+# Placeholders so settings validate; nothing connects while documents are generated.
+_PLACEHOLDERS = {"admin_key": "docs", "platform_key": base64.b64encode(bytes(32)).decode()}
+
+
+def build_app(service: str, region: str = EXAMPLE_REGION) -> Any:
+    """The service's app as its __main__ would build it, without starting anything."""
+    settings_module = importlib.import_module(f"services.{service}.settings")
+    app_module = importlib.import_module(f"services.{service}.app")
+    settings_class = next(v for k, v in vars(settings_module).items()
+                          if k.endswith("Settings") and k != "ServiceSettings")
+    fields = {k: v for k, v in _PLACEHOLDERS.items() if k in settings_class.model_fields}
+    return app_module.create_app(settings_class(region=region, **fields))
+
+
+def broker_of(service: str, region: str = EXAMPLE_REGION) -> KafkaBroker:
+    app = build_app(service, region)
+    return app.state.gateway.broker if service == "gateway" else app.broker
+
+
+def write(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for service in SERVICES:
+        spec = AsyncAPI(broker_of(service), title=f"Residency {service}", version="1",
+                        description=f"Bus interface of the {service} service (region {EXAMPLE_REGION}).")
+        path = folder / f"{service}.json"
+        path.write_text(json.dumps(json.loads(spec.to_specification().to_json()), indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    openapi = folder.parent / "openapi-gateway.json"
+    openapi.write_text(json.dumps(build_app("gateway").openapi(), indent=2, sort_keys=True) + "\n")
+    written.append(openapi)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/asyncapi")):
+        print(f"wrote {path}")
