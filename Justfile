@@ -40,15 +40,20 @@ stack-down:
 demo:
     {{python}} deploy/local/demo.py
 
-# Run the whole test suite against a dedicated infra instance (ports 29092, 28017).
+# Run the whole test suite against a dedicated infra instance (ports 29092, 28017; override with
+# RESIDENCY_TEST_PORT_OFFSET to run a second checkout's suite beside it).
 test *args:
     #!/usr/bin/env bash
     set -euo pipefail
-    export RESIDENCY_INFRA_INSTANCE=test RESIDENCY_KAFKA_PORT=29092 RESIDENCY_MONGO_PORT=28017
-    export RESIDENCY_TEST_KAFKA=127.0.0.1:29092 RESIDENCY_TEST_MONGO=mongodb://127.0.0.1:28017/
+    offset=${RESIDENCY_TEST_PORT_OFFSET:-0}
+    export RESIDENCY_INFRA_INSTANCE=test$offset
+    export RESIDENCY_KAFKA_PORT=$((29092 + offset)) RESIDENCY_MONGO_PORT=$((28017 + offset))
+    export RESIDENCY_TEST_KAFKA=127.0.0.1:$RESIDENCY_KAFKA_PORT
+    export RESIDENCY_TEST_MONGO=mongodb://127.0.0.1:$RESIDENCY_MONGO_PORT/
+    export RESIDENCY_TEST_GATEWAY_PORT=$((18080 + offset)) RESIDENCY_TEST_STACK_INSTANCE=e2e$offset
     export OMP_NUM_THREADS=1
     deploy/local/infra.sh down  # a previous run's instance, if it is still up
-    rm -rf .data/test
+    rm -rf .data/$RESIDENCY_INFRA_INSTANCE
     trap 'deploy/local/infra.sh down' EXIT
     deploy/local/infra.sh up
     {{python}} -m pytest {{args}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ import pytest
 
 from tests.conftest import ROOT, Infra, unique_region
 
-INSTANCE = "e2e"
-GATEWAY_PORTS = (18080, 18081)
+# Overridable so that two checkouts on one machine can run their suites side by side.
+INSTANCE = os.environ.get("RESIDENCY_TEST_STACK_INSTANCE", "e2e")
+_FIRST_PORT = int(os.environ.get("RESIDENCY_TEST_GATEWAY_PORT", "18080"))
+GATEWAY_PORTS = (_FIRST_PORT, _FIRST_PORT + 1)
 
 
 @dataclass(frozen=True)
