@@ -53,6 +53,23 @@ class ApiError(Contract):
     innererror: dict[str, object] | None = Field(None, description="Azure's innererror object, if any.")
 
 
+class TopLogprob(Contract):
+    """One alternative token at a position, as OpenAI returns it."""
+
+    token: str = Field(description="The token text. Customer content.")
+    logprob: float = Field(description="Its log probability.")
+    bytes: list[int] | None = Field(None, description="UTF-8 bytes of the token.")
+
+
+class TokenLogprob(Contract):
+    """Log probability of one generated token and its top alternatives."""
+
+    token: str = Field(description="The generated token. Customer content.")
+    logprob: float = Field(description="Its log probability.")
+    bytes: list[int] | None = Field(None, description="UTF-8 bytes of the token.")
+    top_logprobs: list[TopLogprob] = Field(default_factory=list, description="Most likely alternatives.")
+
+
 class Citation(Contract):
     """A document the answer was grounded on: IDs and display fields, as Azure returns them."""
 

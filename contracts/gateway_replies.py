@@ -4,7 +4,8 @@ Every gateway replica reads every partition of this topic without a consumer gro
 only messages whose ``reply_to`` (also sent as the ``residency-reply-to`` header, so other
 replicas skip them unparsed) is its own replica ID. One request may receive, in order:
 ``grounding`` (citations), ``prompt_screened`` (prompt annotations), one or more ``completion``
-messages (the last with ``final``), or a single ``error`` at any point.
+messages (the last with ``final``), or a single ``error`` at any point. An embedding request
+receives one ``embeddings`` message (from inference) or an ``error``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from contracts.base import Contract, Envelope, message_key
-from contracts.common import ApiError, Citation, FilterResults, Usage
+from contracts.common import ApiError, Citation, FilterResults, TokenLogprob, Usage
 from contracts.generation_events import FinishReason
 
 TOPIC = "{region}.gateway.replies.v1"
@@ -51,6 +52,7 @@ class ReplyChoice(Contract):
     text: str = Field(description="Screened text (a delta when streaming). Customer content.")
     finish_reason: FinishReason | None = Field(None, description="Set on the choice's last reply.")
     content_filter_results: FilterResults = Field(default_factory=dict, description="Completion annotations.")
+    logprobs: list[TokenLogprob] | None = Field(None, description="Per-token log probabilities, if asked for.")
 
 
 class CompletionReady(Envelope):
@@ -64,6 +66,15 @@ class CompletionReady(Envelope):
     usage: Usage | None = Field(None, description="Token counts; present on the final reply.")
 
 
+class EmbeddingsReady(Envelope):
+    """Embedding vectors of the request's inputs, in input order."""
+
+    kind: Literal["embeddings"] = Field("embeddings", description="Discriminator.")
+    model: str = Field(description="Model that embedded the inputs.")
+    embeddings: list[list[float]] = Field(description="One vector per input.")
+    prompt_tokens: int = Field(ge=0, description="Tokens in all inputs.")
+
+
 class RequestFailed(Envelope):
     """The request ends with an error for the caller (blocked prompt, engine error, retrieval error)."""
 
@@ -72,5 +83,5 @@ class RequestFailed(Envelope):
 
 
 GatewayReply = Annotated[
-    GroundingFound | PromptScreened | CompletionReady | RequestFailed, Field(discriminator="kind")
+    GroundingFound | PromptScreened | CompletionReady | EmbeddingsReady | RequestFailed, Field(discriminator="kind")
 ]

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.base import Contract, Envelope, message_key
-from contracts.common import ApiError, Usage
+from contracts.common import ApiError, TokenLogprob, Usage
 
 TOPIC = "{region}.inference.generation-events.v1"
 key = message_key
@@ -21,6 +21,7 @@ class GeneratedChoice(Contract):
     index: int = Field(ge=0, description="Choice index (0..n-1).")
     text: str = Field(description="Generated text (a delta when streaming). Customer content.")
     finish_reason: FinishReason | None = Field(None, description="Set on the choice's last event.")
+    logprobs: list[TokenLogprob] | None = Field(None, description="Per-token log probabilities, if asked for.")
 
 
 class CompletionGenerated(Envelope):

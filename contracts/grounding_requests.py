@@ -41,4 +41,5 @@ class GroundingRequested(Envelope):
     sampling: SamplingParams = Field(description="Validated sampling settings.")
     stream: bool = Field(False, description="Whether the caller asked for server-sent events.")
     end_user: str | None = Field(None, description="The request's `user` field, for abuse monitoring.")
+    adapter: str | None = Field(None, description="Fine-tuned LoRA adapter of the deployment, owned by the resource.")
     data_source: MongoDataSource = Field(description="Where the customer's documents live.")

@@ -19,6 +19,7 @@ class PromptSubmitted(Envelope):
     sampling: SamplingParams = Field(description="Validated sampling settings.")
     stream: bool = Field(False, description="Whether the caller asked for server-sent events.")
     end_user: str | None = Field(None, description="The request's `user` field, for abuse monitoring.")
+    adapter: str | None = Field(None, description="Fine-tuned LoRA adapter of the deployment, owned by the resource.")
     documents: list[str] = Field(
         default_factory=list,
         description="Retrieved document texts inside the messages, screened for indirect attacks.",

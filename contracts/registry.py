@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from contracts import (
     dead_letters,
+    embedding_requests,
     gateway_replies,
     generation_cancellations,
     generation_events,
@@ -64,10 +65,12 @@ TOPICS: tuple[TopicSpec, ...] = (
               producers=("inference",), consumers=("filter",), carries_content=True),
     TopicSpec(generation_cancellations, (generation_cancellations.CancelGeneration,),
               producers=("gateway", "filter"), consumers=("inference",), carries_content=False),
+    TopicSpec(embedding_requests, (embedding_requests.EmbedTexts,),
+              producers=("gateway",), consumers=("inference",), carries_content=True),
     TopicSpec(gateway_replies,
               (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
-               gateway_replies.CompletionReady, gateway_replies.RequestFailed),
-              producers=("retrieval", "filter"), consumers=("gateway",), carries_content=True),
+               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed),
+              producers=("retrieval", "filter", "inference"), consumers=("gateway",), carries_content=True),
     TopicSpec(interaction_records, (interaction_records.InteractionCompleted,),
               producers=("gateway",), consumers=("retention",), carries_content=True),
 )

@@ -39,10 +39,12 @@ def demo_key() -> str:
 
 def main() -> None:
     key = demo_key()
-    question = [{"role": "user", "content": "What does Residency promise about my data?"}]
+    question = [{"role": "system", "content": "You are a concise assistant."},
+                {"role": "user", "content": "What is the capital of France?"}]
 
     azure = AzureOpenAI(azure_endpoint=GATEWAYS[0], api_key=key, api_version="2024-10-21")
-    raw = azure.chat.completions.with_raw_response.create(model="chat", messages=question)
+    raw = azure.chat.completions.with_raw_response.create(model="chat", messages=question, max_tokens=40,
+                                                          temperature=0)
     answer = raw.parse()
     print(f"AzureOpenAI via {GATEWAYS[0]} (request {raw.headers['x-request-id']}):")
     print(f"  {answer.choices[0].message.content!r}  finish_reason={answer.choices[0].finish_reason} "
@@ -51,7 +53,7 @@ def main() -> None:
     openai = OpenAI(base_url=f"{GATEWAYS[1]}/v1", api_key=key)
     print(f"OpenAI via {GATEWAYS[1]}/v1, streamed:")
     print("  ", end="")
-    for chunk in openai.chat.completions.create(model="chat", messages=question, stream=True):
+    for chunk in openai.chat.completions.create(model="chat", messages=question, stream=True, max_tokens=40):
         for choice in chunk.choices:
             print(choice.delta.content or "", end="", flush=True)
     print()

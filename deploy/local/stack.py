@@ -44,10 +44,10 @@ def secrets_of(data: Path) -> dict[str, str]:
 
 
 def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict[str, str],
-                extra: dict[str, str]) -> dict[str, str]:
+                extra: dict[str, str], data: Path) -> dict[str, str]:
     prefix = f"RESIDENCY_{service.upper()}_"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
-    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
                 prefix + "REGION": region, prefix + "KAFKA_BOOTSTRAP": kafka})
     if service in ("gateway", "retention"):
         env[prefix + "MONGO_URI"] = mongo
@@ -55,6 +55,9 @@ def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict
         env[prefix + "ADMIN_KEY"] = keys["ADMIN_KEY"]
     if service == "retention":
         env[prefix + "PLATFORM_KEY"] = keys["PLATFORM_KEY"]
+    if service == "inference":
+        env[prefix + "WORK_DIR"] = str(data / "run" / "inference" / "vllm")
+        env[prefix + "ADAPTER_DIR"] = str(data / "adapters")
     env.update({k: v for k, v in extra.items() if k.startswith(prefix)})
     return env
 
@@ -67,11 +70,13 @@ def ready_file(data: Path, service: str) -> str:
 
 
 def start(name: str, module: str, env: dict[str, str], data: Path) -> int:
-    (data / "logs").mkdir(parents=True, exist_ok=True)
-    (data / "pids").mkdir(parents=True, exist_ok=True)
-    log = open(data / "logs" / f"{name}.log", "ab")
-    process = subprocess.Popen([PYTHON, "-m", module], cwd=ROOT, env=env, stdout=log, stderr=log,
-                               start_new_session=True)
+    """Each service runs in a working directory of its own, so what it writes there can be checked."""
+    workdir = data / "run" / name
+    for folder in (data / "logs", data / "pids", workdir):
+        folder.mkdir(parents=True, exist_ok=True)
+    with open(data / "logs" / f"{name}.log", "ab") as log:
+        process = subprocess.Popen([PYTHON, "-m", module], cwd=workdir, env=env, stdout=log, stderr=log,
+                                   start_new_session=True)
     (data / "pids" / f"{name}.pid").write_text(str(process.pid))
     return process.pid
 
@@ -114,7 +119,7 @@ def up(args: argparse.Namespace) -> None:
     subprocess.run([PYTHON, "-m", "services.runtime.topics", "--region", args.region, "--bootstrap", kafka],
                    cwd=ROOT, check=True)
     extra = dict(os.environ)
-    common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra)
+    common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra, data=data)
     for service in BUS_SERVICES:
         env = service_env(service, **common)
         env[f"RESIDENCY_{service.upper()}_READY_FILE"] = ready_file(data, service)
@@ -155,7 +160,7 @@ def main() -> None:
     parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("RESIDENCY_GATEWAY_BASE_PORT", 8080)))
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("RESIDENCY_KAFKA_PORT", 9092)))
     parser.add_argument("--mongo-port", type=int, default=int(os.environ.get("RESIDENCY_MONGO_PORT", 27017)))
-    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds; vLLM engines take about a minute")
     args = parser.parse_args()
     up(args) if args.command == "up" else down(args)
 

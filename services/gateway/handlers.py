@@ -7,13 +7,22 @@ them; tests call them with fakes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from contracts.base import Envelope, utc_now
 from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, Usage
-from contracts.gateway_replies import CompletionReady, GroundingFound, PromptAnnotation, PromptScreened, RequestFailed
+from contracts.embedding_requests import EmbedTexts
+from contracts.gateway_replies import (
+    CompletionReady,
+    EmbeddingsReady,
+    GroundingFound,
+    PromptAnnotation,
+    PromptScreened,
+    RequestFailed,
+)
 from contracts.generation_cancellations import CancelGeneration
 from contracts.grounding_requests import GroundingRequested, MongoDataSource
 from contracts.interaction_records import InteractionCompleted
@@ -94,26 +103,27 @@ class ChatOutcome:
 
 
 def is_last(reply: Envelope) -> bool:
-    return isinstance(reply, RequestFailed) or (isinstance(reply, CompletionReady) and reply.final)
+    return isinstance(reply, RequestFailed | EmbeddingsReady) or (isinstance(reply, CompletionReady) and reply.final)
 
 
 async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
     common = dict(**call.envelope(ports.replica_id), model=call.deployment.model, messages=call.messages,
-                  sampling=call.sampling, stream=call.stream, end_user=call.end_user)
+                  sampling=call.sampling, stream=call.stream, end_user=call.end_user, adapter=call.deployment.adapter)
     if call.data_source is not None:
         await ports.bus.request_grounding(GroundingRequested(**common, data_source=call.data_source))
     else:
         await ports.bus.submit_prompt(PromptSubmitted(**common))
 
 
-async def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Envelope]:
-    """Publish the request and yield its replies up to the last one.
+async def replies_for(request_id: str, envelope: dict[str, object], publish: Callable[[], Awaitable[None]],
+                      ports: GatewayPorts) -> AsyncIterator[Envelope]:
+    """Publish a request and yield its replies up to the last one.
 
-    No reply in time: the generation is cancelled and a 504 ends the stream. A caller that stops
-    listening (closes this generator) cancels the generation too.
+    No reply in time: a cancellation goes out and a 504 ends the stream. A caller that stops
+    listening (closes this generator) cancels too.
     """
-    with ports.inbox.open(call.request_id) as inbox:
-        await _publish_request(call, ports)
+    with ports.inbox.open(request_id) as inbox:
+        await publish()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ports.reply_timeout_s
         finished = False
@@ -123,8 +133,8 @@ async def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Env
                     reply = await inbox.next(max(0.0, deadline - loop.time()))
                 except TimeoutError:
                     finished = True
-                    await _cancel(call, ports, "timeout")
-                    yield RequestFailed(**call.envelope(ports.replica_id), error=ApiError(
+                    await ports.bus.cancel(CancelGeneration(**envelope, reason="timeout"))
+                    yield RequestFailed(**envelope, error=ApiError(
                         status=504, type="timeout", code="timeout",
                         message=f"No answer within {ports.reply_timeout_s:g} s; the request was cancelled."))
                     return
@@ -132,11 +142,12 @@ async def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Env
                 yield reply
         finally:
             if not finished:
-                await _cancel(call, ports, "client_disconnected")
+                await ports.bus.cancel(CancelGeneration(**envelope, reason="client_disconnected"))
 
 
-async def _cancel(call: ChatCall, ports: GatewayPorts, reason: str) -> None:
-    await ports.bus.cancel(CancelGeneration(**call.envelope(ports.replica_id), reason=reason))
+def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Envelope]:
+    """The replies of a chat request (see ``replies_for``)."""
+    return replies_for(call.request_id, call.envelope(ports.replica_id), lambda: _publish_request(call, ports), ports)
 
 
 def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
@@ -163,3 +174,34 @@ async def complete_chat(call: ChatCall, ports: GatewayPorts) -> ChatOutcome:
         outcome.add(reply)
     await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
     return outcome
+
+
+@dataclass(frozen=True)
+class EmbeddingCall:
+    """An authenticated, validated embeddings request."""
+
+    request_id: str
+    resource: Resource
+    deployment: Deployment
+    inputs: list[str]
+    dimensions: int | None = None
+    end_user: str | None = None
+    created_at: datetime = field(default_factory=utc_now)
+
+    def envelope(self, replica_id: str) -> dict[str, object]:
+        return {"request_id": self.request_id, "resource_id": self.resource.resource_id,
+                "region": self.resource.region, "deployment": self.deployment.name,
+                "created_at": self.created_at, "reply_to": replica_id}
+
+
+async def embed(call: EmbeddingCall, ports: GatewayPorts) -> EmbeddingsReady | RequestFailed:
+    """Embeddings skip the filter (as in Azure OpenAI) and are not retained."""
+    envelope = call.envelope(ports.replica_id)
+    request = EmbedTexts(**envelope, model=call.deployment.model, inputs=call.inputs,
+                         dimensions=call.dimensions, end_user=call.end_user)
+    async with aclosing(replies_for(call.request_id, envelope,
+                                    lambda: ports.bus.request_embeddings(request), ports)) as replies:
+        async for reply in replies:
+            if isinstance(reply, EmbeddingsReady | RequestFailed):
+                return reply
+    raise AssertionError("replies_for always ends with a last reply")

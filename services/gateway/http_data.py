@@ -15,12 +15,14 @@ from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFou
 from services.gateway.handlers import (
     ChatCall,
     ChatOutcome,
+    EmbeddingCall,
     GatewayPorts,
     chat_replies,
     complete_chat,
+    embed,
     interaction_record,
 )
-from services.gateway.openai_response import ChunkWriter, chat_completion, error_body
+from services.gateway.openai_response import ChunkWriter, chat_completion, embeddings_list, error_body
 from services.gateway.resources import Resource, hash_key
 from services.gateway.settings import GatewaySettings
 
@@ -73,19 +75,26 @@ def require_api_version(request: Request, settings: GatewaySettings) -> None:
 def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     router = APIRouter()
 
-    async def chat(request: Request, deployment_name: str | None) -> Any:
+    async def caller(request: Request) -> tuple[Resource, dict[str, Any]]:
         resource = await authenticate(request, ports)  # before the body is read: no work for strangers
         body = await read_body(request, settings)
         if resource.region != ports.region:
             raise NotFound(f"Resource '{resource.resource_id}' is served in region '{resource.region}', "
                            f"not '{ports.region}'; use that region's endpoint.", code="WrongRegion")
-        parsed = edge.parse_chat_request(body, max_messages=settings.max_messages)
-        name = deployment_name or parsed.model
+        return resource, body
+
+    def deployment_of(resource: Resource, name: str | None) -> Any:
         if not name:
             raise InvalidRequest("You must provide a model parameter.", param="model")
         deployment = resource.deployment(name)
         if deployment is None:
             raise NotFound(f"The API deployment '{name}' does not exist for this resource.")
+        return deployment
+
+    async def chat(request: Request, deployment_name: str | None) -> Any:
+        resource, body = await caller(request)
+        parsed = edge.parse_chat_request(body, max_messages=settings.max_messages)
+        deployment = deployment_of(resource, deployment_name or parsed.model)
         call = ChatCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                         messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
                         stream=parsed.stream, end_user=parsed.user, data_source=edge.data_source(parsed))
@@ -128,6 +137,25 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    async def embeddings(request: Request, deployment_name: str | None) -> Any:
+        resource, body = await caller(request)
+        parsed, inputs = edge.parse_embeddings_request(body)
+        deployment = deployment_of(resource, deployment_name or parsed.model)
+        reply = await embed(EmbeddingCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
+                                          inputs=inputs, dimensions=parsed.dimensions, end_user=parsed.user), ports)
+        if isinstance(reply, RequestFailed):
+            return JSONResponse(error_body(reply.error), status_code=reply.error.status)
+        return JSONResponse(embeddings_list(reply, encoding_format=parsed.encoding_format))
+
+    @router.post("/openai/deployments/{deployment}/embeddings")
+    async def azure_embeddings(deployment: str, request: Request) -> Any:
+        require_api_version(request, settings)
+        return await embeddings(request, deployment)
+
+    @router.post("/v1/embeddings")
+    async def openai_embeddings(request: Request) -> Any:
+        return await embeddings(request, None)
 
     @router.post("/openai/deployments/{deployment}/chat/completions")
     async def azure_chat_completions(deployment: str, request: Request) -> Any:

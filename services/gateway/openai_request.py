@@ -181,3 +181,29 @@ def data_source(request: ChatRequestBody) -> MongoDataSource | None:
         content_fields=p.fields_mapping.content_fields, title_field=p.fields_mapping.title_field,
         url_field=p.fields_mapping.url_field, filepath_field=p.fields_mapping.filepath_field,
         top_n_documents=p.top_n_documents, strictness=p.strictness, in_scope=p.in_scope)
+
+
+class EmbeddingsRequestBody(_Tolerant):
+    model: str | None = None
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
+    user: str | None = Field(None, max_length=256)
+
+
+def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
+    try:
+        request = EmbeddingsRequestBody.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        param = openai_param(first["loc"][:1]) or None
+        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+    inputs = [request.input] if isinstance(request.input, str) else request.input
+    if not inputs or not all(isinstance(text, str) for text in inputs):
+        raise InvalidRequest("'input' must be a non-empty string or a list of strings; token arrays are not "
+                             "supported by this deployment's tokenizer.", param="input")
+    if len(inputs) > max_inputs:
+        raise InvalidRequest(f"Too many inputs: {len(inputs)} > {max_inputs}.", param="input")
+    if any(not text for text in inputs):
+        raise InvalidRequest("'input' cannot contain empty strings.", param="input")
+    return request, list(inputs)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from typing import Any
 
 from contracts.base import Envelope
 from contracts.common import ApiError, Citation
-from contracts.gateway_replies import CompletionReady, GroundingFound, PromptScreened
+from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
 from services.gateway.handlers import ChatCall, ChatOutcome
 
 
@@ -91,3 +93,14 @@ class ChunkWriter:
         return f"data: {json.dumps(error_body(error))}\n\n"
 
     DONE = "data: [DONE]\n\n"
+
+
+def embeddings_list(reply: EmbeddingsReady, *, encoding_format: str) -> dict[str, Any]:
+    def encode(vector: list[float]) -> list[float] | str:
+        if encoding_format == "base64":  # little-endian float32, as OpenAI sends it
+            return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        return vector
+
+    return {"object": "list", "model": reply.model,
+            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(reply.embeddings)],
+            "usage": {"prompt_tokens": reply.prompt_tokens, "total_tokens": reply.prompt_tokens}}

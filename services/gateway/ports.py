@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from contracts.base import Envelope
+from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.grounding_requests import GroundingRequested
 from contracts.interaction_records import InteractionCompleted
@@ -36,6 +37,8 @@ class RequestBus(Protocol):
     async def submit_prompt(self, submission: PromptSubmitted) -> None: ...
 
     async def request_grounding(self, request: GroundingRequested) -> None: ...
+
+    async def request_embeddings(self, request: EmbedTexts) -> None: ...
 
     async def cancel(self, command: CancelGeneration) -> None: ...
 

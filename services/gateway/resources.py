@@ -20,6 +20,8 @@ class Deployment(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     model: str = Field(min_length=1, max_length=128)
+    adapter: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                                description="Fine-tuned LoRA adapter owned by this resource, served on top of model.")
 
 
 class Resource(BaseModel):

@@ -7,5 +7,6 @@ Exceptions::
 
     Exception
     └── InferenceError
-        └── InvalidGenerationRequest   the engine cannot run this request (400 to the caller)
+        ├── InvalidGenerationRequest   the engine cannot run this request (400 to the caller)
+        └── EngineUnavailable          the engine died mid-request; it restarts (503 to the caller)
 """

@@ -1,29 +1,63 @@
-"""Inference's subscribers: generation requests (consumer group) and cancellations (every replica)."""
+"""Inference's subscribers: generation and embedding requests (groups), cancellations (every replica).
+
+Generation requests go through an in-flight window: up to ``max_in_flight`` run in the engine at
+once (vLLM batches them), the consumer waits when the window is full, and offsets are committed
+only up to the first unfinished request.
+"""
 
 from __future__ import annotations
 
 from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
 
-from contracts import generation_cancellations, generation_events, generation_requests
+from contracts import embedding_requests, gateway_replies, generation_cancellations, generation_events, generation_requests
+from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_requests import GenerateCompletion
 from services.inference import handlers
 from services.inference.bootstrap import bootstrap
 from services.inference.settings import InferenceSettings
+from services.runtime.inflight import InFlightWindow
 from services.runtime.service_app import ServiceWiring
 
 
 def create_app(settings: InferenceSettings, **overrides) -> FastStream:
-    broker, ports = bootstrap(settings, **overrides)
-    wiring = ServiceWiring("inference", settings, broker)
+    inference = bootstrap(settings, **overrides)
+    ports = inference.ports
+    wiring = ServiceWiring("inference", settings, inference.broker)
+    window = InFlightWindow(settings.max_in_flight)
 
-    @wiring.group_subscriber(generation_requests.TOPIC, "inference")
-    async def on_generation_request(cmd: GenerateCompletion) -> None:
-        await handlers.generate_completion(cmd, ports)
+    @wiring.group_subscriber(generation_requests.TOPIC, "inference", ack_policy=AckPolicy.MANUAL)
+    async def on_generation_request(cmd: GenerateCompletion, message: KafkaMessage) -> None:
+        await window.submit(message, handlers.generate_completion(cmd, ports), key=cmd.request_id)
+
+    @wiring.group_subscriber(embedding_requests.TOPIC, "inference.embeddings")
+    async def on_embedding_request(request: EmbedTexts) -> None:
+        await handlers.embed_texts(request, ports)
 
     # A cancellation must reach whichever replica runs the request.
     @wiring.fanout_subscriber(generation_cancellations.TOPIC)
     async def on_cancellation(cmd: CancelGeneration) -> None:
         await handlers.cancel_generation(cmd, ports)
 
-    return wiring.app(topics=[generation_requests.TOPIC, generation_cancellations.TOPIC, generation_events.TOPIC])
+    async def start_engines() -> None:
+        started = []
+        try:
+            for engine in inference.engines:
+                await engine.start()
+                started.append(engine)
+        except BaseException:
+            for engine in started:  # an engine left running would keep the process alive
+                await engine.close()
+            raise
+
+    async def stop_engines() -> None:
+        await window.drain()
+        for engine in inference.engines:
+            await engine.close()
+
+    return wiring.app(
+        topics=[generation_requests.TOPIC, embedding_requests.TOPIC, generation_cancellations.TOPIC,
+                generation_events.TOPIC, gateway_replies.TOPIC],
+        on_startup=[start_engines], after_shutdown=[stop_engines])

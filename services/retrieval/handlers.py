@@ -72,5 +72,5 @@ async def ground_request(request: GroundingRequested, ports: RetrievalPorts) -> 
     await ports.submissions.publish(PromptSubmitted(
         **request.envelope(), model=request.model,
         messages=augment(request.messages, grounding_message(citations, in_scope=source.in_scope)),
-        sampling=request.sampling, stream=request.stream, end_user=request.end_user,
+        sampling=request.sampling, stream=request.stream, end_user=request.end_user, adapter=request.adapter,
         documents=[c.content for c in citations]))

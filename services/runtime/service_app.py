@@ -12,6 +12,7 @@ from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 
 from contracts.base import topic_name
@@ -33,11 +34,14 @@ class ServiceWiring:
     def topic(self, template: str) -> str:
         return topic_name(template, self.settings.region)
 
-    def group_subscriber(self, template: str, group: str) -> Any:
-        """One consumer group per region and purpose: each message is handled by one replica."""
+    def group_subscriber(self, template: str, group: str, *, ack_policy: AckPolicy = COMMIT_AFTER_HANDLER) -> Any:
+        """One consumer group per region and purpose: each message is handled by one replica.
+
+        ``AckPolicy.MANUAL`` is for handlers that commit themselves (services.runtime.inflight).
+        """
         subscriber = self.broker.subscriber(
             self.topic(template), group_id=f"{self.settings.region}.{group}",
-            auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+            auto_offset_reset="earliest", ack_policy=ack_policy)
         self._groups.append(subscriber)
         return subscriber
 

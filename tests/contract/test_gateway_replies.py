@@ -2,6 +2,7 @@ from contracts import gateway_replies
 from contracts.common import ApiError, Citation
 from contracts.gateway_replies import (
     CompletionReady,
+    EmbeddingsReady,
     GroundingFound,
     PromptAnnotation,
     PromptScreened,
@@ -20,6 +21,8 @@ class TestGatewayReplies(ContractSuite):
             content_filter_results={"hate": {"filtered": False, "severity": "safe"}})]),
         CompletionReady(**ENVELOPE, sequence=0, final=True, model="m",
                         choices=[ReplyChoice(index=0, text="Hi", finish_reason="stop")]),
+        EmbeddingsReady(**ENVELOPE, model="all-minilm-l6-v2", embeddings=[[0.1, -0.2], [0.3, 0.4]],
+                        prompt_tokens=4),
         RequestFailed(**ENVELOPE, error=ApiError(status=400, code="content_filter", param="prompt",
                                                  message="filtered")),
     ]

@@ -229,7 +229,7 @@ def test_deleted_resource_is_gone_and_its_keys_stop_working():
     assert_error(post(h), 401, "401")
 
 
-# Bug: http_admin.py (create_resource / update_resource) reads the body with request.json(), whose
+# Regression: http_admin.py (create_resource / update_resource) reads the body with request.json(), whose
 # JSONDecodeError reaches the catch-all handler: a typo in an admin request is a 500, not a 400.
 def test_admin_malformed_json_is_a_400_not_a_500():
     h = gateway()
@@ -237,7 +237,7 @@ def test_admin_malformed_json_is_a_400_not_a_500():
     assert response.status_code == 400, response.text
 
 
-# Bug: http_admin.py update_resource builds the new Resource with model_copy(update=...), which does
+# Regression: http_admin.py update_resource builds the new Resource with model_copy(update=...), which does
 # not validate: deployments stay plain dicts, and model_dump warns (PydanticSerializationUnexpectedValue).
 # Under this project's warnings-as-errors policy, changing deployments is a 500.
 def test_patching_deployments_makes_the_new_deployment_usable():
@@ -245,11 +245,11 @@ def test_patching_deployments_makes_the_new_deployment_usable():
     deployments = [{"name": "chat-prod", "model": MODEL}, {"name": "chat-new", "model": MODEL}]
     changed = h.client.patch("/admin/resources/contoso", json={"deployments": deployments}, headers=ADMIN)
     assert changed.status_code == 200, changed.text
-    assert changed.json()["deployments"] == deployments
+    assert changed.json()["deployments"] == [{**d, "adapter": None} for d in deployments]
     assert post(h, AZURE.replace("chat-prod", "chat-new")).status_code == 200
 
 
-# Bug: app.py registers the catch-all with exception_handler(Exception), which Starlette runs in
+# app.py registers the catch-all with exception_handler(Exception), which Starlette runs in
 # ServerErrorMiddleware, outside the request_ids middleware: a 500 names a request ID in its
 # message but carries no x-request-id / apim-request-id header for the caller to quote.
 def test_internal_error_still_carries_the_request_id_headers():

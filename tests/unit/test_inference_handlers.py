@@ -10,7 +10,7 @@ from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
 from services.inference.adapters.echo_engine import EchoEngine
 from services.inference.errors import InvalidGenerationRequest
-from services.inference.handlers import InferencePorts, cancel_generation, generate_completion
+from services.inference.handlers import InferencePorts, StreamPolicy, cancel_generation, generate_completion
 from services.inference.ports import ChoiceDelta, EngineStep
 from tests.unit.builders import MODEL, REQUEST_ID, Recorder, chat, envelope, sampling
 
@@ -23,9 +23,12 @@ def command(*, stream: bool = False, model: str = MODEL, **sampling_fields) -> G
                               sampling=sampling(**sampling_fields), stream=stream)
 
 
-def ports(engine=None) -> tuple[InferencePorts, Recorder]:
+EVERY_STEP = StreamPolicy(tokens=1, window_s=0.0)
+
+
+def ports(engine=None, stream: StreamPolicy = EVERY_STEP) -> tuple[InferencePorts, Recorder]:
     events = Recorder("generation-events")
-    return InferencePorts(engine=engine or EchoEngine([MODEL]), events=events), events
+    return InferencePorts(engine=engine or EchoEngine([MODEL]), events=events, stream=stream), events
 
 
 def only_final(events: Recorder) -> CompletionGenerated:
@@ -156,3 +159,12 @@ async def test_cancel_of_a_request_not_running_here_changes_nothing():
 
     assert only_final(events).choices[0].finish_reason == "stop"
     assert only_final(events).choices[0].text == ECHO
+
+
+async def test_streamed_tokens_are_grouped_by_count():
+    inference, events = ports(stream=StreamPolicy(tokens=3, window_s=60.0))
+    await generate_completion(command(stream=True), inference)  # ECHO is 7 words, one token each
+
+    *chunks, final = events.published
+    assert [len(c.choices[0].text.split()) for c in chunks] == [3, 3]
+    assert "".join(c.choices[0].text for c in chunks) + final.choices[0].text == ECHO

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from contracts import generation_cancellations, grounding_requests, interaction_records, prompt_submissions
+from contracts import (
+    embedding_requests,
+    generation_cancellations,
+    grounding_requests,
+    interaction_records,
+    prompt_submissions,
+)
+from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.grounding_requests import GroundingRequested
 from contracts.interaction_records import InteractionCompleted
@@ -16,6 +23,7 @@ class KafkaRequestBus:
     def __init__(self, broker: KafkaBroker, region: str) -> None:
         self._prompts = TopicPublisher(broker, prompt_submissions.TOPIC, region, schema=PromptSubmitted)
         self._grounding = TopicPublisher(broker, grounding_requests.TOPIC, region, schema=GroundingRequested)
+        self._embeddings = TopicPublisher(broker, embedding_requests.TOPIC, region, schema=EmbedTexts)
         self._cancellations = TopicPublisher(broker, generation_cancellations.TOPIC, region,
                                              schema=CancelGeneration)
         self._interactions = TopicPublisher(broker, interaction_records.TOPIC, region,
@@ -26,6 +34,9 @@ class KafkaRequestBus:
 
     async def request_grounding(self, request: GroundingRequested) -> None:
         await self._grounding.publish(request)
+
+    async def request_embeddings(self, request: EmbedTexts) -> None:
+        await self._embeddings.publish(request)
 
     async def cancel(self, command: CancelGeneration) -> None:
         await self._cancellations.publish(command)

@@ -1,0 +1,23 @@
+"""Topic ``{region}.inference.embedding-requests.v1``: texts to embed, from the gateway to inference.
+
+Embeddings are not content-filtered (as in Azure OpenAI); the answer goes straight back to the
+gateway replica on the replies topic.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from contracts.base import Envelope, message_key
+
+TOPIC = "{region}.inference.embedding-requests.v1"
+key = message_key
+
+
+class EmbedTexts(Envelope):
+    """Embed each input with the deployment's embedding model."""
+
+    model: str = Field(min_length=1, description="Embedding model the deployment maps to.")
+    inputs: list[str] = Field(min_length=1, max_length=2048, description="Texts to embed. Customer content.")
+    dimensions: int | None = Field(None, ge=1, description="Truncate vectors to this many dimensions.")
+    end_user: str | None = Field(None, description="The request's `user` field.")

@@ -1,0 +1,178 @@
+"""A chat model on vLLM's ``AsyncLLM``: continuous batching by vLLM's own scheduler.
+
+Every request is handed to the engine as soon as it arrives; vLLM batches whatever is running.
+An engine that dies fails the requests it held (EngineUnavailable) and is started again once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from contracts.common import TokenLogprob, TopLogprob
+from contracts.generation_requests import GenerateCompletion
+from services.inference.adapters.vllm_setup import BusyStats, engine_args, prepare_environment, resolve_model
+from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
+from services.inference.ports import ChoiceDelta, EngineStep
+from services.inference.settings import EngineOptions
+
+log = logging.getLogger("residency.inference.engine")
+ROLES = {"developer": "system"}
+
+
+class VllmChatEngine:
+    def __init__(self, name: str, model: str, options: EngineOptions, *, adapter_dir: Path, work_dir: Path,
+                 stats_interval_s: float = 1.0) -> None:
+        self.name = name
+        self._model = model
+        self._work_dir = work_dir
+        self._options = options
+        self._adapter_dir = adapter_dir
+        self._engine: Any = None
+        self._tokenizer: Any = None
+        self._running: set[str] = set()
+        self._restarting: asyncio.Task[None] | None = None
+        self._adapters: dict[str, int] = {}
+        self.stats = BusyStats(name, stats_interval_s)
+
+    def _build(self) -> Any:
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        prepare_environment(self._options, self._work_dir)
+        model_dir = resolve_model(self._model)
+        return AsyncLLM.from_engine_args(engine_args(model_dir, self._options, pooling=False),
+                                         stat_loggers=[self.stats.factory()])
+
+    async def start(self) -> None:
+        self._engine = self._build()
+        self._tokenizer = self._engine.get_tokenizer()
+        log.info("chat engine %s started", self.name)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            self._engine.shutdown()
+            self._engine = None
+
+    def serves(self, model: str) -> bool:
+        return model == self.name
+
+    async def abort(self, request_id: str) -> bool:
+        if request_id not in self._running or self._engine is None:
+            return False
+        await self._engine.abort(request_id)
+        return True
+
+    def prompt_token_ids(self, request: GenerateCompletion) -> list[int]:
+        messages = [{"role": ROLES.get(m.role, m.role), "content": m.content} for m in request.messages]
+        return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                        return_dict=False))
+
+    async def generate(self, request: GenerateCompletion) -> AsyncIterator[EngineStep]:
+        if self._engine is None:
+            raise EngineUnavailable(f"engine {self.name} is restarting")
+        from vllm.exceptions import VLLMValidationError
+        from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
+
+        prompt_ids = self.prompt_token_ids(request)
+        params = sampling_params(request, len(prompt_ids), self._options.max_model_len,
+                                 vocab_size=len(self._tokenizer))
+        lora = self._lora(request.adapter)
+        completion_tokens = 0
+        self._running.add(request.request_id)
+        try:
+            async for output in self._engine.generate({"prompt_token_ids": prompt_ids}, params,
+                                                      request_id=request.request_id, lora_request=lora):
+                deltas = tuple(self._delta(o, request) for o in output.outputs)
+                completion_tokens += sum(d.token_count for d in deltas)
+                yield EngineStep(deltas, len(prompt_ids), completion_tokens)
+        except (VLLMValidationError, ValueError) as error:
+            raise InvalidGenerationRequest(str(error).split("\n")[0]) from None
+        except EngineDeadError:
+            self._restart()
+            raise EngineUnavailable(f"engine {self.name} died") from None
+        except EngineGenerateError as error:
+            # The engine lives on; this request failed inside it. The cause's type says why, not its text.
+            log.error("request %s failed in engine %s: %s", request.request_id, self.name,
+                      type(error.__cause__).__name__)
+            raise EngineUnavailable(f"engine {self.name} could not run the request") from None
+        finally:
+            self._running.discard(request.request_id)
+
+    def _delta(self, output: Any, request: GenerateCompletion) -> ChoiceDelta:
+        logprobs: tuple[TokenLogprob, ...] = ()
+        if request.sampling.logprobs and output.logprobs:
+            top = request.sampling.top_logprobs or 0
+            logprobs = tuple(_token_logprob(token_id, alternatives, top)
+                             for token_id, alternatives in zip(output.token_ids, output.logprobs, strict=False))
+        return ChoiceDelta(output.index, output.text, output.finish_reason, len(output.token_ids), logprobs)
+
+    def _lora(self, adapter: str | None) -> Any:
+        if adapter is None:
+            return None
+        if not self._options.enable_lora:
+            raise InvalidGenerationRequest("This deployment does not serve fine-tuned adapters.", param="model")
+        path = self._adapter_dir / adapter
+        if not (path / "adapter_config.json").exists():
+            raise InvalidGenerationRequest(f"The adapter '{adapter}' does not exist.", param="model",
+                                           code="DeploymentNotFound")
+        from vllm.lora.request import LoRARequest
+
+        lora_id = self._adapters.setdefault(adapter, len(self._adapters) + 1)
+        return LoRARequest(adapter, lora_id, str(path))
+
+    def _restart(self) -> None:
+        if self._restarting is not None and not self._restarting.done():
+            return
+        dead, self._engine = self._engine, None
+        self._restarting = asyncio.get_running_loop().create_task(self._start_again(dead))
+
+    async def _start_again(self, dead: Any) -> None:
+        log.error("chat engine %s died; restarting it", self.name)
+        if dead is not None:
+            await asyncio.to_thread(dead.shutdown)
+        await self.start()
+
+
+def _token_logprob(token_id: int, alternatives: dict[int, Any], top: int) -> TokenLogprob:
+    chosen = alternatives[token_id]
+    ranked = sorted(alternatives.values(), key=lambda lp: lp.rank)[:top]
+    text = chosen.decoded_token or ""
+    return TokenLogprob(token=text, logprob=chosen.logprob, bytes=list(text.encode()),
+                        top_logprobs=[TopLogprob(token=lp.decoded_token or "", logprob=lp.logprob,
+                                                 bytes=list((lp.decoded_token or "").encode())) for lp in ranked])
+
+
+def sampling_params(request: GenerateCompletion, prompt_tokens: int, max_model_len: int, *, vocab_size: int) -> Any:
+    """OpenAI's sampling fields as vLLM SamplingParams; refuses what would overflow the context."""
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+    s = request.sampling
+    room = max_model_len - prompt_tokens
+    if room <= 0:
+        raise InvalidGenerationRequest(
+            f"This model's maximum context length is {max_model_len} tokens. However, your messages "
+            f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
+            param="messages", code="context_length_exceeded")
+    if s.max_tokens is not None and s.max_tokens > room:
+        raise InvalidGenerationRequest(
+            f"This model's maximum context length is {max_model_len} tokens. However, you requested "
+            f"{prompt_tokens + s.max_tokens} tokens ({prompt_tokens} in the messages, {s.max_tokens} in "
+            "the completion). Please reduce the length of the messages or completion.",
+            param="max_tokens", code="context_length_exceeded")
+    try:
+        logit_bias = {int(token): bias for token, bias in s.logit_bias.items()}
+    except ValueError:
+        raise InvalidGenerationRequest("logit_bias keys must be token IDs.", param="logit_bias") from None
+    if any(not 0 <= t < vocab_size or not -100 <= b <= 100 for t, b in logit_bias.items()):
+        raise InvalidGenerationRequest(f"logit_bias takes token IDs below {vocab_size} and biases in "
+                                       "[-100, 100].", param="logit_bias")
+    return SamplingParams(
+        n=s.n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens or room, stop=s.stop or None,
+        seed=s.seed, presence_penalty=s.presence_penalty, frequency_penalty=s.frequency_penalty,
+        logit_bias=logit_bias or None, logprobs=(s.top_logprobs or 0) if s.logprobs else None,
+        structured_outputs=StructuredOutputsParams(json_object=True) if s.response_format == "json_object" else None,
+        output_kind=RequestOutputKind.DELTA)

@@ -1,0 +1,101 @@
+"""What every vLLM engine of this service shares: environment, engine arguments, stats.
+
+vLLM reads some settings from the environment, and reads them at import: ``prepare_environment``
+runs before the first vLLM import. Nothing here makes a network call: usage statistics and hub
+access are off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from services.inference.model_files import CHAT_MODEL, EMBEDDING_MODEL, embedding_model_dir, prepare_chat_model
+from services.inference.settings import EngineOptions
+
+log = logging.getLogger("residency.inference.engine")
+
+
+def prepare_environment(options: EngineOptions, work_dir: Path) -> None:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update({
+        "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "VLLM_CACHE_ROOT": str(work_dir.resolve()),
+        "VLLM_CPU_KVCACHE_SPACE": str(options.cpu_kv_cache_gib),
+    })
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
+def resolve_model(value: str) -> str:
+    """A folder, or ``packaged:<name>`` for the models shipped in PyPI packages."""
+    if value == f"packaged:{CHAT_MODEL}":
+        return str(prepare_chat_model())
+    if value == f"packaged:{EMBEDDING_MODEL}":
+        return str(embedding_model_dir())
+    if value.startswith("packaged:"):
+        raise SystemExit(f"no packaged model {value!r}; packaged: {CHAT_MODEL}, {EMBEDDING_MODEL}")
+    return value
+
+
+def engine_args(model_dir: str, options: EngineOptions, *, pooling: bool) -> Any:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    args: dict[str, Any] = {
+        "model": model_dir, "dtype": options.dtype, "enforce_eager": options.enforce_eager,
+        "max_num_seqs": options.max_num_seqs,
+        "enable_log_requests": False,  # request logs would carry prompts
+        "disable_log_stats": False,
+    }
+    if options.max_num_batched_tokens:
+        args["max_num_batched_tokens"] = options.max_num_batched_tokens
+    if options.device == "gpu":
+        args.update(tensor_parallel_size=options.tensor_parallel_size,
+                    gpu_memory_utilization=options.gpu_memory_utilization)
+    if pooling:
+        args["runner"] = "pooling"  # its context length is the model's own (256 for MiniLM)
+    else:
+        args["max_model_len"] = options.max_model_len
+    if not pooling and options.enable_lora:
+        args.update(enable_lora=True, max_loras=options.max_loras, max_lora_rank=options.max_lora_rank)
+    return AsyncEngineArgs(**args)
+
+
+class BusyStats:
+    """Keeps the scheduler's running/waiting counts and logs them (no content) while busy."""
+
+    def __init__(self, name: str, interval_s: float) -> None:
+        self.name = name
+        self.interval_s = interval_s
+        self.peak_running = 0
+        self._last_log = 0.0
+
+    def record(self, running: int, waiting: int) -> None:
+        self.peak_running = max(self.peak_running, running)
+        now = time.monotonic()
+        if running and now - self._last_log >= self.interval_s:
+            self._last_log = now
+            log.info("engine %s: running=%d waiting=%d peak_running=%d", self.name, running, waiting,
+                     self.peak_running)
+
+    def factory(self) -> Any:
+        """A vLLM stat-logger factory feeding this object."""
+        from vllm.v1.metrics.loggers import StatLoggerBase
+
+        stats = self
+
+        class _Logger(StatLoggerBase):
+            def __init__(self, vllm_config: Any, engine_index: int = 0) -> None:
+                pass
+
+            def record(self, scheduler_stats: Any, iteration_stats: Any, mm_cache_stats: Any = None,
+                       engine_idx: int = 0) -> None:
+                if scheduler_stats is not None:
+                    stats.record(scheduler_stats.num_running_reqs, scheduler_stats.num_waiting_reqs)
+
+            def log_engine_initialized(self) -> None:
+                pass
+
+        return _Logger
