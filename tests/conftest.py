@@ -3,12 +3,15 @@ deploy/local/infra.sh (``just test`` starts a dedicated instance and exports its
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.runtime.topics import TopicPolicy, ensure_topics
@@ -45,3 +48,60 @@ async def region(infra: Infra) -> str:
     name = unique_region()
     await ensure_topics(infra.kafka, name, TopicPolicy(partitions=3))
     return name
+
+
+# The stack: the five services as processes (two gateway replicas) on the test infra, started once
+# per session and shared by the integration tests that need inference and by the e2e tests: one
+# chat engine (LoRA enabled) and one embedding engine for the whole run.
+
+# Overridable so that two checkouts on one machine can run their suites side by side.
+ECHO_MODEL = "echo"
+CHAT_MODEL = "smollm2-135m-instruct"
+EMBEDDING_MODEL = "all-minilm-l6-v2"
+INSTANCE = os.environ.get("RESIDENCY_TEST_STACK_INSTANCE", "e2e")
+_FIRST_PORT = int(os.environ.get("RESIDENCY_TEST_GATEWAY_PORT", "18080"))
+GATEWAY_PORTS = (_FIRST_PORT, _FIRST_PORT + 1)
+
+
+@dataclass(frozen=True)
+class Stack:
+    region: str
+    gateways: tuple[str, ...]
+    admin_key: str
+    infra: Infra
+    logs: Path
+    data: Path
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.gateways[0], headers={"authorization": f"Bearer {self.admin_key}"})
+
+    def create_resource(self, resource_id: str, deployments: dict[str, str], **fields) -> dict:
+        with self.admin() as admin:
+            response = admin.post("/admin/resources", json={
+                "resource_id": resource_id, "region": self.region, **fields,
+                "deployments": [{"name": n, "model": m} for n, m in deployments.items()]})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def stack_command(command: str, *args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), command, "--instance", INSTANCE, *args],
+                   cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Stack:
+    region = unique_region("e")
+    stack_command("down")  # processes left by an interrupted run
+    kafka_port = infra.kafka.rsplit(":", 1)[1]
+    mongo_port = infra.mongo.rstrip("/").rsplit(":", 1)[1]
+    # The zero-cost echo engine serves ECHO_MODEL beside vLLM, for assertions on exact text.
+    os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL])
+    stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)),
+                  "--gateway-port", str(GATEWAY_PORTS[0]), "--kafka-port", kafka_port,
+                  "--mongo-port", mongo_port, "--timeout", "300")
+    data = ROOT / ".data" / INSTANCE
+    secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().split())
+    yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),
+                admin_key=secrets["ADMIN_KEY"], infra=infra, logs=data / "logs", data=data)
+    stack_command("down")

@@ -69,7 +69,7 @@ def ready_file(data: Path, service: str) -> str:
     return str(path)
 
 
-def start(name: str, module: str, env: dict[str, str], data: Path) -> int:
+def start(name: str, module: str, env: dict[str, str], data: Path) -> subprocess.Popen:
     """Each service runs in a working directory of its own, so what it writes there can be checked."""
     workdir = data / "run" / name
     for folder in (data / "logs", data / "pids", workdir):
@@ -78,14 +78,15 @@ def start(name: str, module: str, env: dict[str, str], data: Path) -> int:
         process = subprocess.Popen([PYTHON, "-m", module], cwd=workdir, env=env, stdout=log, stderr=log,
                                    start_new_session=True)
     (data / "pids" / f"{name}.pid").write_text(str(process.pid))
-    return process.pid
+    return process
 
 
-def wait_ready(instance: str, gateway_ports: list[int], data: Path, timeout_s: float) -> None:
+def wait_ready(instance: str, processes: dict[str, subprocess.Popen], gateway_ports: list[int], data: Path,
+               timeout_s: float) -> None:
     """Gateways answer /healthz; bus services wrote their ready file (their groups own partitions)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        dead = [p.stem for p in (data / "pids").glob("*.pid") if not alive(int(p.read_text()))]
+        dead = [name for name, process in processes.items() if process.poll() is not None]
         if dead:
             raise SystemExit(f"[stack:{instance}] stopped during start-up: {', '.join(dead)}; "
                              f"see {data / 'logs'}")
@@ -120,17 +121,18 @@ def up(args: argparse.Namespace) -> None:
                    cwd=ROOT, check=True)
     extra = dict(os.environ)
     common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra, data=data)
+    processes: dict[str, subprocess.Popen] = {}
     for service in BUS_SERVICES:
         env = service_env(service, **common)
         env[f"RESIDENCY_{service.upper()}_READY_FILE"] = ready_file(data, service)
-        start(service, f"services.{service}", env, data)
+        processes[service] = start(service, f"services.{service}", env, data)
     ports = [args.gateway_port + i for i in range(args.gateways)]
     for i, port in enumerate(ports):
         env = service_env("gateway", **common)
         env["RESIDENCY_GATEWAY_PORT"] = str(port)
         env["RESIDENCY_GATEWAY_REPLICA_ID"] = f"{args.instance}-gw{i + 1}-{secrets.token_hex(2)}"
-        start(f"gateway-{i + 1}", "services.gateway", env, data)
-    wait_ready(args.instance, ports, data, args.timeout)
+        processes[f"gateway-{i + 1}"] = start(f"gateway-{i + 1}", "services.gateway", env, data)
+    wait_ready(args.instance, processes, ports, data, args.timeout)
     say(args.instance, f"ready in {time.monotonic() - began:.1f} s: region {args.region}, gateways on "
                        + ", ".join(f"http://127.0.0.1:{p}" for p in ports))
 

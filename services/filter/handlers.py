@@ -74,7 +74,7 @@ async def screen_generation(event: CompletionGenerated, ports: FilterPorts) -> N
             stop_generation = stop_generation or not event.final
         else:
             choices.append(ReplyChoice(index=choice.index, text=choice.text, finish_reason=choice.finish_reason,
-                                       content_filter_results=verdict.results))
+                                       content_filter_results=verdict.results, logprobs=choice.logprobs))
     if event.final:
         ports.stopped.forget(event.request_id)
     await ports.replies.publish(CompletionReady(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contracts.base import Envelope, utc_now
-from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, Usage
+from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, TokenLogprob, Usage
 from contracts.embedding_requests import EmbedTexts
 from contracts.gateway_replies import (
     CompletionReady,
@@ -68,6 +68,7 @@ class ChatOutcome:
     model: str
     n: int
     texts: list[str] = field(default_factory=list)
+    logprobs: list[list[TokenLogprob] | None] = field(default_factory=list)
     finish_reasons: list[str | None] = field(default_factory=list)
     choice_filter_results: list[FilterResults] = field(default_factory=list)
     prompt_filter_results: list[PromptAnnotation] = field(default_factory=list)
@@ -77,6 +78,7 @@ class ChatOutcome:
 
     def __post_init__(self) -> None:
         self.texts = [""] * self.n
+        self.logprobs = [None] * self.n
         self.finish_reasons = [None] * self.n
         self.choice_filter_results = [{} for _ in range(self.n)]
 
@@ -97,6 +99,8 @@ class ChatOutcome:
                 if self.finish_reasons[choice.index] is not None:
                     continue  # a finished (e.g. filtered) choice takes no more text
                 self.texts[choice.index] += choice.text
+                if choice.logprobs is not None:
+                    self.logprobs[choice.index] = (self.logprobs[choice.index] or []) + choice.logprobs
                 self.finish_reasons[choice.index] = choice.finish_reason
                 self.choice_filter_results[choice.index] = choice.content_filter_results
             self.usage = reply.usage or self.usage

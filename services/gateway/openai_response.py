@@ -8,7 +8,7 @@ import struct
 from typing import Any
 
 from contracts.base import Envelope
-from contracts.common import ApiError, Citation
+from contracts.common import ApiError, Citation, TokenLogprob
 from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
 from services.gateway.handlers import ChatCall, ChatOutcome
 
@@ -19,6 +19,12 @@ def error_body(error: ApiError) -> dict[str, Any]:
         body["status"] = error.status
         body["innererror"] = error.innererror
     return {"error": body}
+
+
+def logprobs_body(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
+    if logprobs is None:
+        return None
+    return {"content": [lp.model_dump() for lp in logprobs], "refusal": None}
 
 
 def _context(citations: list[Citation], intent: str = "") -> dict[str, Any]:
@@ -32,7 +38,8 @@ def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
         if call.data_source is not None:
             message["context"] = _context(outcome.citations)
         choices.append({"index": index, "message": message, "finish_reason": outcome.finish_reasons[index],
-                        "logprobs": None, "content_filter_results": outcome.choice_filter_results[index]})
+                        "logprobs": logprobs_body(outcome.logprobs[index]),
+                        "content_filter_results": outcome.choice_filter_results[index]})
     return {
         "id": f"chatcmpl-{call.request_id}",
         "object": "chat.completion",
@@ -82,7 +89,8 @@ class ChunkWriter:
                 delta = {"role": "assistant", **delta}
                 self._role_sent.add(choice.index)
             choices.append({"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason,
-                            "logprobs": None, "content_filter_results": choice.content_filter_results})
+                            "logprobs": logprobs_body(choice.logprobs),
+                            "content_filter_results": choice.content_filter_results})
         events = [self._chunk(choices)] if choices else []
         if reply.final and self._include_usage and reply.usage:
             events.append(self._chunk([], usage=reply.usage.model_dump()))

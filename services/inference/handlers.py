@@ -40,6 +40,10 @@ def _error(status: int, code: str, message: str, param: str | None = None) -> Ap
                     type="invalid_request_error" if status < 500 else "server_error")
 
 
+ENGINE_FAILED = ApiError(status=503, code="engine_unavailable", type="server_error",
+                         message="The model engine failed and is restarting; retry the request.")
+
+
 def _not_served(model: str, deployment: str) -> ApiError:
     return _error(404, "DeploymentNotFound", f"The model '{model}' of deployment '{deployment}' is not served here.")
 
@@ -96,9 +100,8 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
         return
     except EngineUnavailable:
         log.error("request %s lost to an engine failure", cmd.request_id)
-        error = _error(503, "engine_unavailable", "The model engine failed and is restarting; retry the request.")
         await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=True,
-                                                       model=cmd.model, error=error))
+                                                       model=cmd.model, error=ENGINE_FAILED))
         return
     prompt_tokens, completion_tokens = usage
     await ports.events.publish(CompletionGenerated(
@@ -120,6 +123,9 @@ async def embed_texts(request: EmbedTexts, ports: InferencePorts) -> None:
     except InvalidGenerationRequest as invalid:
         await ports.replies.publish(RequestFailed(**request.envelope(),
                                                   error=_error(400, invalid.code, str(invalid), invalid.param)))
+        return
+    except EngineUnavailable:
+        await ports.replies.publish(RequestFailed(**request.envelope(), error=ENGINE_FAILED))
         return
     await ports.replies.publish(EmbeddingsReady(**request.envelope(), model=request.model,
                                                 embeddings=result.vectors, prompt_tokens=result.prompt_tokens))

@@ -14,16 +14,17 @@ from pymongo import AsyncMongoClient, MongoClient
 
 from contracts import gateway_replies, generation_events, generation_requests, prompt_submissions
 from contracts.base import topic_name
+from tests.conftest import CHAT_MODEL, ECHO_MODEL
 from tests.integration.kafka_tools import read_topic
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
-MODEL = "smollm2-135m-instruct"
+# "echo" is served by the zero-cost echo engine: exact answers to assert on ("You said: ...").
 
 
 @pytest.fixture(scope="module")
 def tenant(stack) -> dict:
     resource_id = f"contoso-{stack.region}"
-    return stack.create_resource(resource_id, {"chat": MODEL})
+    return stack.create_resource(resource_id, {"echo": ECHO_MODEL, "chat": CHAT_MODEL})
 
 
 async def retention_record(stack, request_id: str) -> dict:
@@ -41,7 +42,7 @@ async def retention_record(stack, request_id: str) -> dict:
 async def test_a_chat_request_crosses_every_hop_and_is_retained(stack, tenant) -> None:
     client = AzureOpenAI(azure_endpoint=stack.gateways[0], api_key=tenant["keys"]["key1"], api_version="2024-10-21")
     raw = client.chat.completions.with_raw_response.create(
-        model="chat", messages=[{"role": "user", "content": "ping across the bus"}], user="end-user-7")
+        model="echo", messages=[{"role": "user", "content": "ping across the bus"}], user="end-user-7")
     completion = raw.parse()
     request_id = raw.headers["x-request-id"]
     assert raw.headers["apim-request-id"] == request_id
@@ -75,7 +76,7 @@ async def test_two_gateway_replicas_each_answer_their_own_callers(stack, tenant)
 
     async def ask(i: int, token: str) -> str:
         reply = await clients[i % 2].chat.completions.create(
-            model="chat", messages=[{"role": "user", "content": token}])
+            model="echo", messages=[{"role": "user", "content": token}])
         return reply.choices[0].message.content
 
     answers = await asyncio.gather(*(ask(i, t) for i, t in enumerate(tokens)))
@@ -87,7 +88,7 @@ async def test_two_gateway_replicas_each_answer_their_own_callers(stack, tenant)
 def test_streaming_through_the_openai_client(stack, tenant) -> None:
     client = OpenAI(base_url=f"{stack.gateways[1]}/v1", api_key=tenant["keys"]["key1"])
     chunks = list(client.chat.completions.create(
-        model="chat", messages=[{"role": "user", "content": "stream me"}], stream=True,
+        model="echo", messages=[{"role": "user", "content": "stream me"}], stream=True,
         stream_options={"include_usage": True}))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "You said: stream me"
@@ -104,7 +105,7 @@ async def test_a_grounded_request_reads_the_customers_collection_and_cites_it(st
         ])
     client = AzureOpenAI(azure_endpoint=stack.gateways[1], api_key=tenant["keys"]["key1"], api_version="2024-10-21")
     raw = client.chat.completions.with_raw_response.create(
-        model="chat", messages=[{"role": "user", "content": "What causes tides and the moon gravity?"}],
+        model="echo", messages=[{"role": "user", "content": "What causes tides and the moon gravity?"}],
         extra_body={"data_sources": [{"type": "mongo_db", "parameters": {
             "endpoint": stack.infra.mongo, "database_name": database, "collection_name": "articles",
             "fields_mapping": {"content_fields": ["content"], "title_field": "title"}}}]})
@@ -116,21 +117,21 @@ async def test_a_grounded_request_reads_the_customers_collection_and_cites_it(st
 
 
 async def test_content_logging_off_stores_no_content(stack) -> None:
-    quiet = stack.create_resource(f"quiet-{stack.region}", {"chat": MODEL}, content_logging=False)
+    quiet = stack.create_resource(f"quiet-{stack.region}", {"echo": ECHO_MODEL}, content_logging=False)
     assert {"name": "ContentLogging", "value": "false"} in quiet["capabilities"]
     client = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=quiet["keys"]["key1"])
     raw = client.chat.completions.with_raw_response.create(
-        model="chat", messages=[{"role": "user", "content": "canary-7f3a9 must not be stored"}])
+        model="echo", messages=[{"role": "user", "content": "canary-7f3a9 must not be stored"}])
     record = await retention_record(stack, raw.headers["x-request-id"])
     assert record["content"] is None and record["content_logging"] is False
     assert "canary-7f3a9" not in repr(record)
 
 
 def test_two_resources_cannot_see_each_others_deployments(stack, tenant) -> None:
-    other = stack.create_resource(f"fabrikam-{stack.region}", {"private-chat": MODEL})
+    other = stack.create_resource(f"fabrikam-{stack.region}", {"private-chat": ECHO_MODEL})
     client = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=tenant["keys"]["key1"])
     with pytest.raises(NotFoundError):
         client.chat.completions.create(model="private-chat", messages=[{"role": "user", "content": "hi"}])
-    assert [m.id for m in client.models.list()] == ["chat"]
+    assert sorted(m.id for m in client.models.list()) == ["chat", "echo"]
     theirs = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=other["keys"]["key1"])
     assert [m.id for m in theirs.models.list()] == ["private-chat"]

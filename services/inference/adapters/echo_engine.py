@@ -20,6 +20,12 @@ class EchoEngine:
         self._aborted: set[str] = set()
         self._running: set[str] = set()
 
+    async def start(self) -> None:
+        """Nothing to load."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
     def serves(self, model: str) -> bool:
         return model in self._models
 

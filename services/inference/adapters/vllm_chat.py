@@ -6,7 +6,6 @@ An engine that dies fails the requests it held (EngineUnavailable) and is starte
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,13 @@ from typing import Any
 
 from contracts.common import TokenLogprob, TopLogprob
 from contracts.generation_requests import GenerateCompletion
-from services.inference.adapters.vllm_setup import BusyStats, engine_args, prepare_environment, resolve_model
+from services.inference.adapters.vllm_setup import (
+    BusyStats,
+    EngineHolder,
+    engine_args,
+    prepare_environment,
+    resolve_model,
+)
 from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
 from services.inference.ports import ChoiceDelta, EngineStep
 from services.inference.settings import EngineOptions
@@ -31,12 +36,11 @@ class VllmChatEngine:
         self._work_dir = work_dir
         self._options = options
         self._adapter_dir = adapter_dir
-        self._engine: Any = None
         self._tokenizer: Any = None
         self._running: set[str] = set()
-        self._restarting: asyncio.Task[None] | None = None
         self._adapters: dict[str, int] = {}
         self.stats = BusyStats(name, stats_interval_s)
+        self._holder = EngineHolder(name, self._build)
 
     def _build(self) -> Any:
         from vllm.v1.engine.async_llm import AsyncLLM
@@ -47,22 +51,19 @@ class VllmChatEngine:
                                          stat_loggers=[self.stats.factory()])
 
     async def start(self) -> None:
-        self._engine = self._build()
-        self._tokenizer = self._engine.get_tokenizer()
-        log.info("chat engine %s started", self.name)
+        await self._holder.start()
+        self._tokenizer = self._holder.engine.get_tokenizer()
 
     async def close(self) -> None:
-        if self._engine is not None:
-            self._engine.shutdown()
-            self._engine = None
+        await self._holder.close()
 
     def serves(self, model: str) -> bool:
         return model == self.name
 
     async def abort(self, request_id: str) -> bool:
-        if request_id not in self._running or self._engine is None:
+        if request_id not in self._running or self._holder.engine is None:
             return False
-        await self._engine.abort(request_id)
+        await self._holder.engine.abort(request_id)
         return True
 
     def prompt_token_ids(self, request: GenerateCompletion) -> list[int]:
@@ -71,7 +72,8 @@ class VllmChatEngine:
                                                         return_dict=False))
 
     async def generate(self, request: GenerateCompletion) -> AsyncIterator[EngineStep]:
-        if self._engine is None:
+        engine = self._holder.engine
+        if engine is None:
             raise EngineUnavailable(f"engine {self.name} is restarting")
         from vllm.exceptions import VLLMValidationError
         from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
@@ -83,7 +85,7 @@ class VllmChatEngine:
         completion_tokens = 0
         self._running.add(request.request_id)
         try:
-            async for output in self._engine.generate({"prompt_token_ids": prompt_ids}, params,
+            async for output in engine.generate({"prompt_token_ids": prompt_ids}, params,
                                                       request_id=request.request_id, lora_request=lora):
                 deltas = tuple(self._delta(o, request) for o in output.outputs)
                 completion_tokens += sum(d.token_count for d in deltas)
@@ -91,7 +93,7 @@ class VllmChatEngine:
         except (VLLMValidationError, ValueError) as error:
             raise InvalidGenerationRequest(str(error).split("\n")[0]) from None
         except EngineDeadError:
-            self._restart()
+            self._holder.restart()
             raise EngineUnavailable(f"engine {self.name} died") from None
         except EngineGenerateError as error:
             # The engine lives on; this request failed inside it. The cause's type says why, not its text.
@@ -122,18 +124,6 @@ class VllmChatEngine:
 
         lora_id = self._adapters.setdefault(adapter, len(self._adapters) + 1)
         return LoRARequest(adapter, lora_id, str(path))
-
-    def _restart(self) -> None:
-        if self._restarting is not None and not self._restarting.done():
-            return
-        dead, self._engine = self._engine, None
-        self._restarting = asyncio.get_running_loop().create_task(self._start_again(dead))
-
-    async def _start_again(self, dead: Any) -> None:
-        log.error("chat engine %s died; restarting it", self.name)
-        if dead is not None:
-            await asyncio.to_thread(dead.shutdown)
-        await self.start()
 
 
 def _token_logprob(token_id: int, alternatives: dict[int, Any], top: int) -> TokenLogprob:

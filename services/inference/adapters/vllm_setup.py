@@ -7,9 +7,11 @@ access are off.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,35 @@ class BusyStats:
                 pass
 
         return _Logger
+
+
+class EngineHolder:
+    """Owns one ``AsyncLLM``: builds it, shuts it down, and builds it again after it died."""
+
+    def __init__(self, name: str, build: Callable[[], Any]) -> None:
+        self.name = name
+        self._build = build
+        self.engine: Any = None
+        self._restarting: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.engine = self._build()
+        log.info("engine %s started", self.name)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            self.engine.shutdown()
+            self.engine = None
+
+    def restart(self) -> None:
+        """After an EngineDeadError: requests fail until the new engine is up; one restart at a time."""
+        if self._restarting is not None and not self._restarting.done():
+            return
+        dead, self.engine = self.engine, None
+        self._restarting = asyncio.get_running_loop().create_task(self._start_again(dead))
+
+    async def _start_again(self, dead: Any) -> None:
+        log.error("engine %s died; restarting it", self.name)
+        if dead is not None:
+            await asyncio.to_thread(dead.shutdown)
+        await self.start()
