@@ -86,7 +86,9 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
         async for step in ports.engine.generate(cmd):
             usage = (step.prompt_tokens, step.completion_tokens)
             pending.add(step)
-            due = pending.tokens >= ports.stream.tokens or time.monotonic() - last_sent >= ports.stream.window_s
+            # The first text goes out at once (time to first token); later text in groups.
+            due = (sequence == 0 or pending.tokens >= ports.stream.tokens
+                   or time.monotonic() - last_sent >= ports.stream.window_s)
             if cmd.stream and due and any(pending.texts) and not all(pending.reasons):
                 choices = pending.take(final=False, with_logprobs=cmd.sampling.logprobs)
                 await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=False,

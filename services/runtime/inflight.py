@@ -33,6 +33,8 @@ class PartitionOffsets:
         self.committed = -1  # never commit backwards when commits of two works interleave
 
     def start(self, offset: int) -> None:
+        if self.committed < 0:
+            self.committed = offset  # the group's position is already here: nothing to commit yet
         self.running.add(offset)
         self.next_offset = max(self.next_offset, offset + 1)
 

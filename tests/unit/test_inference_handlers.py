@@ -161,10 +161,10 @@ async def test_cancel_of_a_request_not_running_here_changes_nothing():
     assert only_final(events).choices[0].text == ECHO
 
 
-async def test_streamed_tokens_are_grouped_by_count():
+async def test_the_first_token_goes_out_at_once_then_tokens_are_grouped_by_count():
     inference, events = ports(stream=StreamPolicy(tokens=3, window_s=60.0))
     await generate_completion(command(stream=True), inference)  # ECHO is 7 words, one token each
 
     *chunks, final = events.published
-    assert [len(c.choices[0].text.split()) for c in chunks] == [3, 3]
+    assert [len(c.choices[0].text.split()) for c in chunks] == [1, 3]  # the last 3 ride on the final event
     assert "".join(c.choices[0].text for c in chunks) + final.choices[0].text == ECHO
