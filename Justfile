@@ -77,3 +77,12 @@ dlq *args:
 # Control-plane CLI over the admin API: just admin create-resource --region eu-west ...
 admin *args:
     {{python}} -m services.gateway.admin_cli {{args}}
+
+# Benchmarks print figures side by side (never asserted): `just bench inference`.
+bench what *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export RESIDENCY_INFRA_INSTANCE=bench RESIDENCY_KAFKA_PORT=39092 RESIDENCY_MONGO_PORT=38017 OMP_NUM_THREADS=1
+    trap 'deploy/local/infra.sh down' EXIT
+    deploy/local/infra.sh up
+    {{python}} -m tests.bench.{{what}} --kafka 127.0.0.1:39092 {{args}}
