@@ -1,31 +1,69 @@
-"""Retention's subscriber: finished interactions of its region, in one consumer group."""
+"""Retention's process: the interactions subscriber, the periodic sweep, and (when configured)
+the review API (mutual TLS) and the customer API, all on one event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
 from faststream import FastStream
 
 from contracts import interaction_records
 from contracts.interaction_records import InteractionCompleted
 from services.retention import handlers
-from services.retention.bootstrap import bootstrap
+from services.retention.bootstrap import RetentionService, bootstrap
+from services.retention.review.http_customer import customer_app
+from services.retention.review.http_review import review_app
+from services.retention.review.server import RunningServer, Tls, start_server
 from services.retention.settings import RetentionSettings
+from services.retention.sweep import sweep_periodically
+from services.retention.topic_guard import require_short_content_retention
 from services.runtime.service_app import ServiceWiring
 
 
+def http_apps(service: RetentionService, settings: RetentionSettings) -> dict[str, FastAPI]:
+    return {"review": review_app(service.review, service.directory),
+            "customer": customer_app(service.customer, settings.customer_tokens)}
+
+
+async def start_http(service: RetentionService, settings: RetentionSettings) -> list[RunningServer]:
+    apps = http_apps(service, settings)
+    servers = []
+    if settings.review_port is not None:
+        tls = Tls(settings.review_tls_cert or "", settings.review_tls_key or "", settings.review_client_ca)
+        servers.append(await start_server("review", apps["review"], settings.review_host, settings.review_port, tls))
+    if settings.customer_port is not None:
+        tls = Tls(settings.customer_tls_cert, settings.customer_tls_key) if settings.customer_tls_cert else None
+        servers.append(await start_server("customer", apps["customer"], settings.customer_host,
+                                          settings.customer_port, tls))
+    return servers
+
+
 def create_app(settings: RetentionSettings, **overrides) -> FastStream:
-    broker, ports = bootstrap(settings, **overrides)
-    wiring = ServiceWiring("retention", settings, broker)
+    service = bootstrap(settings, **overrides)
+    wiring = ServiceWiring("retention", settings, service.broker)
+    background: dict[str, object] = {}
 
     @wiring.group_subscriber(interaction_records.TOPIC, "retention")
     async def on_interaction(event: InteractionCompleted) -> None:
-        await handlers.store_interaction(event, ports)
+        await handlers.store_interaction(event, service.ports)
 
-    async def create_indexes() -> None:
-        if hasattr(ports.store, "create_indexes"):
-            await ports.store.create_indexes()
+    async def start() -> None:
+        await require_short_content_retention(settings.kafka_bootstrap, settings.region,
+                                              settings.content_topic_retention_ms)
+        await service.store.create_indexes()
+        background["sweep"] = asyncio.create_task(sweep_periodically(service.sweep, settings.sweep_interval_s))
+        background["servers"] = await start_http(service, settings)
 
-    async def close_store() -> None:
-        if hasattr(ports.store, "close"):
-            await ports.store.close()
+    async def stop() -> None:
+        for server in background.get("servers", []):  # type: ignore[attr-defined]
+            await server.stop()
+        sweep = background.get("sweep")
+        if isinstance(sweep, asyncio.Task):
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+        await service.store.close()
 
-    return wiring.app(topics=[interaction_records.TOPIC], on_startup=[create_indexes], after_shutdown=[close_store])
+    return wiring.app(topics=[interaction_records.TOPIC], on_startup=[start], after_shutdown=[stop])
