@@ -40,8 +40,9 @@ async def start_http(service: RetentionService, settings: RetentionSettings) -> 
     return servers
 
 
-def create_app(settings: RetentionSettings, **overrides) -> FastStream:
-    service = bootstrap(settings, **overrides)
+def create_app(settings: RetentionSettings, *, service: RetentionService | None = None, **overrides) -> FastStream:
+    """The service's app; tests may pass a ``service`` they built with ``bootstrap`` (own clock)."""
+    service = service or bootstrap(settings, **overrides)
     wiring = ServiceWiring("retention", settings, service.broker)
     background: dict[str, object] = {}
 
