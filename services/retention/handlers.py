@@ -47,9 +47,12 @@ async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) 
     content = None
     plaintext = content_plaintext(event)
     if plaintext is not None:
-        content, expires_at = await ports.keyring.seal(
+        content, key_destroyed_at = await ports.keyring.seal(
             event.resource_id, event.completed_at, days, plaintext,
             associated_data(event.resource_id, event.request_id))
+        # A day's key keeps the window it was made with: a lowered retention shortens the
+        # record's window at once, a raised one applies from the next day's key.
+        expires_at = min(expires_at, key_destroyed_at)
     record = build_record(event, expires_at=expires_at, retention_days=days, content=content)
     inserted = await ports.records.put_record(record)
     log.info("request %s of resource %s %s", event.request_id, event.resource_id,

@@ -102,7 +102,7 @@ class RetentionHarness:
         self.settings = RetentionSettings(**self.settings_fields())
 
     def settings_fields(self) -> dict[str, Any]:
-        return dict(
+        return {**dict(
             region=self.region, kafka_bootstrap=self.infra.kafka, platform_key=base64.b64encode(os.urandom(32)).decode(),
             stores={self.region: {"uri": self.infra.mongo, "database": self.database}},
             eea_regions=[self.region] if self.eea else [], sweep_interval_s=3600,
@@ -112,8 +112,7 @@ class RetentionHarness:
             reviewers=[{"id": n, "roles": roles, "location": loc, "token_sha256": sha256_hex(self.tokens[n].encode())}
                        for n, (roles, loc) in REVIEWERS.items()],
             customer_port=free_port(),
-            customer_tokens={r: sha256_hex(t.encode()) for r, t in self.customer_tokens.items()},
-            **self.extra)
+            customer_tokens={r: sha256_hex(t.encode()) for r, t in self.customer_tokens.items()}), **self.extra}
 
     async def start(self) -> None:
         await ensure_topics(self.infra.kafka, self.region, TopicPolicy(partitions=2))
