@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from fastapi import FastAPI
 from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
 
 from contracts import interaction_records
 from contracts.interaction_records import InteractionCompleted
@@ -19,6 +21,7 @@ from services.retention.review.server import RunningServer, Tls, start_server
 from services.retention.settings import RetentionSettings
 from services.retention.sweep import sweep_periodically
 from services.retention.topic_guard import require_short_content_retention
+from services.runtime.dead_letters import dead_letter, is_retryable
 from services.runtime.service_app import ServiceWiring
 
 
@@ -40,15 +43,38 @@ async def start_http(service: RetentionService, settings: RetentionSettings) -> 
     return servers
 
 
+async def store_batch(records: tuple[Any, ...], service: RetentionService) -> None:
+    """Each record prepared on its own: a poison record goes to the DLQ alone, an outage retries
+    the batch (storing is idempotent, so what was stored before the outage is not stored twice)."""
+    prepared = []
+    for record in records:
+        try:
+            event = InteractionCompleted.model_validate_json(record.value)
+            stored = await handlers.prepare_record(event, service.ports)
+        except Exception as error:
+            if is_retryable(error):
+                raise
+            await dead_letter(service.broker, record, service="retention", error=error)
+            continue
+        if stored is not None:
+            prepared.append(stored)
+    await handlers.store_records(prepared, service.ports)
+
+
 def create_app(settings: RetentionSettings, *, service: RetentionService | None = None, **overrides) -> FastStream:
     """The service's app; tests may pass a ``service`` they built with ``bootstrap`` (own clock)."""
     service = service or bootstrap(settings, **overrides)
     wiring = ServiceWiring("retention", settings, service.broker)
     background: dict[str, object] = {}
 
-    @wiring.group_subscriber(interaction_records.TOPIC, "retention")
-    async def on_interaction(event: InteractionCompleted) -> None:
-        await handlers.store_interaction(event, service.ports)
+    # Batches: the broker's offset commit costs more than storing a record, so one commit per
+    # batch (after every record in it was stored or dead-lettered) instead of one per record.
+    @wiring.group_subscriber(
+        interaction_records.TOPIC, "retention", batch=True, max_records=settings.batch_max_records,
+        batch_timeout_ms=50, description="Batches of InteractionCompleted (contracts/interaction_records.py); "
+        "each message is validated on its own, so a malformed one is dead-lettered alone.")
+    async def on_interactions(batch: KafkaMessage) -> None:
+        await store_batch(batch.raw_message, service)
 
     async def start() -> None:
         await require_short_content_retention(settings.kafka_bootstrap, settings.region,

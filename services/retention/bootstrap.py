@@ -40,7 +40,7 @@ class RetentionService:
 def flag_rules(settings: RetentionSettings) -> tuple[Rule, ...]:
     if settings.flag_rules is None:
         return DEFAULT_RULES
-    return tuple(Rule(r.name, r.signal_prefix, r.scope, r.threshold, timedelta(seconds=r.window_s))
+    return tuple(Rule(r.name, r.signal, r.scope, r.threshold, timedelta(seconds=r.window_s))
                  for r in settings.flag_rules)
 
 

@@ -3,8 +3,8 @@
 A record's *signals* come from Azure-shaped filter results (``{"hate": {"filtered": true,
 "severity": "high"}, "jailbreak": {"filtered": true, "detected": true}}``): ``high:<category>``
 for a high severity, ``jailbreak`` / ``indirect_attack`` for a detected attack. A *rule* counts
-records with matching signals in a sliding window, per end user (the request's ``user`` field)
-or per resource; at its threshold it raises a flag naming every record in the window.
+records with a signal of its kind in a sliding window, per end user (the request's ``user``
+field) or per resource; at its threshold it raises a flag naming the records of the pattern.
 
 Everything here is pure: the handler fetches the history and stores what this returns.
 """
@@ -36,37 +36,50 @@ def signals_of(filter_results: Iterable[FilterResults]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def kind_of(signal: str) -> str:
+    """``high:hate`` is of kind ``high``; ``jailbreak`` of kind ``jailbreak``."""
+    return signal.split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class Rule:
-    """``threshold`` records whose signals start with ``signal_prefix`` within ``window``."""
+    """``threshold`` records with a signal of ``kind`` (any signal if None) within ``window``."""
 
     name: str
-    signal_prefix: str
+    kind: str | None
     scope: Literal["end_user", "resource"]
     threshold: int
     window: timedelta
 
     def matches(self, signals: Sequence[str]) -> bool:
-        return any(s.startswith(self.signal_prefix) for s in signals)
+        return bool(signals) if self.kind is None else any(kind_of(s) == self.kind for s in signals)
+
+    def applies_to(self, record: SignalRecord) -> bool:
+        return self.matches(record.signals) and (self.scope == "resource" or record.end_user is not None)
+
+    @property
+    def history_limit(self) -> int:
+        """How many of the newest matching records the store returns: enough to see the threshold
+        and the few records not flagged yet, never the whole (possibly huge) window."""
+        return max(4 * self.threshold, 50)
 
 
 DEFAULT_RULES = (
-    Rule("repeated-high-severity", "high:", "end_user", threshold=3, window=timedelta(hours=1)),
+    Rule("repeated-high-severity", "high", "end_user", threshold=3, window=timedelta(hours=1)),
     Rule("repeated-jailbreak", "jailbreak", "end_user", threshold=3, window=timedelta(hours=1)),
-    Rule("signal-rate", "", "resource", threshold=20, window=timedelta(hours=24)),
+    Rule("signal-rate", None, "resource", threshold=20, window=timedelta(hours=24)),
 )
-
-
-def longest_window(rules: Sequence[Rule]) -> timedelta:
-    return max((r.window for r in rules), default=timedelta(0))
 
 
 def evaluate(rule: Rule, resource_id: str, trigger: SignalRecord, history: Iterable[SignalRecord],
              raised_at: datetime) -> Flag | None:
-    """The flag ``rule`` raises when ``trigger`` arrives after ``history``, or None."""
-    if not rule.matches(trigger.signals):
-        return None
-    if rule.scope == "end_user" and trigger.end_user is None:
+    """The flag ``rule`` raises when ``trigger`` arrives after ``history``, or None.
+
+    The pattern is every matching record in the window ending at the trigger; at the threshold
+    the flag names the records of the pattern that this rule has not flagged yet (all of them the
+    first time, then each new one), so a long pattern is flagged record by record, not re-listed.
+    """
+    if not rule.applies_to(trigger):
         return None
     start = trigger.completed_at - rule.window
     members = {r.request_id: r for r in (*history, trigger)
@@ -74,15 +87,12 @@ def evaluate(rule: Rule, resource_id: str, trigger: SignalRecord, history: Itera
                and (rule.scope == "resource" or r.end_user == trigger.end_user)}
     if len(members) < rule.threshold:
         return None
-    ordered = sorted(members.values(), key=lambda r: (r.completed_at, r.request_id))
+    new = sorted((r for r in members.values() if rule.name not in r.flagged_by),
+                 key=lambda r: (r.completed_at, r.request_id))
+    if not new:
+        return None
     return Flag(flag_id=f"{resource_id}/{rule.name}/{trigger.request_id}", resource_id=resource_id,
                 rule=rule.name, end_user=trigger.end_user if rule.scope == "end_user" else None,
-                request_ids=tuple(r.request_id for r in ordered), window_start=start,
-                window_end=trigger.completed_at, raised_at=raised_at,
-                expires_at=max(r.expires_at for r in ordered))
-
-
-def flags_for(rules: Sequence[Rule], resource_id: str, trigger: SignalRecord,
-              history: Sequence[SignalRecord], raised_at: datetime) -> list[Flag]:
-    flags = (evaluate(rule, resource_id, trigger, history, raised_at) for rule in rules)
-    return [f for f in flags if f is not None]
+                request_ids=tuple(r.request_id for r in new), window_start=start,
+                window_end=trigger.completed_at, raised_at=raised_at, window_count=len(members),
+                expires_at=max(r.expires_at for r in new))

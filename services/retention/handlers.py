@@ -1,13 +1,19 @@
-"""What retention does with a finished interaction: seal its content, store it once, flag it."""
+"""What retention does with finished interactions: seal their content, store each once, flag them.
+
+The bus subscriber hands over a batch: each interaction is prepared (checked, sealed) on its own,
+so one bad message is dead-lettered alone; the prepared records are then stored together.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from contracts.interaction_records import InteractionCompleted
 from services.retention.errors import WrongRegion
-from services.retention.flagging import Rule, flags_for, longest_window
+from services.retention.flagging import Rule, evaluate
 from services.retention.keyring import Keyring
 from services.retention.ports import Clock, FlagStore, PolicyStore, RecordStore
 from services.retention.records import associated_data, build_record, content_plaintext, signal_record_of
@@ -34,7 +40,8 @@ async def retention_days_of(resource_id: str, ports: RetentionPorts) -> int:
     return min(days or ports.max_retention_days, ports.max_retention_days)
 
 
-async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) -> None:
+async def prepare_record(event: InteractionCompleted, ports: RetentionPorts) -> dict[str, Any] | None:
+    """The record to store, content sealed; None if the event arrived after its window closed."""
     if event.region != ports.region:
         raise WrongRegion(f"record of region {event.region} reached the {ports.region} store")
     days = await retention_days_of(event.resource_id, ports)
@@ -43,7 +50,7 @@ async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) 
         # A replayed or long-delayed event: its window (and its day's key) is already gone.
         log.warning("request %s of resource %s arrived after its retention window; not stored",
                     event.request_id, event.resource_id)
-        return
+        return None
     content = None
     plaintext = content_plaintext(event)
     if plaintext is not None:
@@ -53,23 +60,38 @@ async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) 
         # A day's key keeps the window it was made with: a lowered retention shortens the
         # record's window at once, a raised one applies from the next day's key.
         expires_at = min(expires_at, key_destroyed_at)
-    record = build_record(event, expires_at=expires_at, retention_days=days, content=content)
-    inserted = await ports.records.put_record(record)
-    log.info("request %s of resource %s %s", event.request_id, event.resource_id,
-             "stored" if inserted else "already stored")
-    if record["has_signals"]:
-        # Also on a duplicate delivery: flag IDs are deterministic, so a crash between storing
-        # and flagging is repaired by the redelivery instead of leaving the pattern unflagged.
-        await raise_flags(record, ports)
+    return build_record(event, expires_at=expires_at, retention_days=days, content=content)
 
 
-async def raise_flags(record: dict, ports: RetentionPorts) -> None:
+async def store_records(records: Sequence[dict[str, Any]], ports: RetentionPorts) -> None:
+    if not records:
+        return
+    inserted = await ports.records.put_records(records)
+    log.info("%d records stored, %d already stored", inserted, len(records) - inserted)
+    for record in records:
+        if record["has_signals"]:
+            # Also after a duplicate delivery: flag IDs are deterministic, so a crash between
+            # storing and flagging is repaired by the redelivery.
+            await raise_flags(record, ports)
+
+
+async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) -> None:
+    record = await prepare_record(event, ports)
+    await store_records([record] if record else [], ports)
+
+
+async def raise_flags(record: dict[str, Any], ports: RetentionPorts) -> None:
     trigger = signal_record_of(record)
     resource_id = record["resource_id"]
-    history = await ports.records.signal_history(
-        resource_id, trigger.completed_at - longest_window(ports.rules), trigger.completed_at)
-    for flag in flags_for(ports.rules, resource_id, trigger, history, ports.clock()):
-        await ports.records.mark_flagged(resource_id, flag.request_ids, flag.flag_id)
+    for rule in ports.rules:
+        if not rule.applies_to(trigger):
+            continue
+        history = await ports.records.signal_history(
+            resource_id, trigger.completed_at - rule.window, trigger.completed_at, kind=rule.kind,
+            end_user=trigger.end_user if rule.scope == "end_user" else None, limit=rule.history_limit)
+        flag = evaluate(rule, resource_id, trigger, history, ports.clock())
+        if flag is None:
+            continue
+        await ports.records.mark_flagged(resource_id, flag.request_ids, flag.flag_id, rule.name)
         if await ports.flags.raise_flag(flag):
-            log.warning("flag %s raised on resource %s: %d records", flag.rule, resource_id,
-                        len(flag.request_ids))
+            log.warning("flag %s raised on resource %s: %d records", flag.rule, resource_id, len(flag.request_ids))

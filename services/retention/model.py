@@ -50,6 +50,7 @@ class SignalRecord:
     completed_at: datetime
     signals: tuple[str, ...]
     expires_at: datetime
+    flagged_by: tuple[str, ...] = ()  # names of the rules that already flagged it
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Flag:
     window_end: datetime
     raised_at: datetime
     expires_at: datetime
+    window_count: int = 0  # matching records in the window when the flag was raised
 
 
 GrantStatus = Literal["requested", "approved"]

@@ -23,10 +23,15 @@ class RecordStore(Protocol):
 
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None: ...
 
-    async def signal_history(self, resource_id: str, since: datetime, until: datetime) -> list[SignalRecord]:
-        """Records of one resource with at least one abuse signal, completed in [since, until]."""
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
+        """Insert each once (duplicates of stored requests are skipped); returns how many were new."""
 
-    async def mark_flagged(self, resource_id: str, request_ids: Sequence[str], flag_id: str) -> None: ...
+    async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
+                             end_user: str | None, limit: int) -> list[SignalRecord]:
+        """The newest ``limit`` records of one resource completed in (since, until] with a signal of
+        ``kind`` (any signal if None), of one end user if given; oldest first."""
+
+    async def mark_flagged(self, resource_id: str, request_ids: Sequence[str], flag_id: str, rule: str) -> None: ...
 
     async def delete_expired(self, now: datetime) -> int:
         """Delete every record whose ``expires_at`` has passed; returns how many."""

@@ -10,7 +10,7 @@ from typing import Any
 from bson import Binary
 
 from contracts.interaction_records import InteractionCompleted
-from services.retention.flagging import signals_of
+from services.retention.flagging import kind_of, signals_of
 from services.retention.model import SealedContent, SignalRecord
 
 ALGORITHM = "AES-256-GCM"
@@ -63,9 +63,11 @@ def build_record(event: InteractionCompleted, *, expires_at: datetime, retention
         "prompt_filter_results": event.prompt_filter_results,
         "completion_filter_results": event.completion_filter_results,
         "signals": list(signals),
+        "signal_kinds": sorted({kind_of(s) for s in signals}),
         "has_signals": bool(signals),
         "flagged": False,
         "flag_ids": [],
+        "flag_rules": [],
         "finish_reasons": event.finish_reasons,
         "citation_ids": event.citation_ids,
         "error_code": event.error_code,
@@ -75,6 +77,6 @@ def build_record(event: InteractionCompleted, *, expires_at: datetime, retention
 
 
 def signal_record_of(record: dict[str, Any]) -> SignalRecord:
-    return SignalRecord(request_id=record["request_id"], end_user=record["end_user"],
+    return SignalRecord(request_id=record["request_id"], end_user=record.get("end_user"),
                         completed_at=record["completed_at"], signals=tuple(record["signals"]),
-                        expires_at=record["expires_at"])
+                        expires_at=record["expires_at"], flagged_by=tuple(record.get("flag_rules", ())))

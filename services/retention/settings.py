@@ -46,7 +46,7 @@ class FlagRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    signal_prefix: str = Field(description="'high:' for high severities, 'jailbreak', '' for any signal.")
+    signal: str | None = Field(description="Signal kind: 'high', 'jailbreak', 'indirect_attack'; null: any.")
     scope: Literal["end_user", "resource"]
     threshold: int = Field(ge=1)
     window_s: int = Field(ge=1)
@@ -68,6 +68,7 @@ class RetentionSettings(ServiceSettings):
     customer_key_dir: str | None = Field(None, description="Directory of customer-managed keys (<id>.key).")
     customer_keys: dict[str, str] = Field(default_factory=dict,
                                           description="Resource ID to its customer-managed key ID.")
+    batch_max_records: int = Field(500, ge=1, le=10_000, description="Most interactions per consumed batch.")
     key_cache_s: float = Field(60.0, ge=0, description="How long an unwrapped data key is reused for sealing.")
     sweep_interval_s: float = Field(300.0, gt=0, description="Pause between expiry sweeps.")
     content_topic_retention_ms: int = Field(ONE_HOUR_MS, ge=1,

@@ -33,11 +33,12 @@ class ServiceWiring:
     def topic(self, template: str) -> str:
         return topic_name(template, self.settings.region)
 
-    def group_subscriber(self, template: str, group: str) -> Any:
-        """One consumer group per region and purpose: each message is handled by one replica."""
+    def group_subscriber(self, template: str, group: str, **options: Any) -> Any:
+        """One consumer group per region and purpose: each message is handled by one replica.
+        ``options`` go to FastStream (e.g. ``batch=True``: one commit per batch, after it)."""
         subscriber = self.broker.subscriber(
             self.topic(template), group_id=f"{self.settings.region}.{group}",
-            auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER)
+            auto_offset_reset="earliest", ack_policy=COMMIT_AFTER_HANDLER, **options)
         self._groups.append(subscriber)
         return subscriber
 

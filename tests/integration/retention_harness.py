@@ -147,7 +147,11 @@ class RetentionHarness:
         await self.store(*(interaction(self.region, resource_id, rid, end_user=user, prompt_results=JAILBREAK,
                                        completed_at=datetime.now(UTC) + timedelta(milliseconds=i))
                            for i, rid in enumerate(ids)))
-        await self.wait_for({"resource_id": resource_id, "request_id": {"$in": ids}, "flagged": True}, count=3)
+        async with asyncio.timeout(20):  # flag state lives beside the records, in ``signals``
+            while len([s for s in await self.db["signals"].find({"resource_id": resource_id,
+                                                                   "request_id": {"$in": ids}}).to_list()
+                       if s.get("flag_ids")]) < 3:
+                await asyncio.sleep(0.1)
         return ids
 
     @asynccontextmanager

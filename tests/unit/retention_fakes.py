@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
+from services.retention.records import signal_record_of
 from tests.unit.builders import CREATED_AT
 
 
@@ -37,17 +38,24 @@ class InMemoryRecordStore:
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None:
         return self.records.get((resource_id, request_id))
 
-    async def signal_history(self, resource_id: str, since: datetime, until: datetime) -> list[SignalRecord]:
-        return [SignalRecord(r["request_id"], r["end_user"], r["completed_at"], tuple(r["signals"]), r["expires_at"])
-                for (rid, _), r in sorted(self.records.items(), key=lambda kv: kv[1]["completed_at"])
-                if rid == resource_id and r["has_signals"] and since <= r["completed_at"] <= until]
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
+        return sum([await self.put_record(r) for r in records])
 
-    async def mark_flagged(self, resource_id: str, request_ids: Sequence[str], flag_id: str) -> None:
+    async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
+                             end_user: str | None, limit: int) -> list[SignalRecord]:
+        found = [signal_record_of(r) for (rid, _), r in self.records.items()
+                 if rid == resource_id and since < r["completed_at"] <= until
+                 and (kind in r["signal_kinds"] if kind else r["has_signals"])
+                 and (end_user is None or r["end_user"] == end_user)]
+        return sorted(found, key=lambda r: r.completed_at)[-limit:]
+
+    async def mark_flagged(self, resource_id: str, request_ids: Sequence[str], flag_id: str, rule: str) -> None:
         for request_id in request_ids:
             record = self.records.get((resource_id, request_id))
             if record is not None:
                 record["flagged"] = True
                 record["flag_ids"] = sorted({*record["flag_ids"], flag_id})
+                record["flag_rules"] = sorted({*record["flag_rules"], rule})
 
     def _delete(self, keep) -> int:
         before = len(self.records)

@@ -11,7 +11,7 @@ import pytest
 from contracts.common import ChatMessage
 from services.retention.errors import UnreadableRecord, WrongRegion
 from services.retention.flagging import Rule
-from services.retention.handlers import store_interaction
+from services.retention.handlers import prepare_record, store_interaction, store_records
 from services.retention.records import associated_data, document_to_sealed
 from services.retention.model import SealedContent
 from tests.unit.builders import REGION, REQUEST_ID, RESOURCE_ID
@@ -222,3 +222,27 @@ async def test_a_retention_lowered_during_the_day_shortens_the_window_of_that_da
 
     assert (await stored(world, "req_before-001"))["expires_at"] == datetime(2025, 4, 13, tzinfo=UTC)
     assert (await stored(world, "req_after-0001"))["expires_at"] == datetime(2025, 3, 15, tzinfo=UTC)
+
+
+async def test_a_long_jailbreak_streak_flags_each_record_once_and_never_relists_the_streak():
+    world = World()
+    for i in range(10):
+        await store_interaction(interaction(request_id=f"req_jb-{i:04d}", completed_at=COMPLETED_AT + timedelta(minutes=i),
+                                            prompt_filter_results=[JAILBREAK]), world.ports)
+
+    flags = sorted(world.flags.flags.values(), key=lambda f: f.window_end)
+    assert [len(f.request_ids) for f in flags] == [3, 1, 1, 1, 1, 1, 1, 1]
+    named = [rid for f in flags for rid in f.request_ids]
+    assert sorted(named) == [f"req_jb-{i:04d}" for i in range(10)]
+    assert {tuple(r["flag_rules"]) for r in world.records.records.values()} == {("repeated-jailbreak",)}
+    assert flags[-1].window_count == 10
+
+
+async def test_a_batch_with_a_redelivered_record_stores_the_new_ones_only():
+    world = World()
+    await store_interaction(interaction(request_id="req_first-001"), world.ports)
+    records = [await prepare_record(interaction(request_id=r), world.ports)
+               for r in ("req_first-001", "req_second-01", "req_third-001")]
+    await store_records([r for r in records if r], world.ports)
+
+    assert sorted(rid for _, rid in world.records.records) == ["req_first-001", "req_second-01", "req_third-001"]
