@@ -2,12 +2,13 @@
 consumer lag while interactions arrive at a fixed rate. Loopback only; prints figures, asserts none.
 
     python -m services.retention.bench --kafka 127.0.0.1:29592 --mongo mongodb://127.0.0.1:28517/ \\
-        [--rate 1000] [--seconds 10] [--partitions 3]
+        [--rate 1000] [--seconds 10] [--partitions 3] [--signal-every 50]
 
 It creates a fresh region (topics, database), starts ``python -m services.retention`` as its own
-process, publishes ``rate`` interactions per second for ``seconds`` (1 in 20 with a jailbreak
-result, so flagging runs too), samples stored records and the group's lag every second, and
-waits (bounded) for the backlog to drain.
+process, publishes ``rate`` interactions per second for ``seconds`` over 7 resources and 97 end
+users (1 in ``signal-every`` with a jailbreak result, so flagging runs too), samples the group's
+committed offsets (it commits only after storing) and its lag every second, waits (bounded) for
+the backlog to drain, and counts the records in the store at the end.
 """
 
 from __future__ import annotations
