@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -61,11 +62,31 @@ async def store_batch(records: tuple[Any, ...], service: RetentionService) -> No
     await handlers.store_records(prepared, service.ports)
 
 
+@dataclass
+class Background:
+    """What the process runs beside its subscriber: the periodic sweep and the HTTP servers."""
+
+    sweep: asyncio.Task | None = None
+    servers: list[RunningServer] = field(default_factory=list)
+
+    async def start(self, service: RetentionService, settings: RetentionSettings) -> None:
+        self.sweep = asyncio.create_task(sweep_periodically(service.sweep, settings.sweep_interval_s))
+        self.servers = await start_http(service, settings)
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            await server.stop()
+        if self.sweep is not None:
+            self.sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sweep
+
+
 def create_app(settings: RetentionSettings, *, service: RetentionService | None = None, **overrides) -> FastStream:
     """The service's app; tests may pass a ``service`` they built with ``bootstrap`` (own clock)."""
     service = service or bootstrap(settings, **overrides)
     wiring = ServiceWiring("retention", settings, service.broker)
-    background: dict[str, object] = {}
+    background = Background()
 
     # Batches: the broker's offset commit costs more than storing a record, so one commit per
     # batch (after every record in it was stored or dead-lettered) instead of one per record.
@@ -80,17 +101,10 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
         await require_short_content_retention(settings.kafka_bootstrap, settings.region,
                                               settings.content_topic_retention_ms)
         await service.store.create_indexes()
-        background["sweep"] = asyncio.create_task(sweep_periodically(service.sweep, settings.sweep_interval_s))
-        background["servers"] = await start_http(service, settings)
+        await background.start(service, settings)
 
     async def stop() -> None:
-        for server in background.get("servers", []):  # type: ignore[attr-defined]
-            await server.stop()
-        sweep = background.get("sweep")
-        if isinstance(sweep, asyncio.Task):
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
+        await background.stop()
         await service.store.close()
 
     return wiring.app(topics=[interaction_records.TOPIC], on_startup=[start], after_shutdown=[stop])

@@ -1,7 +1,8 @@
 """What the retention handlers need from the outside world. Every store is the region's own.
 
-Every query that touches records, keys, flags or grants is scoped by resource ID (the MongoDB
-adapters' indexes lead with it), except the sweep's, which selects by expiry time.
+Queries that touch records, keys or flags of a resource name its resource ID (the MongoDB
+adapters' indexes lead with it; the sweep goes resource by resource). Two lookups do not: a
+grant by its ID, and the reviewers' list of flags (IDs and rule names, never content).
 """
 
 from __future__ import annotations
