@@ -74,15 +74,30 @@ docs:
 dlq *args:
     {{python}} -m services.runtime.dlq_cli {{args}}
 
-# Control-plane CLI over the admin API: just admin create-resource --region eu-west ...
-admin *args:
-    {{python}} -m services.gateway.admin_cli {{args}}
+# Retention operator commands on this region's store: just retention sweep | verify-audit
+retention *args:
+    {{python}} -m services.retention.cli {{args}}
 
-# Benchmarks print figures side by side (never asserted): `just bench inference`.
+# Benchmarks on their own infra instance (ports 29592, 28517 + RESIDENCY_TEST_PORT_OFFSET); they
+# print figures side by side and assert nothing: just bench inference | retention [options].
 bench what *args:
     #!/usr/bin/env bash
     set -euo pipefail
-    export RESIDENCY_INFRA_INSTANCE=bench RESIDENCY_KAFKA_PORT=39092 RESIDENCY_MONGO_PORT=38017 OMP_NUM_THREADS=1
+    offset=${RESIDENCY_TEST_PORT_OFFSET:-0}
+    export RESIDENCY_INFRA_INSTANCE=bench$offset
+    export RESIDENCY_KAFKA_PORT=$((29592 + offset)) RESIDENCY_MONGO_PORT=$((28517 + offset))
+    case "{{what}}" in
+      retention) module=services.retention.bench ;;
+      inference) module=tests.bench.inference ;;
+      *) echo "unknown bench '{{what}}' (known: inference, retention)" >&2; exit 2 ;;
+    esac
+    deploy/local/infra.sh down
+    rm -rf .data/$RESIDENCY_INFRA_INSTANCE
     trap 'deploy/local/infra.sh down' EXIT
     deploy/local/infra.sh up
-    {{python}} -m tests.bench.{{what}} --kafka 127.0.0.1:39092 {{args}}
+    {{python}} -m $module --kafka 127.0.0.1:$RESIDENCY_KAFKA_PORT \
+        --mongo mongodb://127.0.0.1:$RESIDENCY_MONGO_PORT/ --logs .data/$RESIDENCY_INFRA_INSTANCE/logs {{args}}
+
+# Control-plane CLI over the admin API: just admin create-resource --region eu-west ...
+admin *args:
+    {{python}} -m services.gateway.admin_cli {{args}}

@@ -1,31 +1,110 @@
-"""Retention's subscriber: finished interactions of its region, in one consumer group."""
+"""Retention's process: the interactions subscriber, the periodic sweep, and (when configured)
+the review API (mutual TLS) and the customer API, all on one event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
 from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
 
 from contracts import interaction_records
 from contracts.interaction_records import InteractionCompleted
 from services.retention import handlers
-from services.retention.bootstrap import bootstrap
+from services.retention.bootstrap import RetentionService, bootstrap
+from services.retention.review.http_customer import customer_app
+from services.retention.review.http_review import review_app
+from services.retention.review.server import RunningServer, Tls, start_server
 from services.retention.settings import RetentionSettings
+from services.retention.sweep import sweep_periodically
+from services.retention.topic_guard import require_short_content_retention
+from services.runtime.dead_letters import dead_letter, is_retryable
 from services.runtime.service_app import ServiceWiring
 
 
-def create_app(settings: RetentionSettings, **overrides) -> FastStream:
-    broker, ports = bootstrap(settings, **overrides)
-    wiring = ServiceWiring("retention", settings, broker)
+def http_apps(service: RetentionService, settings: RetentionSettings) -> dict[str, FastAPI]:
+    return {"review": review_app(service.review, service.directory),
+            "customer": customer_app(service.customer, settings.customer_tokens)}
 
-    @wiring.group_subscriber(interaction_records.TOPIC, "retention")
-    async def on_interaction(event: InteractionCompleted) -> None:
-        await handlers.store_interaction(event, ports)
 
-    async def create_indexes() -> None:
-        if hasattr(ports.store, "create_indexes"):
-            await ports.store.create_indexes()
+async def start_http(service: RetentionService, settings: RetentionSettings) -> list[RunningServer]:
+    apps = http_apps(service, settings)
+    servers = []
+    if settings.review_port is not None:
+        tls = Tls(settings.review_tls_cert or "", settings.review_tls_key or "", settings.review_client_ca)
+        servers.append(await start_server("review", apps["review"], settings.review_host, settings.review_port, tls))
+    if settings.customer_port is not None:
+        tls = Tls(settings.customer_tls_cert, settings.customer_tls_key) if settings.customer_tls_cert else None
+        servers.append(await start_server("customer", apps["customer"], settings.customer_host,
+                                          settings.customer_port, tls))
+    return servers
 
-    async def close_store() -> None:
-        if hasattr(ports.store, "close"):
-            await ports.store.close()
 
-    return wiring.app(topics=[interaction_records.TOPIC], on_startup=[create_indexes], after_shutdown=[close_store])
+async def store_batch(records: tuple[Any, ...], service: RetentionService) -> None:
+    """Each record prepared on its own: a poison record goes to the DLQ alone, an outage retries
+    the batch (storing is idempotent, so what was stored before the outage is not stored twice)."""
+    prepared = []
+    for record in records:
+        try:
+            event = InteractionCompleted.model_validate_json(record.value)
+            stored = await handlers.prepare_record(event, service.ports)
+        except Exception as error:
+            if is_retryable(error):
+                raise
+            await dead_letter(service.broker, record, service="retention", error=error)
+            continue
+        if stored is not None:
+            prepared.append(stored)
+    await handlers.store_records(prepared, service.ports)
+
+
+@dataclass
+class Background:
+    """What the process runs beside its subscriber: the periodic sweep and the HTTP servers."""
+
+    sweep: asyncio.Task | None = None
+    servers: list[RunningServer] = field(default_factory=list)
+
+    async def start(self, service: RetentionService, settings: RetentionSettings) -> None:
+        self.sweep = asyncio.create_task(sweep_periodically(service.sweep, settings.sweep_interval_s))
+        self.servers = await start_http(service, settings)
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            await server.stop()
+        if self.sweep is not None:
+            self.sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sweep
+
+
+def create_app(settings: RetentionSettings, *, service: RetentionService | None = None, **overrides) -> FastStream:
+    """The service's app; tests may pass a ``service`` they built with ``bootstrap`` (own clock)."""
+    service = service or bootstrap(settings, **overrides)
+    wiring = ServiceWiring("retention", settings, service.broker)
+    background = Background()
+
+    # Batches: the broker's offset commit costs more than storing a record, so one commit per
+    # batch (after every record in it was stored or dead-lettered) instead of one per record.
+    @wiring.group_subscriber(
+        interaction_records.TOPIC, "retention", batch=True, max_records=settings.batch_max_records,
+        batch_timeout_ms=50, description="Batches of InteractionCompleted (contracts/interaction_records.py); "
+        "each message is validated on its own, so a malformed one is dead-lettered alone.")
+    async def on_interactions(batch: KafkaMessage) -> None:
+        await store_batch(batch.raw_message, service)
+
+    async def start() -> None:
+        await require_short_content_retention(settings.kafka_bootstrap, settings.region,
+                                              settings.content_topic_retention_ms)
+        await service.store.create_indexes()
+        await background.start(service, settings)
+
+    async def stop() -> None:
+        await background.stop()
+        await service.store.close()
+
+    return wiring.app(topics=[interaction_records.TOPIC], on_startup=[start], after_shutdown=[stop])

@@ -3,30 +3,73 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
-from pymongo import AsyncMongoClient
 
-from services.retention.adapters.mongo_records import MongoRecordStore
-from services.retention.adapters.platform_cipher import PlatformKeyCipher
+from contracts.base import utc_now
+from services.retention.adapters.local_key_provider import LocalFileKeyProvider
+from services.retention.adapters.mongo_region import MongoRegionStore
+from services.retention.adapters.platform_keys import PlatformKeyProvider
+from services.retention.audit import AuditLog, chain_of
+from services.retention.customer import CustomerPorts
+from services.retention.flagging import DEFAULT_RULES, Rule
 from services.retention.handlers import RetentionPorts
-from services.retention.ports import ContentCipher, RecordStore
+from services.retention.keyring import Keyring
+from services.retention.ports import Clock, RecordStore
+from services.retention.review.access import ReviewPorts
+from services.retention.review.identity import ReviewDirectory
 from services.retention.settings import RetentionSettings
+from services.retention.sweep import SweepPorts
 from services.runtime.bus import make_broker
 from services.runtime.tracing import make_tracer_provider
 
 
+@dataclass(frozen=True)
+class RetentionService:
+    broker: KafkaBroker
+    store: MongoRegionStore
+    ports: RetentionPorts
+    sweep: SweepPorts
+    review: ReviewPorts
+    customer: CustomerPorts
+    directory: ReviewDirectory
+
+
+def flag_rules(settings: RetentionSettings) -> tuple[Rule, ...]:
+    if settings.flag_rules is None:
+        return DEFAULT_RULES
+    return tuple(Rule(r.name, r.signal, r.scope, r.threshold, timedelta(seconds=r.window_s))
+                 for r in settings.flag_rules)
+
+
+def keyring_of(settings: RetentionSettings, store: MongoRegionStore, clock: Clock) -> Keyring:
+    platform_keys = {settings.platform_key_id: base64.b64decode(settings.platform_key.get_secret_value())}
+    platform_keys.update({k: base64.b64decode(v.get_secret_value())
+                          for k, v in settings.previous_platform_keys.items()})
+    customer = LocalFileKeyProvider(settings.customer_key_dir) if settings.customer_key_dir else None
+    return Keyring(store.keys, PlatformKeyProvider(platform_keys), settings.platform_key_id, clock=clock,
+                   customer=customer, customer_keys=settings.customer_keys, cache_ttl_s=settings.key_cache_s)
+
+
 def bootstrap(settings: RetentionSettings, *, broker: KafkaBroker | None = None,
-              store: RecordStore | None = None,
-              cipher: ContentCipher | None = None) -> tuple[KafkaBroker, RetentionPorts]:
+              store: RecordStore | None = None, clock: Clock = utc_now) -> RetentionService:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="retention",
         tracer_provider=make_tracer_provider("retention", settings.region, console=settings.otel_console))
-    if store is None:
-        client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True)
-        store = MongoRecordStore(client, settings.database_name)
-    cipher = cipher or PlatformKeyCipher(base64.b64decode(settings.platform_key.get_secret_value()),
-                                         settings.platform_key_id)
-    return broker, RetentionPorts(store=store, cipher=cipher, region=settings.region,
-                                  retention=timedelta(days=settings.retention_days))
+    region_store = MongoRegionStore(settings.store.uri.get_secret_value(), settings.store.database)
+    records = store or region_store.records
+    keyring = keyring_of(settings, region_store, clock)
+    ports = RetentionPorts(records=records, keyring=keyring, policies=region_store.policies,
+                           flags=region_store.flags, clock=clock, region=settings.region,
+                           max_retention_days=settings.retention_days, rules=flag_rules(settings))
+    sweep = SweepPorts(records=records, keyring=keyring, policies=region_store.policies, flags=region_store.flags,
+                       grants=region_store.grants, clock=clock, max_retention_days=settings.retention_days)
+    audit = AuditLog(region_store.audit, chain_of(settings.region), clock)
+    review = ReviewPorts(records=records, keyring=keyring, grants=region_store.grants, flags=region_store.flags,
+                         audit=audit, clock=clock, region_in_eea=settings.region_in_eea,
+                         grant_ttl=timedelta(seconds=settings.grant_ttl_s))
+    return RetentionService(broker=broker, store=region_store, ports=ports, sweep=sweep, review=review,
+                            customer=CustomerPorts(sweep=sweep, audit=audit, audit_store=region_store.audit),
+                            directory=ReviewDirectory(settings.workstations, settings.reviewers))

@@ -10,4 +10,20 @@ class WrongRegion(RetentionError):
 
 
 class UnreadableRecord(RetentionError):
-    """A sealed record failed authentication: it is reported, never served."""
+    """Sealed content failed authentication or its key is gone: it is reported, never served."""
+
+
+class KeyWindowClosed(RetentionError):
+    """A data key was asked for a day whose retention window has already ended."""
+
+
+class AuditUnavailable(RetentionError):
+    """The audit log did not take an entry; an access that cannot be recorded is refused."""
+
+
+class AccessRefused(RetentionError):
+    """A review or customer request was refused; ``reason`` is a stable code (audited, returned)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

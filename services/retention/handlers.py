@@ -1,78 +1,97 @@
-"""What retention does with a finished interaction: seal its content and store it once."""
+"""What retention does with finished interactions: seal their content, store each once, flag them.
+
+The bus subscriber hands over a batch: each interaction is prepared (checked, sealed) on its own,
+so one bad message is dead-lettered alone; the prepared records are then stored together.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
-
-from bson import Binary
 
 from contracts.interaction_records import InteractionCompleted
 from services.retention.errors import WrongRegion
-from services.retention.ports import ContentCipher, RecordStore, SealedContent
+from services.retention.flagging import Rule, evaluate
+from services.retention.keyring import Keyring
+from services.retention.ports import Clock, FlagStore, PolicyStore, RecordStore
+from services.retention.records import associated_data, build_record, content_plaintext, signal_record_of
+from services.retention.window import window_end
 
 log = logging.getLogger("residency.retention.handlers")
 
 
 @dataclass(frozen=True)
 class RetentionPorts:
-    store: RecordStore
-    cipher: ContentCipher
+    records: RecordStore
+    keyring: Keyring
+    policies: PolicyStore
+    flags: FlagStore
+    clock: Clock
     region: str
-    retention: timedelta
+    max_retention_days: int
+    rules: tuple[Rule, ...]
 
 
-def associated_data(resource_id: str, request_id: str) -> bytes:
-    """Binds a ciphertext to its record: moved to another request or resource, it fails to open."""
-    return f"residency/v1/{resource_id}/{request_id}".encode()
+async def retention_days_of(resource_id: str, ports: RetentionPorts) -> int:
+    """The resource's own retention if it set one, never more than the service's maximum."""
+    days = await ports.policies.retention_days(resource_id)
+    return min(days or ports.max_retention_days, ports.max_retention_days)
 
 
-def sealed_to_document(sealed: SealedContent) -> dict[str, Any]:
-    return {"alg": "AES-256-GCM", "key_id": sealed.key_id,
-            "nonce": Binary(sealed.nonce), "ciphertext": Binary(sealed.ciphertext)}
+async def prepare_record(event: InteractionCompleted, ports: RetentionPorts) -> dict[str, Any] | None:
+    """The record to store, content sealed; None if the event arrived after its window closed."""
+    if event.region != ports.region:
+        raise WrongRegion(f"record of region {event.region} reached the {ports.region} store")
+    days = await retention_days_of(event.resource_id, ports)
+    expires_at = window_end(event.completed_at, days)
+    if expires_at <= ports.clock():
+        # A replayed or long-delayed event: its window (and its day's key) is already gone.
+        log.warning("request %s of resource %s arrived after its retention window; not stored",
+                    event.request_id, event.resource_id)
+        return None
+    content = None
+    plaintext = content_plaintext(event)
+    if plaintext is not None:
+        content, key_destroyed_at = await ports.keyring.seal(
+            event.resource_id, event.completed_at, days, plaintext,
+            associated_data(event.resource_id, event.request_id))
+        # A day's key keeps the window it was made with: a lowered retention shortens the
+        # record's window at once, a raised one applies from the next day's key.
+        expires_at = min(expires_at, key_destroyed_at)
+    return build_record(event, expires_at=expires_at, retention_days=days, content=content)
 
 
-def document_to_sealed(document: dict[str, Any]) -> SealedContent:
-    return SealedContent(document["key_id"], bytes(document["nonce"]), bytes(document["ciphertext"]))
-
-
-def build_record(event: InteractionCompleted, ports: RetentionPorts) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "_id": f"{event.resource_id}/{event.request_id}",
-        "resource_id": event.resource_id,
-        "request_id": event.request_id,
-        "region": event.region,
-        "deployment": event.deployment,
-        "created_at": event.created_at,
-        "completed_at": event.completed_at,
-        "expires_at": event.completed_at + ports.retention,
-        "status": event.status,
-        "end_user": event.end_user,
-        "content_logging": event.content_logging,
-        "prompt_filter_results": event.prompt_filter_results,
-        "completion_filter_results": event.completion_filter_results,
-        "finish_reasons": event.finish_reasons,
-        "citation_ids": event.citation_ids,
-        "error_code": event.error_code,
-        "usage": event.usage.model_dump() if event.usage else None,
-        "content": None,
-    }
-    # Content logging off: not even an encrypted copy. The check is here as well as in the
-    # gateway (which sends none), so a wrong producer cannot make the store keep content.
-    if event.content_logging and (event.messages or event.completions):
-        plaintext = json.dumps({"messages": [m.model_dump() for m in event.messages],
-                                "completions": event.completions}).encode()
-        sealed = ports.cipher.seal(plaintext, associated_data(event.resource_id, event.request_id))
-        record["content"] = sealed_to_document(sealed)
-    return record
+async def store_records(records: Sequence[dict[str, Any]], ports: RetentionPorts) -> None:
+    if not records:
+        return
+    inserted = await ports.records.put_records(records)
+    log.info("%d records stored, %d already stored", inserted, len(records) - inserted)
+    for record in records:
+        if record["has_signals"]:
+            # Also after a duplicate delivery: flag IDs are deterministic, so a crash between
+            # storing and flagging is repaired by the redelivery.
+            await raise_flags(record, ports)
 
 
 async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) -> None:
-    if event.region != ports.region:
-        raise WrongRegion(f"record of region {event.region} reached the {ports.region} store")
-    inserted = await ports.store.put_record(build_record(event, ports))
-    log.info("request %s of resource %s %s", event.request_id, event.resource_id,
-             "stored" if inserted else "already stored")
+    record = await prepare_record(event, ports)
+    await store_records([record] if record else [], ports)
+
+
+async def raise_flags(record: dict[str, Any], ports: RetentionPorts) -> None:
+    trigger = signal_record_of(record)
+    resource_id = record["resource_id"]
+    for rule in ports.rules:
+        if not rule.applies_to(trigger):
+            continue
+        history = await ports.records.signal_history(
+            resource_id, trigger.completed_at - rule.window, trigger.completed_at, kind=rule.kind,
+            end_user=trigger.end_user if rule.scope == "end_user" else None, limit=rule.history_limit)
+        flag = evaluate(rule, resource_id, trigger, history, ports.clock())
+        if flag is None:
+            continue
+        await ports.records.mark_flagged(resource_id, flag.request_ids, flag.flag_id, rule.name)
+        if await ports.flags.raise_flag(flag):
+            log.warning("flag %s raised on resource %s: %d records", flag.rule, resource_id, len(flag.request_ids))

@@ -1,33 +1,126 @@
-"""What the retention handlers need from the outside world."""
+"""What the retention handlers need from the outside world. Every store is the region's own.
+
+Queries that touch records, keys or flags of a resource name its resource ID (the MongoDB
+adapters' indexes lead with it; the sweep goes resource by resource). Two lookups do not: a
+grant by its ID, and the reviewers' list of flags (IDs and rule names, never content).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
+from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
 
-@dataclass(frozen=True)
-class SealedContent:
-    """AES-256-GCM output: ciphertext with its tag, the nonce, and which key sealed it."""
-
-    key_id: str
-    nonce: bytes
-    ciphertext: bytes
-
-
-class ContentCipher(Protocol):
-    """Seals content so that it opens only with the same associated data."""
-
-    def seal(self, plaintext: bytes, associated_data: bytes) -> SealedContent: ...
-
-    def open(self, sealed: SealedContent, associated_data: bytes) -> bytes:
-        """Raises UnreadableRecord if the ciphertext, nonce or associated data changed."""
+Clock = Callable[[], datetime]
 
 
 class RecordStore(Protocol):
-    """The region's record collection. Every query is scoped by resource ID."""
+    """The region's record collection."""
 
     async def put_record(self, record: dict[str, Any]) -> bool:
         """Insert once; returns False when a record of that request already exists."""
 
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None: ...
+
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
+        """Insert each once (duplicates of stored requests are skipped); returns how many were new."""
+
+    async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
+                             end_user: str | None, limit: int) -> list[SignalRecord]:
+        """The newest ``limit`` records of one resource completed in (since, until] with a signal of
+        ``kind`` (any signal if None), of one end user if given; oldest first."""
+
+    async def mark_flagged(self, resource_id: str, request_ids: Sequence[str], flag_id: str, rule: str) -> None: ...
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Delete every record whose ``expires_at`` has passed; returns how many."""
+
+    async def delete_completed_before(self, resource_id: str, before: datetime) -> int:
+        """Delete one resource's records completed before ``before`` (a lowered retention)."""
+
+    async def delete_resource(self, resource_id: str) -> int: ...
+
+    async def count_resource(self, resource_id: str) -> int: ...
+
+
+class KeyStore(Protocol):
+    """The region's data keys, wrapped. At most one active key per resource and day."""
+
+    async def active_key(self, resource_id: str, day: str) -> StoredDataKey | None: ...
+
+    async def insert_key(self, key: StoredDataKey) -> bool:
+        """False when another writer created that day's active key first."""
+
+    async def get_key(self, key_id: str) -> StoredDataKey | None: ...
+
+    async def destroy_due(self, now: datetime) -> int:
+        """Remove the key material of every key whose ``destroy_at`` has passed."""
+
+    async def destroy_resource(self, resource_id: str, now: datetime, because: str,
+                               day_start_before: datetime | None = None) -> int:
+        """Remove the key material of one resource's keys (all, or those of days before a date)."""
+
+
+class KeyProvider(Protocol):
+    """Wraps and unwraps key material under a named key it holds (the platform key, a KMS key,
+    a Vault transit key). The wrapping key never leaves the provider; associated data binds each
+    wrapped key to its data-key ID, so a wrapped key copied elsewhere fails to unwrap."""
+
+    async def wrap(self, key_id: str, plaintext: bytes, associated_data: bytes) -> bytes: ...
+
+    async def unwrap(self, key_id: str, wrapped: bytes, associated_data: bytes) -> bytes:
+        """Raises UnreadableRecord when the wrapped key or its associated data was altered."""
+
+
+class PolicyStore(Protocol):
+    """Per-resource retention set lower than the service's maximum."""
+
+    async def retention_days(self, resource_id: str) -> int | None: ...
+
+    async def set_retention_days(self, resource_id: str, days: int) -> None: ...
+
+    async def all_retention_days(self) -> dict[str, int]: ...
+
+
+class FlagStore(Protocol):
+    async def raise_flag(self, flag: Flag) -> bool:
+        """Insert once (flag IDs are deterministic); False if it was already raised."""
+
+    async def list_flags(self, limit: int) -> list[Flag]: ...
+
+    async def delete_expired(self, now: datetime) -> int: ...
+
+    async def delete_ended_before(self, resource_id: str, before: datetime) -> int:
+        """Delete one resource's flags whose window ended before ``before`` (a lowered retention)."""
+
+    async def delete_resource(self, resource_id: str) -> int: ...
+
+
+class GrantStore(Protocol):
+    async def insert_grant(self, grant: Grant) -> None: ...
+
+    async def get_grant(self, grant_id: str) -> Grant | None: ...
+
+    async def approve(self, grant_id: str, approver: str, approved_at: datetime, expires_at: datetime) -> bool:
+        """Approve a grant that is still only requested; False if it changed meanwhile."""
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Delete grants whose record has expired (a grant outliving its record names nothing)."""
+
+    async def delete_resource(self, resource_id: str) -> int: ...
+
+
+class AuditStore(Protocol):
+    """Append-only storage of chained entries; unique on (chain, sequence)."""
+
+    async def head(self, chain: str) -> AuditEntry | None: ...
+
+    async def insert_entry(self, entry: AuditEntry) -> bool:
+        """False when an entry with that (chain, sequence) exists: another appender won."""
+
+    async def entries(self, chain: str) -> list[AuditEntry]:
+        """The whole chain in sequence order."""
+
+    async def entries_of_resource(self, chain: str, resource_id: str, limit: int) -> list[AuditEntry]: ...

@@ -1,4 +1,5 @@
-"""Writes each service's AsyncAPI document (from its FastStream wiring) and the gateway's OpenAPI.
+"""Writes each service's AsyncAPI document (from its FastStream wiring), the gateway's OpenAPI and
+the OpenAPI of the retention service's review and customer APIs.
 
     python -m services.runtime.asyncapi_docs docs/asyncapi     (just docs)
 
@@ -51,7 +52,21 @@ def write(folder: Path) -> list[Path]:
     openapi = folder.parent / "openapi-gateway.json"
     openapi.write_text(json.dumps(build_app("gateway").openapi(), indent=2, sort_keys=True) + "\n")
     written.append(openapi)
+    for name, app in retention_http_apps().items():
+        path = folder.parent / f"openapi-retention-{name}.json"
+        path.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
+        written.append(path)
     return written
+
+
+def retention_http_apps() -> dict[str, Any]:
+    """The retention service's review and customer APIs, built as its process builds them."""
+    from services.retention.app import http_apps
+    from services.retention.bootstrap import bootstrap
+    from services.retention.settings import RetentionSettings
+
+    settings = RetentionSettings(region=EXAMPLE_REGION, platform_key=_PLACEHOLDERS["platform_key"])
+    return http_apps(bootstrap(settings), settings)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,15 @@ def _summarise(error: BaseException) -> str:
     return type(error).__name__
 
 
+async def dead_letter(broker: KafkaBroker, record: Any, *, service: str, error: BaseException) -> None:
+    """Publish one record byte for byte, with its key and headers, to its topic's DLQ."""
+    letter = dead_letter_for(record, consumer=service, error=error)
+    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    headers.update(letter.to_headers())
+    await broker.publish(record.value, dead_letter_topic(record.topic), key=record.key, headers=headers)
+    log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, letter.error_type)
+
+
 def dead_letter_middleware(broker: KafkaBroker, *, service: str) -> type[BaseMiddleware]:
     class DeadLetterMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
@@ -63,19 +72,17 @@ def dead_letter_middleware(broker: KafkaBroker, *, service: str) -> type[BaseMid
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                record = msg.raw_message
+                # A batch subscriber's raw message is a tuple of records; it dead-letters its own
+                # poison records one by one, so what escapes here concerns the whole batch.
+                records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
                 if is_retryable(error):
-                    log.warning("retrying %s[%s]@%s after %s", record.topic, record.partition,
-                                record.offset, type(error).__name__)
+                    first = records[0]
+                    log.warning("retrying %s[%s]@%s (%d records) after %s", first.topic, first.partition,
+                                first.offset, len(records), type(error).__name__)
                     await asyncio.sleep(RETRY_PAUSE_S)
                     raise
-                letter = dead_letter_for(record, consumer=service, error=error)
-                headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-                headers.update(letter.to_headers())
-                await broker.publish(record.value, dead_letter_topic(record.topic),
-                                     key=record.key, headers=headers)
-                log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition,
-                          record.offset, letter.error_type)
+                for record in records:
+                    await dead_letter(broker, record, service=service, error=error)
                 return None
 
     return DeadLetterMiddleware

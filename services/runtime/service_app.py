@@ -34,14 +34,16 @@ class ServiceWiring:
     def topic(self, template: str) -> str:
         return topic_name(template, self.settings.region)
 
-    def group_subscriber(self, template: str, group: str, *, ack_policy: AckPolicy = COMMIT_AFTER_HANDLER) -> Any:
+    def group_subscriber(self, template: str, group: str, *, ack_policy: AckPolicy = COMMIT_AFTER_HANDLER,
+                         **options: Any) -> Any:
         """One consumer group per region and purpose: each message is handled by one replica.
 
-        ``AckPolicy.MANUAL`` is for handlers that commit themselves (services.runtime.inflight).
+        ``AckPolicy.MANUAL`` is for handlers that commit themselves (services.runtime.inflight);
+        ``options`` go to FastStream (e.g. ``batch=True``: one commit per batch, after it).
         """
         subscriber = self.broker.subscriber(
             self.topic(template), group_id=f"{self.settings.region}.{group}",
-            auto_offset_reset="earliest", ack_policy=ack_policy)
+            auto_offset_reset="earliest", ack_policy=ack_policy, **options)
         self._groups.append(subscriber)
         return subscriber
 

@@ -128,13 +128,13 @@ def p50(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-async def run_bare(levels: list[int], tokens: int) -> dict[int, tuple[float, float]]:
+async def run_bare(levels: list[int], tokens: int, work_dir: Path) -> dict[int, tuple[float, float]]:
     from vllm.v1.engine.async_llm import AsyncLLM
 
     from services.inference.adapters.vllm_setup import engine_args, prepare_environment, resolve_model
 
     settings = InferenceSettings()
-    prepare_environment(settings, ROOT / ".data" / "bench" / "vllm")
+    prepare_environment(settings, work_dir)
     engine = AsyncLLM.from_engine_args(engine_args(resolve_model(f"packaged:{CHAT_MODEL}"), settings, pooling=False))
     try:
         await bare(1, 4, engine)  # warm-up
@@ -145,16 +145,19 @@ async def run_bare(levels: list[int], tokens: int) -> dict[int, tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kafka", default="127.0.0.1:39092")
+    parser.add_argument("--kafka", default="127.0.0.1:29592")
+    parser.add_argument("--mongo", help="ignored: inference keeps nothing in a store")
+    parser.add_argument("--logs", type=Path, default=ROOT / ".data" / "bench" / "logs",
+                        help="where the inference service's log and vLLM cache go")
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    data = ROOT / ".data" / "bench"
+    data = args.logs
     data.mkdir(parents=True, exist_ok=True)
 
     print(f"[bench] bare AsyncLLM, {args.tokens} tokens per stream ...", file=sys.stderr)
-    bare_results = asyncio.run(run_bare(levels, args.tokens))
+    bare_results = asyncio.run(run_bare(levels, args.tokens, data / "vllm"))
 
     region = f"bench{uuid.uuid4().hex[:6]}"
     asyncio.run(ensure_topics(args.kafka, region, TopicPolicy()))

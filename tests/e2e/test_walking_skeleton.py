@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import bson
 import pytest
 from openai import AsyncOpenAI, AzureOpenAI, NotFoundError, OpenAI
 from pymongo import AsyncMongoClient, MongoClient
@@ -125,6 +126,15 @@ async def test_content_logging_off_stores_no_content(stack) -> None:
     record = await retention_record(stack, raw.headers["x-request-id"])
     assert record["content"] is None and record["content_logging"] is False
     assert "canary-7f3a9" not in repr(record)
+    client: AsyncMongoClient = AsyncMongoClient(stack.infra.mongo)
+    try:  # nowhere in the region's store: no record, no signal, no key, no flag
+        database = client[f"residency_retention_{stack.region.replace('-', '_')}"]
+        for name in await database.list_collection_names():
+            for document in await database[name].find().to_list():
+                assert b"canary-7f3a9" not in bson.encode(document), name
+        assert await database["data_keys"].count_documents({"resource_id": quiet["resource_id"]}) == 0
+    finally:
+        await client.close()
 
 
 def test_two_resources_cannot_see_each_others_deployments(stack, tenant) -> None:

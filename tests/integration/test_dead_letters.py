@@ -97,6 +97,9 @@ class FlakyStore:
             raise DependencyUnavailable("store down")
         return self.records.setdefault(record["_id"], record) is record
 
+    async def put_records(self, records: list[dict[str, Any]]) -> int:
+        return sum([await self.put_record(record) for record in records])
+
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None:
         return self.records.get(f"{resource_id}/{request_id}")
 

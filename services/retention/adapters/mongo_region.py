@@ -1,0 +1,31 @@
+"""The region's store: one client, one database, every retention collection's adapter."""
+
+from __future__ import annotations
+
+from pymongo import AsyncMongoClient
+
+from services.retention.adapters.mongo_audit import MongoAuditStore
+from services.retention.adapters.mongo_flags import MongoFlagStore
+from services.retention.adapters.mongo_grants import MongoGrantStore
+from services.retention.adapters.mongo_keys import MongoKeyStore
+from services.retention.adapters.mongo_policies import MongoPolicyStore
+from services.retention.adapters.mongo_records import MongoRecordStore
+
+
+class MongoRegionStore:
+    def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
+        self._client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms)
+        db = self._client[database]
+        self.records = MongoRecordStore(db)
+        self.keys = MongoKeyStore(db)
+        self.flags = MongoFlagStore(db)
+        self.grants = MongoGrantStore(db)
+        self.audit = MongoAuditStore(db)
+        self.policies = MongoPolicyStore(db)
+
+    async def create_indexes(self) -> None:
+        for adapter in (self.records, self.keys, self.flags, self.grants, self.audit):
+            await adapter.create_indexes()
+
+    async def close(self) -> None:
+        await self._client.close()
