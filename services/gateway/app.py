@@ -112,9 +112,9 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await require_topics(settings.kafka_bootstrap, own_topics)
-        create_indexes = getattr(gateway.ports.resources, "create_indexes", None)
-        if create_indexes:
-            await create_indexes()
+        for store in (gateway.ports.resources, gateway.ports.windows):
+            if hasattr(store, "create_indexes"):
+                await store.create_indexes()
         await gateway.broker.start()
         await wait_until_positioned(replies)
         app.state.ready = True

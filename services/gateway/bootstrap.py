@@ -9,9 +9,11 @@ from pymongo import AsyncMongoClient
 
 from services.gateway.adapters.kafka_bus import KafkaRequestBus
 from services.gateway.adapters.mongo_resources import MongoResourceDirectory
+from services.gateway.adapters.mongo_windows import MongoWindowCounter
 from services.gateway.adapters.reply_inbox import InMemoryReplyInbox
 from services.gateway.handlers import GatewayPorts
 from services.gateway.ports import RequestBus, ResourceDirectory
+from services.gateway.rate_limits import WindowCounter
 from services.gateway.settings import GatewaySettings
 from services.runtime.bus import make_broker
 from services.runtime.tracing import make_tracer_provider
@@ -25,16 +27,19 @@ class Gateway:
 
 
 def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
-              resources: ResourceDirectory | None = None, bus: RequestBus | None = None) -> Gateway:
+              resources: ResourceDirectory | None = None, bus: RequestBus | None = None,
+              windows: WindowCounter | None = None) -> Gateway:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="gateway",
         tracer_provider=make_tracer_provider("gateway", settings.region, console=settings.otel_console))
-    if resources is None:
+    if resources is None or windows is None:
         client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
                                                    serverSelectionTimeoutMS=settings.store_timeout_ms)
-        resources = MongoResourceDirectory(client, settings.control_database)
+        resources = resources or MongoResourceDirectory(client, settings.control_database)
+        windows = windows or MongoWindowCounter(client, settings.control_database)
     inbox = InMemoryReplyInbox()
     ports = GatewayPorts(resources=resources, bus=bus or KafkaRequestBus(broker, settings.region), inbox=inbox,
+                         windows=windows,
                          region=settings.region, replica_id=settings.replica_id,
                          reply_timeout_s=settings.reply_timeout_s)
     return Gateway(broker=broker, ports=ports, inbox=inbox)

@@ -28,6 +28,7 @@ from contracts.grounding_requests import GroundingRequested, MongoDataSource
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
 from services.gateway.ports import ReplyInbox, RequestBus, ResourceDirectory
+from services.gateway.rate_limits import WindowCounter
 from services.gateway.resources import Deployment, Resource
 
 
@@ -36,6 +37,7 @@ class GatewayPorts:
     resources: ResourceDirectory
     bus: RequestBus
     inbox: ReplyInbox
+    windows: WindowCounter
     region: str
     replica_id: str
     reply_timeout_s: float

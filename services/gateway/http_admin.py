@@ -17,7 +17,7 @@ from contracts.base import Region, ResourceId, utc_now
 from services.gateway.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
 from services.gateway.openai_request import openai_param, parse_json
-from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Resource, hash_key, new_key
+from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Limits, Resource, hash_key, new_key
 from services.gateway.settings import GatewaySettings
 
 
@@ -28,6 +28,7 @@ class ResourceCreate(BaseModel):
     region: Region
     content_logging: bool = True
     deployments: list[Deployment] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
 
 
 class ResourceUpdate(BaseModel):
@@ -35,6 +36,7 @@ class ResourceUpdate(BaseModel):
 
     content_logging: bool | None = None
     deployments: list[Deployment] | None = None
+    limits: Limits | None = None
 
 
 class Conflict(GatewayError):
@@ -75,7 +77,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         spec = _validated(ResourceCreate, parse_json(await request.body()))
         resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
                             content_logging=spec.content_logging, deployments=spec.deployments,
-                            created_at=utc_now())
+                            limits=spec.limits, created_at=utc_now())
         keys = {slot: new_key() for slot in KEY_SLOTS}
         if not await ports.resources.create(resource, {s: hash_key(k) for s, k in keys.items()}):
             raise Conflict(f"Resource '{resource.resource_id}' already exists.")

@@ -22,6 +22,7 @@ from services.gateway.handlers import (
     embed,
     interaction_record,
 )
+from services.gateway.rate_limits import Admission, admit, estimate_tokens, settle
 from services.gateway.openai_response import ChunkWriter, chat_completion, embeddings_list, error_body
 from services.gateway.resources import Resource, hash_key
 from services.gateway.settings import GatewaySettings
@@ -98,23 +99,28 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         call = ChatCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                         messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
                         stream=parsed.stream, end_user=parsed.user, data_source=edge.data_source(parsed))
+        prompt_chars = sum(len(m.content) for m in call.messages)
+        admission = await admit(ports.windows, resource, deployment,
+                                estimate_tokens(prompt_chars, call.sampling.max_tokens))
         if call.stream:
             include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
-            return await stream_chat(call, include_usage)
+            return await stream_chat(call, include_usage, admission)
         outcome = await complete_chat(call, ports)
+        await settle(ports.windows, admission, outcome.usage.total_tokens if outcome.usage else 0)
         if outcome.error is not None:
-            return JSONResponse(error_body(outcome.error), status_code=outcome.error.status)
-        return JSONResponse(chat_completion(call, outcome))
+            return JSONResponse(error_body(outcome.error), status_code=outcome.error.status, headers=admission.headers)
+        return JSONResponse(chat_completion(call, outcome), headers=admission.headers)
 
-    async def stream_chat(call: ChatCall, include_usage: bool) -> Any:
+    async def stream_chat(call: ChatCall, include_usage: bool, admission: Admission) -> Any:
         replies = chat_replies(call, ports)
         outcome = ChatOutcome(model=call.deployment.model, n=call.sampling.n)
         first = await anext(replies)
         outcome.add(first)
         if isinstance(first, RequestFailed):  # nothing streamed yet: a real HTTP status
             await replies.aclose()
+            await settle(ports.windows, admission, 0)
             await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
-            return JSONResponse(error_body(first.error), status_code=first.error.status)
+            return JSONResponse(error_body(first.error), status_code=first.error.status, headers=admission.headers)
         writer = ChunkWriter(call, include_usage=include_usage)
 
         async def events() -> AsyncIterator[str]:
@@ -131,22 +137,26 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
                 yield writer.DONE
             finally:
                 await replies.aclose()
+                await settle(ports.windows, admission, outcome.usage.total_tokens if outcome.usage else 0)
                 # The caller got HTTP 200 before any later error: record what it received.
                 await ports.bus.record_interaction(
                     interaction_record(call, outcome, ports.replica_id, http_status=200))
 
         return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no", **admission.headers})
 
     async def embeddings(request: Request, deployment_name: str | None) -> Any:
         resource, body = await caller(request)
         parsed, inputs = edge.parse_embeddings_request(body)
         deployment = deployment_of(resource, deployment_name or parsed.model)
+        admission = await admit(ports.windows, resource, deployment, estimate_tokens(sum(map(len, inputs)), None))
         reply = await embed(EmbeddingCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                                           inputs=inputs, dimensions=parsed.dimensions, end_user=parsed.user), ports)
         if isinstance(reply, RequestFailed):
-            return JSONResponse(error_body(reply.error), status_code=reply.error.status)
-        return JSONResponse(embeddings_list(reply, encoding_format=parsed.encoding_format))
+            await settle(ports.windows, admission, 0)
+            return JSONResponse(error_body(reply.error), status_code=reply.error.status, headers=admission.headers)
+        await settle(ports.windows, admission, reply.prompt_tokens)
+        return JSONResponse(embeddings_list(reply, encoding_format=parsed.encoding_format), headers=admission.headers)
 
     @router.post("/openai/deployments/{deployment}/embeddings")
     async def azure_embeddings(deployment: str, request: Request) -> Any:

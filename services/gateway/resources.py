@@ -15,6 +15,15 @@ KeySlot = Literal["key1", "key2"]
 KEY_SLOTS: tuple[KeySlot, ...] = ("key1", "key2")
 
 
+class Limits(BaseModel):
+    """Requests and tokens per minute; None is unlimited. Held across all gateway replicas."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rpm: int | None = Field(None, ge=1, description="Requests per minute.")
+    tpm: int | None = Field(None, ge=1, description="Tokens per minute (prompt estimate + max_tokens, then actual).")
+
+
 class Deployment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -22,6 +31,7 @@ class Deployment(BaseModel):
     model: str = Field(min_length=1, max_length=128)
     adapter: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
                                 description="Fine-tuned LoRA adapter owned by this resource, served on top of model.")
+    limits: Limits = Field(default_factory=Limits)
 
 
 class Resource(BaseModel):
@@ -31,6 +41,7 @@ class Resource(BaseModel):
     region: Region
     content_logging: bool = True
     deployments: list[Deployment] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
     created_at: datetime
 
     def deployment(self, name: str) -> Deployment | None:

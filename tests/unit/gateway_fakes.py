@@ -162,6 +162,19 @@ def gateway(answer: Answer | None = answer_hello, **settings: Any) -> Harness:
     keys = {"contoso": directory.add("contoso"), "fabrikam": directory.add("fabrikam", deployments=("fab-only",)),
             "quiet": directory.add("quiet", content_logging=False),
             "faraway": directory.add("faraway", region="us-east")}
-    app = create_app(GatewaySettings(admin_key=ADMIN_KEY, region=REGION, **settings), resources=directory, bus=bus)
+    app = create_app(GatewaySettings(admin_key=ADMIN_KEY, region=REGION, **settings), resources=directory, bus=bus,
+                     windows=InMemoryWindowCounter())
     bus.inbox = app.state.gateway.inbox
     return Harness(TestClient(app, raise_server_exceptions=False), directory, bus, keys)
+
+
+class InMemoryWindowCounter:
+    """Rate-limit windows in a dict: one process only (the real counter is in the shared store)."""
+
+    def __init__(self) -> None:
+        self.windows: dict[str, tuple[int, int]] = {}
+
+    async def add(self, window: str, requests: int, tokens: int, *, expires_at: float) -> tuple[int, int]:
+        used_requests, used_tokens = self.windows.get(window, (0, 0))
+        self.windows[window] = (used_requests + requests, used_tokens + tokens)
+        return self.windows[window]

@@ -13,7 +13,15 @@ from services.gateway.handlers import ChatCall, GatewayPorts, chat_replies, comp
 from services.gateway.openai_response import chat_completion
 from services.gateway.resources import Deployment, Resource
 from tests.unit.builders import CREATED_AT, MODEL, REGION, REPLY_TO, REQUEST_ID, RESOURCE_ID, chat, sampling
-from tests.unit.gateway_fakes import SAFE, USAGE, InMemoryResourceDirectory, ScriptedBus, completion, screened
+from tests.unit.gateway_fakes import (
+    SAFE,
+    USAGE,
+    InMemoryResourceDirectory,
+    InMemoryWindowCounter,
+    ScriptedBus,
+    completion,
+    screened,
+)
 
 REFUND_DOC = Citation(content="Refunds are paid within 30 days.", title="Refunds",
                       url="https://contoso.example/refunds", filepath="policies/refunds.md", chunk_id="doc-17")
@@ -22,7 +30,8 @@ VIOLENT = {**SAFE, "violence": {"filtered": True, "severity": "high"}}
 
 def ports_answering(answer, *, timeout_s: float = 5.0) -> tuple[GatewayPorts, ScriptedBus]:
     bus = ScriptedBus(answer)
-    ports = GatewayPorts(resources=InMemoryResourceDirectory(), bus=bus, inbox=InMemoryReplyInbox(), region=REGION,
+    ports = GatewayPorts(resources=InMemoryResourceDirectory(), bus=bus, inbox=InMemoryReplyInbox(),
+                         windows=InMemoryWindowCounter(), region=REGION,
                          replica_id=REPLY_TO, reply_timeout_s=timeout_s)
     bus.inbox = ports.inbox
     return ports, bus

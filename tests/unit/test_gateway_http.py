@@ -245,7 +245,7 @@ def test_patching_deployments_makes_the_new_deployment_usable():
     deployments = [{"name": "chat-prod", "model": MODEL}, {"name": "chat-new", "model": MODEL}]
     changed = h.client.patch("/admin/resources/contoso", json={"deployments": deployments}, headers=ADMIN)
     assert changed.status_code == 200, changed.text
-    assert changed.json()["deployments"] == [{**d, "adapter": None} for d in deployments]
+    assert [{k: d[k] for k in ("name", "model")} for d in changed.json()["deployments"]] == deployments
     assert post(h, AZURE.replace("chat-prod", "chat-new")).status_code == 200
 
 

@@ -29,7 +29,7 @@ class MongoResourceDirectory:
             return None
         return Resource(resource_id=document["_id"], region=document["region"],
                         content_logging=document["content_logging"], deployments=document["deployments"],
-                        created_at=document["created_at"])
+                        limits=document.get("limits") or {}, created_at=document["created_at"])
 
     @staticmethod
     def _fields(resource: Resource) -> dict[str, Any]:
