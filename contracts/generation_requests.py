@@ -17,5 +17,7 @@ class GenerateCompletion(Envelope):
     model: str = Field(min_length=1, description="Model the deployment maps to, resolved by the gateway.")
     messages: list[ChatMessage] = Field(min_length=1, description="Screened messages. Customer content.")
     sampling: SamplingParams = Field(description="Validated sampling settings.")
+    raw_prompt: bool = Field(False, description=(
+        "Legacy completions: the one user message is the prompt itself, without the chat template."))
     stream: bool = Field(False, description="Publish chunks as they are generated, not only the final result.")
     adapter: str | None = Field(None, description="Fine-tuned LoRA adapter owned by the resource, if any.")

@@ -17,6 +17,8 @@ class PromptSubmitted(Envelope):
     model: str = Field(min_length=1, description="Model the deployment maps to, resolved by the gateway.")
     messages: list[ChatMessage] = Field(min_length=1, description="Messages to screen and generate from.")
     sampling: SamplingParams = Field(description="Validated sampling settings.")
+    raw_prompt: bool = Field(False, description=(
+        "Legacy completions: the one user message is the prompt itself, without the chat template."))
     stream: bool = Field(False, description="Whether the caller asked for server-sent events.")
     end_user: str | None = Field(None, description="The request's `user` field, for abuse monitoring.")
     adapter: str | None = Field(None, description="Fine-tuned LoRA adapter of the deployment, owned by the resource.")

@@ -54,7 +54,8 @@ async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None
         prompt_filter_results=[PromptAnnotation(prompt_index=0, content_filter_results=verdict.results)]))
     await ports.generation.publish(GenerateCompletion(
         **submission.envelope(), model=submission.model, messages=submission.messages,
-        sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter))
+        sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter,
+        raw_prompt=submission.raw_prompt))
 
 
 async def screen_generation(event: CompletionGenerated, ports: FilterPorts) -> None:

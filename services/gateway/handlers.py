@@ -55,6 +55,7 @@ class ChatCall:
     stream: bool = False
     end_user: str | None = None
     data_source: MongoDataSource | None = None
+    raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
     created_at: datetime = field(default_factory=utc_now)
 
     def envelope(self, replica_id: str) -> dict[str, object]:
@@ -118,7 +119,7 @@ async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
     if call.data_source is not None:
         await ports.bus.request_grounding(GroundingRequested(**common, data_source=call.data_source))
     else:
-        await ports.bus.submit_prompt(PromptSubmitted(**common))
+        await ports.bus.submit_prompt(PromptSubmitted(**common, raw_prompt=call.raw_prompt))
 
 
 async def replies_for(request_id: str, envelope: dict[str, object], publish: Callable[[], Awaitable[None]],

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from contracts.common import ChatMessage
 from contracts.gateway_replies import RequestFailed
 from services.gateway import openai_request as edge
 from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge
@@ -23,7 +24,7 @@ from services.gateway.handlers import (
     interaction_record,
 )
 from services.gateway.rate_limits import Admission, admit, estimate_tokens, settle
-from services.gateway.openai_response import ChunkWriter, chat_completion, embeddings_list, error_body
+from services.gateway.openai_response import ChunkWriter, chat_completion, embeddings_list, error_body, text_completion
 from services.gateway.resources import Resource, hash_key
 from services.gateway.settings import GatewaySettings
 
@@ -99,17 +100,30 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         call = ChatCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                         messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
                         stream=parsed.stream, end_user=parsed.user, data_source=edge.data_source(parsed))
+        return await answer(call, resource, deployment, parsed.stream_options)
+
+    async def completions(request: Request, deployment_name: str | None) -> Any:
+        resource, body = await caller(request)
+        parsed, prompt = edge.parse_completions_request(body)
+        deployment = deployment_of(resource, deployment_name or parsed.model)
+        call = ChatCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
+                        messages=[ChatMessage(role="user", content=prompt)], sampling=edge.completions_sampling(parsed),
+                        stream=parsed.stream, end_user=parsed.user, raw_prompt=True)
+        return await answer(call, resource, deployment, parsed.stream_options)
+
+    async def answer(call: ChatCall, resource: Resource, deployment: Any, stream_options: Any) -> Any:
         prompt_chars = sum(len(m.content) for m in call.messages)
         admission = await admit(ports.windows, resource, deployment,
                                 estimate_tokens(prompt_chars, call.sampling.max_tokens))
         if call.stream:
-            include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
+            include_usage = bool(stream_options and stream_options.include_usage)
             return await stream_chat(call, include_usage, admission)
         outcome = await complete_chat(call, ports)
         await settle(ports.windows, admission, outcome.usage.total_tokens if outcome.usage else 0)
         if outcome.error is not None:
             return JSONResponse(error_body(outcome.error), status_code=outcome.error.status, headers=admission.headers)
-        return JSONResponse(chat_completion(call, outcome), headers=admission.headers)
+        body = text_completion(call, outcome) if call.raw_prompt else chat_completion(call, outcome)
+        return JSONResponse(body, headers=admission.headers)
 
     async def stream_chat(call: ChatCall, include_usage: bool, admission: Admission) -> Any:
         replies = chat_replies(call, ports)
@@ -166,6 +180,15 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/v1/embeddings")
     async def openai_embeddings(request: Request) -> Any:
         return await embeddings(request, None)
+
+    @router.post("/openai/deployments/{deployment}/completions")
+    async def azure_completions(deployment: str, request: Request) -> Any:
+        require_api_version(request, settings)
+        return await completions(request, deployment)
+
+    @router.post("/v1/completions")
+    async def openai_completions(request: Request) -> Any:
+        return await completions(request, None)
 
     @router.post("/openai/deployments/{deployment}/chat/completions")
     async def azure_chat_completions(deployment: str, request: Request) -> Any:

@@ -207,3 +207,57 @@ def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) ->
     if any(not text for text in inputs):
         raise InvalidRequest("'input' cannot contain empty strings.", param="input")
     return request, list(inputs)
+
+
+class CompletionsRequestBody(_Tolerant):
+    """Legacy /completions. ``echo``, ``suffix`` and ``best_of`` > ``n`` are refused, not ignored."""
+
+    model: str | None = None
+    prompt: str | list[str]
+    max_tokens: int | None = Field(16, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    n: int = Field(1, ge=1, le=16)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    user: str | None = Field(None, max_length=256)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    logprobs: int | None = Field(None, ge=0, le=5)
+    echo: bool = False
+    suffix: str | None = None
+    best_of: int | None = Field(None, ge=1, le=16)
+
+
+def parse_completions_request(body: dict[str, Any]) -> tuple[CompletionsRequestBody, str]:
+    try:
+        request = CompletionsRequestBody.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        param = openai_param(first["loc"][:1]) or None
+        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+    prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+    if len(prompts) != 1:
+        raise InvalidRequest("Send one prompt per request; a list of several prompts is not supported.",
+                             param="prompt")
+    for name, unsupported in (("echo", request.echo), ("suffix", request.suffix is not None),
+                              ("best_of", (request.best_of or request.n) != request.n)):
+        if unsupported:
+            raise InvalidRequest(f"'{name}' is not supported by this deployment.", param=name)
+    if isinstance(request.stop, list) and len(request.stop) > 4:
+        raise InvalidRequest("Invalid value for 'stop': at most 4 sequences.", param="stop")
+    return request, prompts[0]
+
+
+def completions_sampling(request: CompletionsRequestBody) -> SamplingParams:
+    stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    fields: dict[str, Any] = {"max_tokens": request.max_tokens, "n": request.n, "stop": stop, "seed": request.seed,
+                              "logit_bias": request.logit_bias or {}, "logprobs": request.logprobs is not None,
+                              "top_logprobs": request.logprobs}
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        if getattr(request, name) is not None:
+            fields[name] = getattr(request, name)
+    return SamplingParams(**fields)

@@ -52,18 +52,41 @@ def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
     }
 
 
+def _legacy_logprobs(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
+    if logprobs is None:
+        return None
+    return {"tokens": [lp.token for lp in logprobs], "token_logprobs": [lp.logprob for lp in logprobs],
+            "top_logprobs": [{t.token: t.logprob for t in lp.top_logprobs} for lp in logprobs],
+            "text_offset": []}
+
+
+def text_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
+    """The legacy ``text_completion`` body of /completions."""
+    return {
+        "id": f"cmpl-{call.request_id}", "object": "text_completion", "created": int(call.created_at.timestamp()),
+        "model": outcome.model,
+        "choices": [{"text": outcome.texts[i], "index": i, "finish_reason": outcome.finish_reasons[i],
+                     "logprobs": _legacy_logprobs(outcome.logprobs[i]),
+                     "content_filter_results": outcome.choice_filter_results[i]} for i in range(outcome.n)],
+        "usage": outcome.usage.model_dump() if outcome.usage else None,
+        "prompt_filter_results": [p.model_dump() for p in outcome.prompt_filter_results],
+    }
+
+
 class ChunkWriter:
     """Turns a request's replies into ``chat.completion.chunk`` server-sent events."""
 
     def __init__(self, call: ChatCall, *, include_usage: bool) -> None:
         self._call = call
+        self._text = call.raw_prompt  # legacy /completions streams text_completion objects
         self._include_usage = include_usage
         self._role_sent: set[int] = set()
         self._finished: set[int] = set()
         self._model = call.deployment.model
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
-        body = {"id": f"chatcmpl-{self._call.request_id}", "object": "chat.completion.chunk",
+        prefix, kind = ("cmpl", "text_completion") if self._text else ("chatcmpl", "chat.completion.chunk")
+        body = {"id": f"{prefix}-{self._call.request_id}", "object": kind,
                 "created": int(self._call.created_at.timestamp()), "model": self._model,
                 "system_fingerprint": None, "choices": choices, **extra}
         return f"data: {json.dumps(body, separators=(',', ':'))}\n\n"
@@ -84,6 +107,11 @@ class ChunkWriter:
                 continue  # a finished (e.g. filtered) choice takes no more text
             if choice.finish_reason:
                 self._finished.add(choice.index)
+            if self._text:
+                choices.append({"index": choice.index, "text": choice.text, "finish_reason": choice.finish_reason,
+                                "logprobs": _legacy_logprobs(choice.logprobs),
+                                "content_filter_results": choice.content_filter_results})
+                continue
             delta: dict[str, Any] = {"content": choice.text} if choice.text else {}
             if choice.index not in self._role_sent:
                 delta = {"role": "assistant", **delta}

@@ -67,6 +67,8 @@ class VllmChatEngine:
         return True
 
     def prompt_token_ids(self, request: GenerateCompletion) -> list[int]:
+        if request.raw_prompt:
+            return list(self._tokenizer.encode(request.messages[-1].content))
         messages = [{"role": ROLES.get(m.role, m.role), "content": m.content} for m in request.messages]
         return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                         return_dict=False))
