@@ -32,6 +32,7 @@ from services.gateway.errors import GatewayError
 from services.gateway.http_admin import admin_router
 from services.gateway.http_data import data_router, new_request_id
 from services.gateway.openai_response import error_body
+from services.gateway.openapi_bodies import install_openapi
 from services.gateway.settings import GatewaySettings
 from services.runtime.startup import require_topics
 
@@ -150,6 +151,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     install_error_handlers(app)
     app.include_router(data_router(gateway.ports, settings))
     app.include_router(admin_router(gateway.ports, settings))
+    install_openapi(app)
     return app
 
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from contracts.base import Envelope
 from contracts.common import ApiError, Usage
-from contracts.gateway_replies import CompletionReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
+from contracts.gateway_replies import CompletionReady, EmbeddingsReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.interaction_records import InteractionCompleted
 from services.gateway.app import create_app
@@ -107,6 +107,14 @@ class ScriptedBus:
 
     async def request_grounding(self, request: Envelope) -> None:
         self._answer(request)
+
+    async def request_embeddings(self, request: Any) -> None:
+        self.published.append(request)
+        if self.answer is not None:
+            vectors = [[0.5, -0.5, 0.25] for _ in request.inputs]
+            reply = EmbeddingsReady(**request.envelope(), model=request.model, embeddings=vectors,
+                                    prompt_tokens=sum(len(t.split()) for t in request.inputs))
+            asyncio.get_running_loop().call_soon(self.inbox.deliver, reply)
 
     async def cancel(self, command: CancelGeneration) -> None:
         self.published.append(command)
