@@ -79,7 +79,7 @@ retention *args:
     {{python}} -m services.retention.cli {{args}}
 
 # Benchmarks on their own infra instance (ports 29592, 28517 + RESIDENCY_TEST_PORT_OFFSET); they
-# print figures side by side and assert nothing: just bench inference | retention [options].
+# print figures side by side and assert nothing: just bench gateway | inference | retention [options].
 bench what *args:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -89,7 +89,8 @@ bench what *args:
     case "{{what}}" in
       retention) module=services.retention.bench ;;
       inference) module=tests.bench.inference ;;
-      *) echo "unknown bench '{{what}}' (known: inference, retention)" >&2; exit 2 ;;
+      gateway) module=tests.bench.gateway ;;
+      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention)" >&2; exit 2 ;;
     esac
     deploy/local/infra.sh down
     rm -rf .data/$RESIDENCY_INFRA_INSTANCE
