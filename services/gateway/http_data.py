@@ -74,6 +74,20 @@ def require_api_version(request: Request, settings: GatewaySettings) -> None:
                              param="api-version", code="UnsupportedApiVersion")
 
 
+def add_operation(router: APIRouter, operation: str, handle: Any, settings: GatewaySettings) -> None:
+    async def azure_style(deployment: str, request: Request) -> Any:
+        require_api_version(request, settings)
+        return await handle(request, deployment)
+
+    async def openai_style(request: Request) -> Any:
+        return await handle(request, None)
+
+    name = operation.replace("/", "_")
+    router.add_api_route(f"/openai/deployments/{{deployment}}/{operation}", azure_style, methods=["POST"],
+                         name=f"azure_{name}")
+    router.add_api_route(f"/v1/{operation}", openai_style, methods=["POST"], name=f"openai_{name}")
+
+
 def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     router = APIRouter()
 
@@ -172,32 +186,10 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         await settle(ports.windows, admission, reply.prompt_tokens)
         return JSONResponse(embeddings_list(reply, encoding_format=parsed.encoding_format), headers=admission.headers)
 
-    @router.post("/openai/deployments/{deployment}/embeddings")
-    async def azure_embeddings(deployment: str, request: Request) -> Any:
-        require_api_version(request, settings)
-        return await embeddings(request, deployment)
-
-    @router.post("/v1/embeddings")
-    async def openai_embeddings(request: Request) -> Any:
-        return await embeddings(request, None)
-
-    @router.post("/openai/deployments/{deployment}/completions")
-    async def azure_completions(deployment: str, request: Request) -> Any:
-        require_api_version(request, settings)
-        return await completions(request, deployment)
-
-    @router.post("/v1/completions")
-    async def openai_completions(request: Request) -> Any:
-        return await completions(request, None)
-
-    @router.post("/openai/deployments/{deployment}/chat/completions")
-    async def azure_chat_completions(deployment: str, request: Request) -> Any:
-        require_api_version(request, settings)
-        return await chat(request, deployment)
-
-    @router.post("/v1/chat/completions")
-    async def openai_chat_completions(request: Request) -> Any:
-        return await chat(request, None)
+    # Each operation twice: Azure style (deployment in the path, api-version required) and OpenAI
+    # style (deployment in the body's `model`).
+    for operation, handle in (("embeddings", embeddings), ("completions", completions), ("chat/completions", chat)):
+        add_operation(router, operation, handle, settings)
 
     @router.get("/v1/models")
     async def list_models(request: Request) -> Any:

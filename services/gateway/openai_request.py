@@ -71,11 +71,10 @@ class DataSource(_Tolerant):
     parameters: MongoParameters
 
 
-class ChatRequestBody(_Tolerant):
+class _GenerationFields(_Tolerant):
+    """Sampling and delivery fields that chat and legacy completions share."""
+
     model: str | None = None
-    messages: list[InputMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     n: int = Field(1, ge=1, le=16)
@@ -87,6 +86,12 @@ class ChatRequestBody(_Tolerant):
     user: str | None = Field(None, max_length=256)
     stream: bool = False
     stream_options: StreamOptions | None = None
+
+
+class ChatRequestBody(_GenerationFields):
+    messages: list[InputMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
     response_format: ResponseFormat | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
@@ -156,18 +161,19 @@ def internal_messages(request: ChatRequestBody) -> list[ChatMessage]:
             for i, m in enumerate(request.messages)]
 
 
-def sampling_params(request: ChatRequestBody) -> SamplingParams:
+def _sampling(request: _GenerationFields, **fields: Any) -> SamplingParams:
     stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
-    fields: dict[str, Any] = {
-        "max_tokens": request.max_completion_tokens or request.max_tokens,
-        "n": request.n, "stop": stop, "seed": request.seed, "logprobs": bool(request.logprobs),
-        "top_logprobs": request.top_logprobs, "logit_bias": request.logit_bias or {},
-        "response_format": request.response_format.type if request.response_format else "text",
-    }
+    fields.update(n=request.n, stop=stop, seed=request.seed, logit_bias=request.logit_bias or {})
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         if getattr(request, name) is not None:
             fields[name] = getattr(request, name)
     return SamplingParams(**fields)
+
+
+def sampling_params(request: ChatRequestBody) -> SamplingParams:
+    return _sampling(request, max_tokens=request.max_completion_tokens or request.max_tokens,
+                     logprobs=bool(request.logprobs), top_logprobs=request.top_logprobs,
+                     response_format=request.response_format.type if request.response_format else "text")
 
 
 def data_source(request: ChatRequestBody) -> MongoDataSource | None:
@@ -209,23 +215,11 @@ def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) ->
     return request, list(inputs)
 
 
-class CompletionsRequestBody(_Tolerant):
+class CompletionsRequestBody(_GenerationFields):
     """Legacy /completions. ``echo``, ``suffix`` and ``best_of`` > ``n`` are refused, not ignored."""
 
-    model: str | None = None
     prompt: str | list[str]
     max_tokens: int | None = Field(16, ge=1)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    n: int = Field(1, ge=1, le=16)
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    logit_bias: dict[str, float] | None = None
-    user: str | None = Field(None, max_length=256)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
     logprobs: int | None = Field(None, ge=0, le=5)
     echo: bool = False
     suffix: str | None = None
@@ -253,11 +247,5 @@ def parse_completions_request(body: dict[str, Any]) -> tuple[CompletionsRequestB
 
 
 def completions_sampling(request: CompletionsRequestBody) -> SamplingParams:
-    stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
-    fields: dict[str, Any] = {"max_tokens": request.max_tokens, "n": request.n, "stop": stop, "seed": request.seed,
-                              "logit_bias": request.logit_bias or {}, "logprobs": request.logprobs is not None,
-                              "top_logprobs": request.logprobs}
-    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
-        if getattr(request, name) is not None:
-            fields[name] = getattr(request, name)
-    return SamplingParams(**fields)
+    return _sampling(request, max_tokens=request.max_tokens, logprobs=request.logprobs is not None,
+                     top_logprobs=request.logprobs)
