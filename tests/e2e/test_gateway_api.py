@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from openai import AuthenticationError, AzureOpenAI, BadRequestError, NotFoundError, OpenAI, RateLimitError
@@ -30,6 +32,8 @@ def test_legacy_completions_with_both_clients(stack) -> None:
 def test_a_limit_holds_across_both_gateway_replicas(stack) -> None:
     created = stack.create_resource(f"limited-{stack.region}", {"echo": ECHO_MODEL}, limits={"rpm": 4})
     clients = [OpenAI(base_url=f"{g}/v1", api_key=created["keys"]["key1"], max_retries=0) for g in stack.gateways]
+    if time.time() % 60 > 45:  # windows are whole minutes: keep all seven requests in one
+        time.sleep(61 - time.time() % 60)
     outcomes = []
     for i in range(7):
         try:
