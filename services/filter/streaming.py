@@ -114,10 +114,10 @@ async def asynchronous(window: ChoiceWindow, choice: GeneratedChoice, final: boo
         verdict = await screen(window.tail + span)
         start, end = window.screened, window.screened + len(span)
         offsets = {"check_offset": end, "start_offset": start, "end_offset": end}
-        if verdict.blocked:
+        if verdict.blocked:  # this event's own text is still ours: hold it back
             window.stopped, window.pending = True, ""
+            outcome.text, outcome.cut = None, True
             outcome.annotations.append(_cut(choice.index, verdict.results, offsets))
-            outcome.cut = True
             return outcome
         outcome.annotations.append(ReplyChoice(index=choice.index, text="", content_filter_results=verdict.results,
                                                content_filter_offsets=offsets))
