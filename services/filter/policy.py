@@ -80,7 +80,10 @@ class Blocklist(_Strict):
         for pattern in patterns:
             if len(pattern) > MAX_PATTERN_LENGTH:
                 raise ValueError(f"a blocklist pattern is longer than {MAX_PATTERN_LENGTH} characters")
-            re.compile(pattern)
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"a blocklist pattern does not compile: {error}") from None
         return patterns
 
 

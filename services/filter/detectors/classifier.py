@@ -79,7 +79,7 @@ class TrainedModel:
         return SEVERITIES[int(np.searchsorted(self.bands[self.heads.index(head)], probability, side="right"))]
 
     def detected(self, head: str, probability: float) -> bool:
-        return probability >= self.bands[self.heads.index(head)][1]
+        return bool(probability >= self.bands[self.heads.index(head)][1])
 
 
 class TrainedClassifier:

