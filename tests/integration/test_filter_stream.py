@@ -48,12 +48,13 @@ async def test_a_filtered_stream_ends_with_content_filter_and_the_engine_stops(s
     await put_policy(stack, ResourcePolicy(
         resource_id=resource_id, blocklists=(Blocklist(id="letters", patterns=(r"[A-Za-z]{3}",)),),
         default=FilterPolicy(streaming=mode, completion=DirectionPolicy(blocklists=("letters",)))))
-    client = AsyncOpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=key, max_retries=0)
-    # <|im_end|> (token 2) is banned: only max_tokens or a cancellation can end this generation.
-    raw = await client.chat.completions.with_raw_response.create(
-        model="chat", messages=COUNTING, stream=True, max_tokens=400, temperature=0, logit_bias={"2": -100})
-    request_id = raw.headers["x-request-id"]
-    chunks = [chunk async for chunk in raw.parse()]
+    async with AsyncOpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=key, max_retries=0) as client:
+        # <|im_end|> (token 2) is banned: only max_tokens or a cancellation can end this generation.
+        raw = await client.chat.completions.with_raw_response.create(
+            model="chat", messages=COUNTING, stream=True, max_tokens=400, temperature=0, logit_bias={"2": -100})
+        request_id = raw.headers["x-request-id"]
+        async with raw.parse() as stream:
+            chunks = [chunk async for chunk in stream]
 
     choices = [c.choices[0] for c in chunks if c.choices]
     assert [c.finish_reason for c in choices if c.finish_reason] == ["content_filter"]
@@ -71,3 +72,26 @@ async def test_a_filtered_stream_ends_with_content_filter_and_the_engine_stops(s
     last = (await events.wait_for(request_id, final, timeout_s=120))[-1]
     assert last.choices[0].finish_reason == "abort", "the engine was not told to stop"
     assert last.usage.completion_tokens < 300, "the engine kept generating after the cut"
+
+
+async def test_the_filter_service_keeps_nothing_of_what_it_screens(stack) -> None:
+    from pathlib import Path
+
+    from openai import BadRequestError
+
+    canary = "canary-9d2e4b-filter"
+    resource_id = f"canary-{stack.region}"
+    key = stack.create_resource(resource_id, {"chat": "echo"})["keys"]["key1"]
+    await put_policy(stack, ResourcePolicy(
+        resource_id=resource_id, blocklists=(Blocklist(id="canary", terms=(f"{canary}-blocked",)),),
+        default=FilterPolicy(prompt={"blocklists": ("canary",)})))
+    async with AsyncOpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=key, max_retries=0) as client:
+        passed = await client.chat.completions.create(model="chat", messages=[{"role": "user", "content": canary}])
+        assert canary in passed.choices[0].message.content  # the echo engine returns the prompt
+        with pytest.raises(BadRequestError) as blocked:
+            await client.chat.completions.create(model="chat", messages=[
+                {"role": "user", "content": f"{canary}-blocked"}])
+    assert blocked.value.body["code"] == "content_filter"
+    places = [stack.logs / "filter.log", *Path(stack.data / "run" / "filter").rglob("*")]
+    leaked = [p for p in places if p.is_file() and canary.encode() in p.read_bytes()]
+    assert not leaked, f"screened text found in {leaked}"
