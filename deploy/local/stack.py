@@ -49,7 +49,7 @@ def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
                 prefix + "REGION": region, prefix + "KAFKA_BOOTSTRAP": kafka})
-    if service in ("gateway", "retention"):
+    if service in ("gateway", "retention", "filter"):
         env[prefix + "MONGO_URI"] = mongo
     if service == "gateway":
         env[prefix + "ADMIN_KEY"] = keys["ADMIN_KEY"]

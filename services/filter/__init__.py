@@ -6,5 +6,6 @@ Exceptions::
 
     Exception
     └── FilterError
-        └── DetectorFailed   a detector errored; the resource's policy says fail open or closed
+        ├── DetectorFailed      a detector errored; the resource's policy says fail open or closed
+        └── ClassifierMissing   the trained artefact is missing at start (`just filter-train`)
 """

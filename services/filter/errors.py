@@ -6,4 +6,8 @@ class FilterError(Exception):
 
 
 class DetectorFailed(FilterError):
-    """A detector could not give a verdict."""
+    """A detector could not give a verdict; the policy says fail open or closed."""
+
+
+class ClassifierMissing(FilterError):
+    """The trained artefact is not there (build it with `just filter-train`)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.common import ApiError
 from contracts.gateway_replies import CompletionReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
@@ -15,21 +15,29 @@ from services.filter.ports import (
     Cancellations,
     ContentScreen,
     GenerationRequests,
+    PolicySource,
     Replies,
+    ScreenedText,
     ScreenVerdict,
-    StoppedChoices,
+    StreamStates,
+    TextKind,
 )
+from services.filter.streaming import RequestStream, Windowing, asynchronous, buffered
 
 log = logging.getLogger("residency.filter.handlers")
+
+KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "tool": "document"}
 
 
 @dataclass(frozen=True)
 class FilterPorts:
     screen: ContentScreen
+    policies: PolicySource
     generation: GenerationRequests
     cancellations: Cancellations
     replies: Replies
-    stopped: StoppedChoices
+    streams: StreamStates
+    windowing: Windowing = field(default_factory=Windowing)
 
 
 def blocked_prompt_error(verdict: ScreenVerdict) -> ApiError:
@@ -42,44 +50,86 @@ def blocked_prompt_error(verdict: ScreenVerdict) -> ApiError:
     )
 
 
+def _filtered_names(verdict: ScreenVerdict) -> str:
+    return ",".join(sorted(name for name, value in verdict.results.items() if value.get("filtered"))) or "error"
+
+
+def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
+    """Messages in order (user messages are prompts, tool output is a document), then the documents."""
+    texts = [ScreenedText(m.content, KIND_OF_ROLE.get(m.role, "context")) for m in submission.messages]
+    return texts + [ScreenedText(d, "document") for d in submission.documents]
+
+
 async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None:
     """Stop a prompt that violates the policy; otherwise annotate it and send it to inference."""
-    verdict = await ports.screen.screen_prompt(submission)
+    policy = await ports.policies.policy_for(submission.resource_id, submission.deployment)
+    verdict = await ports.screen.screen_prompt(prompt_texts(submission), policy)
     if verdict.blocked:
-        log.info("prompt of request %s blocked", submission.request_id)
+        log.info("prompt of request %s blocked (%s)", submission.request_id, _filtered_names(verdict))
         await ports.replies.publish(RequestFailed(**submission.envelope(), error=blocked_prompt_error(verdict)))
         return
+    messages = submission.messages
+    if verdict.redacted is not None:
+        messages = [m.model_copy(update={"content": text}) for m, text in zip(messages, verdict.redacted, strict=False)]
     await ports.replies.publish(PromptScreened(
         **submission.envelope(),
         prompt_filter_results=[PromptAnnotation(prompt_index=0, content_filter_results=verdict.results)]))
     await ports.generation.publish(GenerateCompletion(
-        **submission.envelope(), model=submission.model, messages=submission.messages,
+        **submission.envelope(), model=submission.model, messages=messages,
         sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter,
         raw_prompt=submission.raw_prompt))
 
 
+async def _stream_of(event: CompletionGenerated, ports: FilterPorts) -> RequestStream:
+    state = ports.streams.get(event.request_id)
+    if state is None:
+        policy = await ports.policies.policy_for(event.resource_id, event.deployment)
+        # All of a choice's text in one final event (not streamed): screen it before release in any mode.
+        mode = "buffered" if event.final else policy.policy.streaming
+        state = RequestStream(mode=mode, policy=policy)
+        if not event.final:
+            ports.streams.put(event.request_id, state)
+    return state
+
+
 async def screen_generation(event: CompletionGenerated, ports: FilterPorts) -> None:
-    """Screen each choice's text; a filtered choice is cut and, mid-stream, its generation stopped."""
+    """Screen each choice's text in windows; a filtered choice is cut and, mid-stream, its generation stopped."""
     if event.error is not None:
+        ports.streams.drop(event.request_id)
         await ports.replies.publish(RequestFailed(**event.envelope(), error=event.error))
         return
-    choices, stop_generation = [], False
+    state = await _stream_of(event, ports)
+
+    async def screen(text: str) -> ScreenVerdict:
+        return await ports.screen.screen_completion(text, state.policy)
+
+    step = buffered if state.mode == "buffered" else asynchronous
+    texts: list[ReplyChoice] = []
+    annotations: list[ReplyChoice] = []
+    cut = False
     for choice in event.choices:
-        if ports.stopped.is_stopped(event.request_id, choice.index):
+        window = state.window(choice.index)
+        if window.stopped:
             continue  # generated before the cancellation reached the engine: never shown
-        verdict = await ports.screen.screen_completion(event.resource_id, event.deployment, choice.text)
-        if verdict.blocked:
-            choices.append(ReplyChoice(index=choice.index, text="", finish_reason="content_filter",
-                                       content_filter_results=verdict.results))
-            ports.stopped.stop(event.request_id, choice.index)
-            stop_generation = stop_generation or not event.final
-        else:
-            choices.append(ReplyChoice(index=choice.index, text=choice.text, finish_reason=choice.finish_reason,
-                                       content_filter_results=verdict.results, logprobs=choice.logprobs))
+        outcome = await step(window, choice, event.final, screen, ports.windowing)
+        texts += [outcome.text] if outcome.text is not None else []
+        annotations += outcome.annotations
+        if outcome.cut:
+            cut = True
+            log.info("completion of request %s choice %d filtered", event.request_id, choice.index)
     if event.final:
-        ports.stopped.forget(event.request_id)
-    await ports.replies.publish(CompletionReady(
-        **event.envelope(), sequence=event.sequence, final=event.final, model=event.model,
-        choices=choices, usage=event.usage))
-    if stop_generation:
+        ports.streams.drop(event.request_id)
+    await _publish(event, state, texts, annotations, ports)
+    if cut and not event.final:
         await ports.cancellations.publish(CancelGeneration(**event.envelope(), reason="content_filter"))
+
+
+async def _publish(event: CompletionGenerated, state: RequestStream, texts: list[ReplyChoice],
+                   annotations: list[ReplyChoice], ports: FilterPorts) -> None:
+    """Forwarded or released text first, then annotations; the request's last reply carries final and usage."""
+    batches = [b for b in (texts, annotations) if b] or ([[]] if event.final else [])
+    for position, choices in enumerate(batches):
+        last = position == len(batches) - 1
+        await ports.replies.publish(CompletionReady(
+            **event.envelope(), sequence=state.next_sequence(), final=event.final and last, model=event.model,
+            choices=choices, usage=event.usage if last else None))

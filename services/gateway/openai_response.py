@@ -116,9 +116,11 @@ class ChunkWriter:
             if choice.index not in self._role_sent:
                 delta = {"role": "assistant", **delta}
                 self._role_sent.add(choice.index)
-            choices.append({"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason,
-                            "logprobs": logprobs_body(choice.logprobs),
-                            "content_filter_results": choice.content_filter_results})
+            body = {"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason,
+                    "logprobs": logprobs_body(choice.logprobs), "content_filter_results": choice.content_filter_results}
+            if choice.content_filter_offsets is not None:  # an asynchronous-filter annotation
+                body["content_filter_offsets"] = choice.content_filter_offsets.model_dump()
+            choices.append(body)
         events = [self._chunk(choices)] if choices else []
         if reply.final and self._include_usage and reply.usage:
             events.append(self._chunk([], usage=reply.usage.model_dump()))

@@ -262,3 +262,35 @@ def test_internal_error_still_carries_the_request_id_headers():
     assert_error(response, 500, "internal_error", type="server_error")
     request_id = response.headers.get("x-request-id")
     assert request_id is not None and request_id in response.json()["error"]["message"]
+
+
+def test_asynchronous_filter_annotations_reach_the_stream_with_azures_offsets():
+    from contracts.gateway_replies import CompletionReady, ReplyChoice
+    from tests.unit.gateway_fakes import screened
+
+    violent = {**SAFE, "violence": {"filtered": True, "severity": "high"}}
+
+    def answer(request):
+        common = dict(**request.envelope(), model=MODEL)
+        return [screened(request),
+                CompletionReady(**common, sequence=0, final=False, choices=[ReplyChoice(index=0, text="Color is")]),
+                CompletionReady(**common, sequence=1, final=False, choices=[ReplyChoice(
+                    index=0, text="", content_filter_results=SAFE,
+                    content_filter_offsets={"check_offset": 8, "start_offset": 0, "end_offset": 8})]),
+                CompletionReady(**common, sequence=2, final=True, usage=USAGE, choices=[ReplyChoice(
+                    index=0, text="", finish_reason="content_filter", content_filter_results=violent,
+                    content_filter_offsets={"check_offset": 16, "start_offset": 8, "end_offset": 16})])]
+
+    response = post(gateway(answer), body={**HELLO, "stream": True})
+    chunks = [json.loads(e.removeprefix("data: ")) for e in response.text.split("\n\n") if e and "[DONE]" not in e]
+    annotations = [c["choices"][0] for c in chunks if c["choices"] and "content_filter_offsets" in c["choices"][0]]
+    # Azure's annotation message: {"index", "finish_reason", "content_filter_results", "content_filter_offsets"}
+    assert len(annotations) == 2
+    for choice in annotations:
+        assert {"index", "finish_reason", "content_filter_results", "content_filter_offsets"} <= set(choice)
+        assert set(choice["content_filter_offsets"]) == {"check_offset", "start_offset", "end_offset"}
+        assert choice.get("delta", {}) == {}  # annotations carry no new text
+    assert annotations[0]["content_filter_offsets"] == {"check_offset": 8, "start_offset": 0, "end_offset": 8}
+    assert (annotations[1]["finish_reason"], annotations[1]["content_filter_results"]) == ("content_filter", violent)
+    text_chunks = [c["choices"][0] for c in chunks if c["choices"] and "content_filter_offsets" not in c["choices"][0]]
+    assert "content_filter_offsets" not in text_chunks[0] and text_chunks[0]["delta"]["content"] == "Color is"

@@ -1,0 +1,98 @@
+"""A guard model (Llama Guard 3 style) as one more layer, chosen by configuration.
+
+``RESIDENCY_FILTER_LAYERS`` naming ``guard`` adds ``GuardModelDetector``; ``GUARD_MODEL_PATH`` names
+the model folder. The detector asks the model whether a user prompt or an assistant reply is safe
+and maps the hazard codes it answers (``unsafe\\nS1,S10``) to Azure's categories; an answer it
+cannot parse, or a time-out, is a detector failure, judged by the policy (fail open or closed).
+
+``VllmGuardClient`` runs the model in this process on vLLM's ``AsyncLLM`` (a GPU node in practice).
+It is written against the same vLLM API the inference service uses but has NOT been run here: no
+guard model ships in a package this machine can install. The parsing and mapping are unit-tested
+with a fake client. A client that sends the check over Kafka to a guard deployment of the
+inference service would implement the same ``GuardClient`` port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Protocol
+
+from services.filter.errors import DetectorFailed
+from services.filter.policy import EffectivePolicy
+from services.filter.ports import Findings, TextKind
+
+# Llama Guard 3 hazard taxonomy -> (Azure category, severity given to an "unsafe" verdict)
+HAZARDS = {
+    "S1": ("violence", "medium"),  # violent crimes
+    "S3": ("sexual", "medium"),  # sex-related crimes
+    "S4": ("sexual", "high"),  # child sexual exploitation
+    "S9": ("violence", "high"),  # indiscriminate weapons
+    "S10": ("hate", "medium"),
+    "S11": ("self_harm", "medium"),
+    "S12": ("sexual", "medium"),  # sexual content
+}
+CATEGORIES = ("hate", "sexual", "violence", "self_harm")
+
+
+class GuardClient(Protocol):
+    async def classify(self, conversation: list[dict[str, str]]) -> str:
+        """The guard model's raw answer for a conversation whose last turn is to be judged."""
+        ...
+
+
+def parse_verdict(answer: str) -> dict[str, str]:
+    """'safe' or 'unsafe\\nS1,S10' -> severity per category (categories not named are safe)."""
+    lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
+    if not lines or lines[0].lower() not in ("safe", "unsafe"):
+        raise DetectorFailed("guard model answer not understood")
+    severities = dict.fromkeys(CATEGORIES, "safe")
+    if lines[0].lower() == "unsafe":
+        codes = [c.strip().upper() for c in (lines[1] if len(lines) > 1 else "").split(",") if c.strip()]
+        for code in codes:
+            if code in HAZARDS:
+                category, severity = HAZARDS[code]
+                if severity == "high" or severities[category] == "safe":
+                    severities[category] = severity
+    return severities
+
+
+class GuardModelDetector:
+    name = "guard"
+
+    def __init__(self, client: GuardClient, timeout_s: float = 5.0) -> None:
+        self.client, self.timeout_s = client, timeout_s
+
+    def wanted(self, kind: TextKind, policy: EffectivePolicy) -> bool:
+        return kind in ("prompt", "completion")
+
+    async def detect(self, text: str, kind: TextKind, policy: EffectivePolicy) -> Findings:
+        conversation = ([{"role": "user", "content": text}] if kind == "prompt" else
+                        [{"role": "user", "content": "(not shown)"}, {"role": "assistant", "content": text}])
+        try:
+            answer = await asyncio.wait_for(self.client.classify(conversation), self.timeout_s)
+        except TimeoutError as timeout:
+            raise DetectorFailed("guard model timed out") from timeout
+        return Findings(severities=parse_verdict(answer))
+
+
+class VllmGuardClient:
+    """The guard model on vLLM's AsyncLLM in this process (unverified here: see module docstring)."""
+
+    def __init__(self, model_path: str, *, max_model_len: int = 4096, enforce_eager: bool = True) -> None:
+        from vllm import AsyncEngineArgs, SamplingParams  # heavy: imported only when configured
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
+            model=model_path, max_model_len=max_model_len, enforce_eager=enforce_eager, disable_log_stats=True))
+        self._sampling = SamplingParams(temperature=0.0, max_tokens=12)
+        self._tokenizer = None
+
+    async def classify(self, conversation: list[dict[str, str]]) -> str:
+        if self._tokenizer is None:
+            self._tokenizer = await self._engine.get_tokenizer()
+        prompt = self._tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        answer = ""
+        async for output in self._engine.generate(prompt, self._sampling, request_id=f"guard-{uuid.uuid4().hex}"):
+            answer = output.outputs[0].text
+        return answer

