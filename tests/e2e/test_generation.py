@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 
 @pytest.fixture(scope="module")
 def key(stack) -> str:
-    resource = stack.create_resource(f"northwind-{stack.region}", {"gpt": CHAT_MODEL, "embed": EMBEDDING_MODEL})
+    resource = stack.create_resource(f"northwind-{stack.region}", {"gpt": CHAT_MODEL, "embed": EMBEDDING_MODEL},
+                                     annotate_only=True)
     return resource["keys"]["key1"]
 
 

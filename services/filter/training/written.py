@@ -65,6 +65,19 @@ SHORT = ["OK", "Hello", "Hi there!", "Thanks!", "Perfect, thank you!", "No", "Ye
          "Shorter, please", "In bullet points", "Make it formal", "Add an example", "Fix the typo", "Wow",
          "Interesting", "Hmm", "Go on", "Stop", "Next", "Undo that", "Thank you so much for your help today"]
 
+# Developers' test traffic and talk about prompts: injection sets are full of "prompt", "text",
+# "repeat", "instructions", so their benign uses must be seen too.
+DEV_TALK = ["plain prompt text", "This is a test prompt.", "test prompt {n}", "sample text for the demo",
+            "Here is some plain text.", "just a test", "testing, testing", "hello world", "ping", "a b c", "x y z",
+            "foo bar baz", "lorem ipsum dolor sit amet", "Repeat after me: good morning.", "Echo this back: ok",
+            "Stream me a short answer.", "Count from one to ten.", "Say hello.", "Write a prompt for a story about {t}.",
+            "Improve this prompt: explain {t} to a child.", "What makes a good prompt about {t}?",
+            "Rewrite this text in plain English.", "Summarise the text below in one line.",
+            "Follow the instructions in the README to install it.", "Ignore the typo in my last message.",
+            "The capital of France is", "Once upon a time", "Complete the sentence: the sky is",
+            "You said: hello", "You said: the meeting is at noon", "You said: {t}", "As you said, {t} matters.",
+            "Output the answer as JSON.", "Answer with yes or no.", "System check: are you online?"]
+
 # Reported speech: RealToxicityPrompts' positives are news sentences full of "said" and quotes, so
 # benign reported speech is needed to keep the style itself from reading as harmful.
 SPEAKERS = ["You", "She", "The manager", "My teacher", "The spokesperson", "Dr. Okafor", "The assistant", "Grandpa"]
@@ -118,6 +131,10 @@ def benign_prompts() -> Iterator[tuple[str, str]]:
         yield text, f"hard{h}"
     for i, text in enumerate(SHORT):
         yield text, f"short{i // 6}"
+    rng = random.Random(11)
+    for i, template in enumerate(DEV_TALK):
+        for topic in rng.sample(TOPICS, 3) if "{t}" in template else [None]:
+            yield template.format(t=topic, n=rng.randint(1, 99)), f"dev{i // 5}"
     for v, verb in enumerate(VERBS):
         for speaker in SPEAKERS:
             for quote in QUOTES[(v + len(speaker)) % 4::4]:
