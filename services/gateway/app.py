@@ -42,7 +42,7 @@ log = logging.getLogger("residency.gateway")
 def subscribe_replies(gateway: Gateway, settings: GatewaySettings) -> Any:
     topic = topic_name(gateway_replies.TOPIC, settings.region)
     subscriber = gateway.broker.subscriber(
-        topic, auto_offset_reset="latest",
+        topic, auto_offset_reset="latest", fetch_max_wait_ms=settings.fetch_max_wait_ms,
         description="Replies of every replica; this one keeps those whose residency-reply-to is its ID.")
 
     @subscriber

@@ -42,14 +42,15 @@ class ServiceWiring:
         ``options`` go to FastStream (e.g. ``batch=True``: one commit per batch, after it).
         """
         subscriber = self.broker.subscriber(
-            self.topic(template), group_id=f"{self.settings.region}.{group}",
-            auto_offset_reset="earliest", ack_policy=ack_policy, **options)
+            self.topic(template), group_id=f"{self.settings.region}.{group}", auto_offset_reset="earliest",
+            ack_policy=ack_policy, fetch_max_wait_ms=self.settings.fetch_max_wait_ms, **options)
         self._groups.append(subscriber)
         return subscriber
 
     def fanout_subscriber(self, template: str) -> Any:
         """No group: every replica reads every message published from now on."""
-        return self.broker.subscriber(self.topic(template), auto_offset_reset="latest")
+        return self.broker.subscriber(self.topic(template), auto_offset_reset="latest",
+                                      fetch_max_wait_ms=self.settings.fetch_max_wait_ms)
 
     def app(self, *, topics: Sequence[str], on_startup: Sequence[Hook] = (),
             after_shutdown: Sequence[Hook] = ()) -> FastStream:
