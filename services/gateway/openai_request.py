@@ -189,6 +189,16 @@ def data_source(request: ChatRequestBody) -> MongoDataSource | None:
         top_n_documents=p.top_n_documents, strictness=p.strictness, in_scope=p.in_scope)
 
 
+def _validate(model: type[BaseModel], body: dict[str, Any]) -> Any:
+    """Validate a body; the first error becomes a 400 naming its top-level field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        param = openai_param(first["loc"][:1]) or None
+        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+
+
 class EmbeddingsRequestBody(_Tolerant):
     model: str | None = None
     input: str | list[str] | list[int] | list[list[int]]
@@ -198,12 +208,7 @@ class EmbeddingsRequestBody(_Tolerant):
 
 
 def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
-    try:
-        request = EmbeddingsRequestBody.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        param = openai_param(first["loc"][:1]) or None
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+    request = _validate(EmbeddingsRequestBody, body)
     inputs = [request.input] if isinstance(request.input, str) else request.input
     if not inputs or not all(isinstance(text, str) for text in inputs):
         raise InvalidRequest("'input' must be a non-empty string or a list of strings; token arrays are not "
@@ -227,12 +232,7 @@ class CompletionsRequestBody(_GenerationFields):
 
 
 def parse_completions_request(body: dict[str, Any]) -> tuple[CompletionsRequestBody, str]:
-    try:
-        request = CompletionsRequestBody.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        param = openai_param(first["loc"][:1]) or None
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+    request = _validate(CompletionsRequestBody, body)
     prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
     if len(prompts) != 1:
         raise InvalidRequest("Send one prompt per request; a list of several prompts is not supported.",
