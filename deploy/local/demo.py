@@ -49,11 +49,15 @@ def main() -> None:
     print(f"AzureOpenAI via {GATEWAYS[0]} (request {raw.headers['x-request-id']}):")
     print(f"  {answer.choices[0].message.content!r}  finish_reason={answer.choices[0].finish_reason} "
           f"usage={answer.usage.total_tokens} tokens")
+    screened = answer.model_extra.get("prompt_filter_results", [{}])[0].get("content_filter_results", {})
+    print("  prompt screened: " + ", ".join(f"{name}={result.get('severity', result.get('detected'))}"
+                                           for name, result in screened.items()))
 
     openai = OpenAI(base_url=f"{GATEWAYS[1]}/v1", api_key=key)
     print(f"OpenAI via {GATEWAYS[1]}/v1, streamed:")
     print("  ", end="")
-    for chunk in openai.chat.completions.create(model="chat", messages=question, stream=True, max_tokens=40):
+    for chunk in openai.chat.completions.create(model="chat", messages=question, stream=True, max_tokens=40,
+                                                temperature=0):
         for choice in chunk.choices:
             print(choice.delta.content or "", end="", flush=True)
     print()
