@@ -40,8 +40,8 @@ stack-down:
 demo:
     {{python}} deploy/local/demo.py
 
-# Run the whole test suite against a dedicated infra instance (ports 29092, 28017; override with
-# RESIDENCY_TEST_PORT_OFFSET to run a second checkout's suite beside it).
+# Ports 29092/28017 (+ RESIDENCY_TEST_PORT_OFFSET, for a second checkout's suite beside this one).
+# Run the whole test suite against its own infra instance (the README's test command).
 test *args:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -95,8 +95,8 @@ dlq *args:
 retention *args:
     {{python}} -m services.retention.cli {{args}}
 
-# Benchmarks on their own infra instance (ports 29592, 28517 + RESIDENCY_TEST_PORT_OFFSET); they
-# print figures side by side and assert nothing: just bench gateway | inference | retention [options].
+# Own infra instance on ports 29592/28517 (+ RESIDENCY_TEST_PORT_OFFSET).
+# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention.
 bench what *args:
     #!/usr/bin/env bash
     set -euo pipefail
