@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from contracts import gateway_replies, generation_cancellations, generation_events, generation_requests, prompt_submissions
+from contracts import (
+    gateway_replies,
+    generation_cancellations,
+    generation_events,
+    generation_requests,
+    prompt_submissions,
+)
 from contracts.generation_events import CompletionGenerated
 from contracts.prompt_submissions import PromptSubmitted
 from services.filter import handlers

@@ -23,7 +23,13 @@ from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 
-from contracts import gateway_replies, generation_cancellations, grounding_requests, interaction_records, prompt_submissions
+from contracts import (
+    gateway_replies,
+    generation_cancellations,
+    grounding_requests,
+    interaction_records,
+    prompt_submissions,
+)
 from contracts.base import topic_name
 from contracts.common import ApiError
 from contracts.registry import GATEWAY_REPLY

@@ -23,8 +23,8 @@ from services.gateway.handlers import (
     embed,
     interaction_record,
 )
-from services.gateway.rate_limits import Admission, admit, estimate_tokens, settle
 from services.gateway.openai_response import ChunkWriter, chat_completion, embeddings_list, error_body, text_completion
+from services.gateway.rate_limits import Admission, admit, estimate_tokens, settle
 from services.gateway.resources import Resource, hash_key
 from services.gateway.settings import GatewaySettings
 

@@ -11,7 +11,13 @@ from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from contracts import embedding_requests, gateway_replies, generation_cancellations, generation_events, generation_requests
+from contracts import (
+    embedding_requests,
+    gateway_replies,
+    generation_cancellations,
+    generation_events,
+    generation_requests,
+)
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_requests import GenerateCompletion

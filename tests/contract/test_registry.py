@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pkgutil
 from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 

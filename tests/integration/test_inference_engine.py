@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from contracts import embedding_requests, gateway_replies, generation_cancellations, generation_events, generation_requests
+from contracts import (
+    embedding_requests,
+    gateway_replies,
+    generation_cancellations,
+    generation_events,
+    generation_requests,
+)
 from contracts.common import ChatMessage, SamplingParams
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration

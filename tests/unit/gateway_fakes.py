@@ -18,7 +18,14 @@ from fastapi.testclient import TestClient
 
 from contracts.base import Envelope
 from contracts.common import ApiError, Usage
-from contracts.gateway_replies import CompletionReady, EmbeddingsReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
+from contracts.gateway_replies import (
+    CompletionReady,
+    EmbeddingsReady,
+    PromptAnnotation,
+    PromptScreened,
+    ReplyChoice,
+    RequestFailed,
+)
 from contracts.generation_cancellations import CancelGeneration
 from contracts.interaction_records import InteractionCompleted
 from services.gateway.app import create_app

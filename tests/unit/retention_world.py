@@ -19,8 +19,15 @@ from services.retention.keyring import Keyring
 from services.retention.review.access import ReviewPorts
 from services.retention.sweep import SweepPorts
 from tests.unit.builders import REGION, chat, envelope
-from tests.unit.retention_fakes import (FakeClock, InMemoryAuditStore, InMemoryFlagStore, InMemoryGrantStore,
-                                        InMemoryKeyStore, InMemoryPolicyStore, InMemoryRecordStore)
+from tests.unit.retention_fakes import (
+    FakeClock,
+    InMemoryAuditStore,
+    InMemoryFlagStore,
+    InMemoryGrantStore,
+    InMemoryKeyStore,
+    InMemoryPolicyStore,
+    InMemoryRecordStore,
+)
 
 CANARY = "canary-7f3a9c1e-plaintext"
 COMPLETED_AT = datetime(2025, 3, 14, 9, 27, 5, tzinfo=UTC)

@@ -11,8 +11,7 @@ from contracts.generation_cancellations import CancelGeneration
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
 from tests.unit.builders import MODEL, REGION
-from tests.unit.gateway_fakes import (
-    ADMIN_KEY, SAFE, USAGE, answer_failed, answer_in_pieces, gateway, sha256_hex)
+from tests.unit.gateway_fakes import ADMIN_KEY, SAFE, USAGE, answer_failed, answer_in_pieces, gateway, sha256_hex
 
 VERSION = "api-version=2024-10-21"
 AZURE = f"/openai/deployments/chat-prod/chat/completions?{VERSION}"

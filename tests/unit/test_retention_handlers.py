@@ -12,8 +12,8 @@ from contracts.common import ChatMessage
 from services.retention.errors import UnreadableRecord, WrongRegion
 from services.retention.flagging import Rule
 from services.retention.handlers import prepare_record, store_interaction, store_records
-from services.retention.records import associated_data, document_to_sealed
 from services.retention.model import SealedContent
+from services.retention.records import associated_data, document_to_sealed
 from tests.unit.builders import REGION, REQUEST_ID, RESOURCE_ID
 from tests.unit.retention_world import CANARY, COMPLETED_AT, HIGH_HATE, JAILBREAK, SAFE, World, interaction
 

@@ -13,8 +13,8 @@ from services.retention.review.http_review import CLIENT_CERT_STATE, review_app
 from services.retention.review.identity import ReviewDirectory, sha256_hex
 from services.retention.settings import ReviewerAccount, Workstation
 from tests.unit.builders import RESOURCE_ID
-from tests.unit.test_retention_review_access import FLAGGED, world_with_records
 from tests.unit.retention_world import World
+from tests.unit.test_retention_review_access import FLAGGED, world_with_records
 
 WORKSTATION_CERT = b"\x30\x82-a-registered-workstation-certificate"
 DIRECTORY = ReviewDirectory(

@@ -18,7 +18,14 @@ from collections import Counter, defaultdict
 from services.filter.detectors.classifier import TrainedClassifier
 from services.filter.detectors.lexical import BlocklistDetector, LexiconDetector
 from services.filter.detectors.pii import PiiDetector, find_pii
-from services.filter.policy import SEVERITY_RANK, Blocklist, DirectionPolicy, EffectivePolicy, FilterPolicy, PromptPolicy
+from services.filter.policy import (
+    SEVERITY_RANK,
+    Blocklist,
+    DirectionPolicy,
+    EffectivePolicy,
+    FilterPolicy,
+    PromptPolicy,
+)
 from services.filter.ports import ScreenedText
 from services.filter.screening import LayeredScreen
 from services.filter.training.dataset import CATEGORIES, Example, build

@@ -7,7 +7,7 @@ from typing import Any
 
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_requests import GenerateCompletion
-from services.inference.ports import EngineStep, Embeddings
+from services.inference.ports import Embeddings, EngineStep
 
 
 class ChatEngines:
