@@ -71,31 +71,31 @@ async def wait_until_positioned(subscriber: Any, timeout_s: float = 30.0) -> Non
             await consumer.position(partition)
 
 
-def _error_response(request: Request, error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=error.status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
-        return _error_response(request, error.as_api_error(), error.headers)
+        return _error_response(error.as_api_error(), error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        return _error_response(request, ApiError(status=400, type="invalid_request_error",
+        return _error_response(ApiError(status=400, type="invalid_request_error",
                                                  code="invalid_request", message="Invalid request."))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         message = "Resource not found" if error.status_code == 404 else str(error.detail)
-        return _error_response(request, ApiError(status=error.status_code, type="invalid_request_error",
+        return _error_response(ApiError(status=error.status_code, type="invalid_request_error",
                                                  code=str(error.status_code), message=message))
 
     @app.exception_handler(KafkaError)
     @app.exception_handler(ConnectionFailure)
     async def dependency_unavailable(request: Request, error: Exception) -> JSONResponse:
         log.error("request %s: dependency unavailable (%s)", request.state.request_id, type(error).__name__)
-        return _error_response(request, ApiError(status=503, type="server_error", code="service_unavailable",
+        return _error_response(ApiError(status=503, type="server_error", code="service_unavailable",
                                                  message="The service is temporarily unavailable; retry."),
                                {"retry-after": "1"})
 
@@ -104,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
         request_id = request.state.request_id
         log.exception("request %s failed: %s", request_id, type(error).__name__)
         # Starlette answers unhandled errors outside the middleware: set the ID headers here.
-        return _error_response(request, ApiError(status=500, type="server_error", code="internal_error",
+        return _error_response(ApiError(status=500, type="server_error", code="internal_error",
                                                  message=f"Internal error; request ID {request_id}."),
                                {"x-request-id": request_id, "apim-request-id": request_id})
 

@@ -43,25 +43,31 @@ class GatewayPorts:
     reply_timeout_s: float
 
 
-@dataclass(frozen=True)
-class ChatCall:
-    """An authenticated, validated chat request."""
+@dataclass(frozen=True, kw_only=True)
+class AcceptedCall:
+    """What every authenticated, validated request has: its ID, resource and deployment."""
 
     request_id: str
     resource: Resource
     deployment: Deployment
-    messages: list[ChatMessage]
-    sampling: SamplingParams
-    stream: bool = False
-    end_user: str | None = None
-    data_source: MongoDataSource | None = None
-    raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
     created_at: datetime = field(default_factory=utc_now)
 
     def envelope(self, replica_id: str) -> dict[str, object]:
         return {"request_id": self.request_id, "resource_id": self.resource.resource_id,
                 "region": self.resource.region, "deployment": self.deployment.name,
                 "created_at": self.created_at, "reply_to": replica_id}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatCall(AcceptedCall):
+    """An authenticated, validated chat request."""
+
+    messages: list[ChatMessage]
+    sampling: SamplingParams
+    stream: bool = False
+    end_user: str | None = None
+    data_source: MongoDataSource | None = None
+    raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
 
 
 @dataclass
@@ -183,22 +189,13 @@ async def complete_chat(call: ChatCall, ports: GatewayPorts) -> ChatOutcome:
     return outcome
 
 
-@dataclass(frozen=True)
-class EmbeddingCall:
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingCall(AcceptedCall):
     """An authenticated, validated embeddings request."""
 
-    request_id: str
-    resource: Resource
-    deployment: Deployment
     inputs: list[str]
     dimensions: int | None = None
     end_user: str | None = None
-    created_at: datetime = field(default_factory=utc_now)
-
-    def envelope(self, replica_id: str) -> dict[str, object]:
-        return {"request_id": self.request_id, "resource_id": self.resource.resource_id,
-                "region": self.resource.region, "deployment": self.deployment.name,
-                "created_at": self.created_at, "reply_to": replica_id}
 
 
 async def embed(call: EmbeddingCall, ports: GatewayPorts) -> EmbeddingsReady | RequestFailed:
