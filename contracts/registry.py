@@ -78,23 +78,6 @@ TOPICS: tuple[TopicSpec, ...] = (
 GATEWAY_REPLY = TypeAdapter(gateway_replies.GatewayReply)
 
 
-def by_template(template: str) -> TopicSpec:
-    for spec in TOPICS:
-        if spec.template == template:
-            return spec
-    raise KeyError(template)
-
-
-def spec_of_topic(topic: str) -> TopicSpec:
-    """The spec of a concrete topic name (DLQ names resolve to their source topic's spec)."""
-    source = topic.removesuffix(dead_letters.DLQ_SUFFIX)
-    region = source.split(".", 1)[0]
-    for spec in TOPICS:
-        if spec.name(region) == source:
-            return spec
-    raise KeyError(topic)
-
-
 def all_topic_names(region: str) -> list[str]:
     """Every topic of a region, DLQs included, in registry order."""
     names: list[str] = []

@@ -140,7 +140,7 @@ def up(args: argparse.Namespace) -> None:
 def down(args: argparse.Namespace) -> None:
     data = ROOT / ".data" / args.instance
     pids = {p: int(p.read_text()) for p in (data / "pids").glob("*.pid")}
-    for path, pid in pids.items():
+    for pid in pids.values():
         if alive(pid):
             os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 15

@@ -18,7 +18,6 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
@@ -160,6 +159,3 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     install_openapi(app)
     return app
 
-
-def broker_of(app: FastAPI) -> KafkaBroker:
-    return app.state.gateway.broker

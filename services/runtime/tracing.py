@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
@@ -16,9 +15,3 @@ def make_tracer_provider(service: str, region: str, *, console: bool = False) ->
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     return provider
 
-
-def current_traceparent() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None
-    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"

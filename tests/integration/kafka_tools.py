@@ -1,4 +1,4 @@
-"""Small real-Kafka helpers for the tests: read a topic from the start, count its messages."""
+"""Small real-Kafka helper for the tests: read a topic from the start."""
 
 from __future__ import annotations
 
@@ -37,13 +37,3 @@ async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[Consum
     finally:
         await consumer.stop()
 
-
-async def message_count(bootstrap: str, topic: str) -> int:
-    consumer = await _assigned(topic, bootstrap)
-    try:
-        partitions = list(consumer.assignment())
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        return sum(ends[tp] - starts[tp] for tp in partitions)
-    finally:
-        await consumer.stop()
