@@ -20,9 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import ConnectionFailure
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts import (
     gateway_replies,
@@ -74,34 +72,6 @@ async def wait_until_positioned(subscriber: Any, timeout_s: float = 30.0) -> Non
 
 def _error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=error.status, headers=headers)
-
-
-class RequestIds:
-    """Gives every request its ID (request.state.request_id) and puts it on the response headers.
-
-    A plain ASGI middleware: it only touches the response's start message, so streamed bodies pass
-    through untouched (Starlette's BaseHTTPMiddleware would copy every chunk through a queue).
-    """
-
-    def __init__(self, app: ASGIApp, replica_id: str) -> None:
-        self.app = app
-        self.replica_id = replica_id
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_ids(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = headers["apim-request-id"] = request_id
-                headers["x-residency-replica"] = self.replica_id
-            await send(message)
-
-        await self.app(scope, receive, send_with_ids)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -168,7 +138,14 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     app.state.ready = False
     app.state.gateway = gateway
 
-    app.add_middleware(RequestIds, replica_id=settings.replica_id)
+    @app.middleware("http")
+    async def request_ids(request: Request, call_next: Any) -> Any:
+        request.state.request_id = new_request_id()
+        response = await call_next(request)
+        response.headers["x-request-id"] = request.state.request_id
+        response.headers["apim-request-id"] = request.state.request_id
+        response.headers["x-residency-replica"] = settings.replica_id
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
