@@ -18,7 +18,7 @@ from contracts import (
     generation_cancellations,
     generation_events,
     generation_requests,
-    grounding_requests,
+    grounding_requests_v2,
     interaction_records,
     prompt_submissions,
 )
@@ -55,7 +55,7 @@ class TopicSpec:
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(grounding_requests, (grounding_requests.GroundingRequested,),
+    TopicSpec(grounding_requests_v2, (grounding_requests_v2.GroundingRequested,),
               producers=("gateway",), consumers=("retrieval",), carries_content=True),
     TopicSpec(prompt_submissions, (prompt_submissions.PromptSubmitted,),
               producers=("gateway", "retrieval"), consumers=("filter",), carries_content=True),
@@ -75,7 +75,20 @@ TOPICS: tuple[TopicSpec, ...] = (
               producers=("gateway",), consumers=("retention",), carries_content=True),
 )
 
+# Topics no longer produced or consumed; the topic admin deletes them (and their DLQs) because
+# what they hold must not outlive them: v1 grounding requests carried database passwords in clear.
+RETIRED_TOPICS: tuple[str, ...] = ("{region}.retrieval.grounding-requests.v1",)
+
 GATEWAY_REPLY = TypeAdapter(gateway_replies.GatewayReply)
+
+
+def retired_topic_names(region: str) -> list[str]:
+    """Retired topics of a region and their DLQs."""
+    names: list[str] = []
+    for template in RETIRED_TOPICS:
+        name = topic_name(template, region)
+        names += [name, dead_letters.dead_letter_topic(name)]
+    return names
 
 
 def all_topic_names(region: str) -> list[str]:

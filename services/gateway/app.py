@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from contracts import (
     gateway_replies,
     generation_cancellations,
-    grounding_requests,
+    grounding_requests_v2,
     interaction_records,
     prompt_submissions,
 )
@@ -112,13 +112,13 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     gateway = bootstrap(settings, **overrides)
     replies = subscribe_replies(gateway, settings)
     own_topics = [topic_name(t, settings.region) for t in (
-        gateway_replies.TOPIC, prompt_submissions.TOPIC, grounding_requests.TOPIC,
+        gateway_replies.TOPIC, prompt_submissions.TOPIC, grounding_requests_v2.TOPIC,
         generation_cancellations.TOPIC, interaction_records.TOPIC)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await require_topics(settings.kafka_bootstrap, own_topics)
-        for store in (gateway.ports.resources, gateway.ports.windows):
+        for store in (gateway.ports.resources, gateway.ports.windows, gateway.ports.connections.store):
             if hasattr(store, "create_indexes"):
                 await store.create_indexes()
         await gateway.broker.start()

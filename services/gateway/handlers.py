@@ -24,9 +24,10 @@ from contracts.gateway_replies import (
     RequestFailed,
 )
 from contracts.generation_cancellations import CancelGeneration
-from contracts.grounding_requests import GroundingRequested, MongoDataSource
+from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
+from services.gateway.data_connections import DataConnections
 from services.gateway.ports import ReplyInbox, RequestBus, ResourceDirectory
 from services.gateway.rate_limits import WindowCounter
 from services.gateway.resources import Deployment, Resource
@@ -38,6 +39,7 @@ class GatewayPorts:
     bus: RequestBus
     inbox: ReplyInbox
     windows: WindowCounter
+    connections: DataConnections
     region: str
     replica_id: str
     reply_timeout_s: float
@@ -66,7 +68,7 @@ class ChatCall(AcceptedCall):
     sampling: SamplingParams
     stream: bool = False
     end_user: str | None = None
-    data_source: MongoDataSource | None = None
+    data_source: ConnectionDataSource | None = None  # resolved to a connection of the resource
     raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
 
 
@@ -158,9 +160,34 @@ async def replies_for(request_id: str, envelope: dict[str, object], publish: Cal
                 await ports.bus.cancel(CancelGeneration(**envelope, reason="client_disconnected"))
 
 
+async def released_after_screening(replies: AsyncIterator[Envelope]) -> AsyncIterator[Envelope]:
+    """Citations reach the caller only after the prompt passed screening.
+
+    Retrieval answers with its citations before the filter has screened the grounded prompt:
+    they are held until the prompt's annotation (or, failing that, the first completion) arrives,
+    and dropped when the request fails first, e.g. because the prompt was filtered.
+    """
+    held: GroundingFound | None = None
+    async with aclosing(replies):
+        async for reply in replies:
+            if isinstance(reply, GroundingFound):
+                held = reply
+                continue
+            if held is not None and isinstance(reply, PromptScreened):
+                yield reply
+                reply, held = held, None
+            elif held is not None and isinstance(reply, CompletionReady):
+                yield held
+                held = None
+            elif isinstance(reply, RequestFailed):
+                held = None
+            yield reply
+
+
 def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Envelope]:
-    """The replies of a chat request (see ``replies_for``)."""
-    return replies_for(call.request_id, call.envelope(ports.replica_id), lambda: _publish_request(call, ports), ports)
+    """The replies of a chat request (see ``replies_for``), citations released after screening."""
+    return released_after_screening(
+        replies_for(call.request_id, call.envelope(ports.replica_id), lambda: _publish_request(call, ports), ports))
 
 
 def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,

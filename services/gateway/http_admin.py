@@ -1,4 +1,4 @@
-"""Control-plane routes (/admin/...): resources, deployments, content logging and keys.
+"""Control-plane routes (/admin/...): resources, deployments, content logging, keys, data connections.
 
 A separate router with its own credential (RESIDENCY_GATEWAY_ADMIN_KEY, sent as Bearer); keys
 are returned once, when made, and stored only as hashes.
@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import Region, ResourceId, utc_now
-from services.gateway.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
+from services.gateway.data_connections import Conflict, ConnectionCreate
+from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
 from services.gateway.openai_request import openai_param, parse_json
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Limits, Resource, hash_key, new_key
@@ -37,10 +38,6 @@ class ResourceUpdate(BaseModel):
     content_logging: bool | None = None
     deployments: list[Deployment] | None = None
     limits: Limits | None = None
-
-
-class Conflict(GatewayError):
-    status, type, code = 409, "invalid_request_error", "conflict"
 
 
 def resource_view(resource: Resource) -> dict[str, Any]:
@@ -102,6 +99,33 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         require_admin(request)
         if not await ports.resources.delete(resource_id):
             raise NotFound(f"Resource '{resource_id}' does not exist.", code="ResourceNotFound")
+        await ports.connections.store.delete_resource(resource_id)
+        return Response(status_code=204)
+
+    # Data connections: the customer databases a resource may ground requests on ("on your data").
+    @router.post("/resources/{resource_id}/data-connections", status_code=201)
+    async def create_data_connection(resource_id: str, request: Request) -> Any:
+        require_admin(request)
+        spec = _validated(ConnectionCreate, parse_json(await request.body()))
+        await existing(resource_id)
+        return (await ports.connections.register(resource_id, spec)).view()
+
+    @router.get("/resources/{resource_id}/data-connections")
+    async def list_data_connections(resource_id: str, request: Request) -> Any:
+        require_admin(request)
+        await existing(resource_id)
+        return {"object": "list", "data": [c.view() for c in await ports.connections.store.list_for(resource_id)]}
+
+    @router.get("/resources/{resource_id}/data-connections/{name}")
+    async def get_data_connection(resource_id: str, name: str, request: Request) -> Any:
+        require_admin(request)
+        return (await ports.connections.get(resource_id, name)).view()
+
+    @router.delete("/resources/{resource_id}/data-connections/{name}", status_code=204)
+    async def delete_data_connection(resource_id: str, name: str, request: Request) -> Response:
+        require_admin(request)
+        if not await ports.connections.store.delete(resource_id, name):
+            raise NotFound(f"Data connection '{name}' does not exist.", code="DataConnectionNotFound")
         return Response(status_code=204)
 
     @router.post("/resources/{resource_id}/keys/{slot}/regenerate")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.common import ChatMessage, SamplingParams
-from contracts.grounding_requests import MongoDataSource
+from services.gateway.data_connections import RequestedDataSource
 from services.gateway.errors import InvalidRequest
 
 log = logging.getLogger("residency.gateway.edge")
@@ -49,21 +49,31 @@ class MongoAuthentication(_Tolerant):
 
 
 class FieldsMapping(_Tolerant):
-    content_fields: list[str] = Field(default_factory=lambda: ["content"], min_length=1)
-    title_field: str | None = None
-    url_field: str | None = None
-    filepath_field: str | None = None
+    content_fields: list[str] = Field(default_factory=lambda: ["content"], min_length=1, max_length=16)
+    title_field: str | None = Field(None, max_length=128)
+    url_field: str | None = Field(None, max_length=128)
+    filepath_field: str | None = Field(None, max_length=128)
 
 
 class MongoParameters(_Tolerant):
-    endpoint: str
-    database_name: str
-    collection_name: str
+    """Azure's ``mongo_db`` parameters. ``connection`` (Residency's extension) names a registered
+    data connection; otherwise ``endpoint`` and ``database_name`` must match one of the resource."""
+
+    endpoint: str | None = Field(None, min_length=1, max_length=2048)
+    connection: str | None = Field(None, min_length=1, max_length=63)
+    database_name: str = Field(min_length=1, max_length=64)
+    collection_name: str = Field(min_length=1, max_length=120)
     authentication: MongoAuthentication | None = None
     fields_mapping: FieldsMapping = Field(default_factory=FieldsMapping)
     top_n_documents: int = Field(5, ge=1, le=20)
     strictness: int = Field(3, ge=1, le=5)
     in_scope: bool = True
+
+    @model_validator(mode="after")
+    def _names_a_source(self) -> "MongoParameters":
+        if self.endpoint is None and self.connection is None:
+            raise ValueError("endpoint: give the data source's endpoint or the name of a registered connection")
+        return self
 
 
 class DataSource(_Tolerant):
@@ -109,7 +119,7 @@ class ChatRequestBody(_GenerationFields):
 def openai_param(location: tuple[Any, ...]) -> str:
     """('messages', 0, 'content') -> 'messages.[0].content', as OpenAI names params."""
     parts = [f"[{p}]" if isinstance(p, int) else str(p) for p in location
-             if not (isinstance(p, str) and p in {"str", "list[ContentPart]", "function-after[_consistent()]"})]
+             if not (isinstance(p, str) and p in {"str", "list[ContentPart]"}) and not str(p).startswith("function-after[")]
     return ".".join(parts)
 
 
@@ -131,8 +141,9 @@ def parse_chat_request(body: dict[str, Any], *, max_messages: int) -> ChatReques
         first = error.errors()[0]
         message = first["msg"]
         param = openai_param(first["loc"]) or None
-        if first["type"] == "value_error" and ":" in message:  # our model validator names its field
-            param, _, message = message.removeprefix("Value error, ").partition(": ")
+        if first["type"] == "value_error" and ":" in message:  # our model validators name their field
+            name, _, message = message.removeprefix("Value error, ").partition(": ")
+            param = f"{param}.{name}" if param else name
         raise InvalidRequest(f"Invalid value for '{param}': {message}.", param=param) from None
     if len(request.messages) > max_messages:
         raise InvalidRequest(f"Too many messages: {len(request.messages)} > {max_messages}.", param="messages")
@@ -176,14 +187,14 @@ def sampling_params(request: ChatRequestBody) -> SamplingParams:
                      response_format=request.response_format.type if request.response_format else "text")
 
 
-def data_source(request: ChatRequestBody) -> MongoDataSource | None:
+def data_source(request: ChatRequestBody) -> RequestedDataSource | None:
+    """The request's data source; its password is dropped here and never travels further."""
     if not request.data_sources:
         return None
     p = request.data_sources[0].parameters
-    return MongoDataSource(
-        endpoint=p.endpoint, database_name=p.database_name, collection_name=p.collection_name,
-        username=p.authentication.username if p.authentication else None,
-        password=p.authentication.password if p.authentication else None,
+    return RequestedDataSource(
+        endpoint=p.endpoint, connection=p.connection, database_name=p.database_name,
+        collection_name=p.collection_name, username=p.authentication.username if p.authentication else None,
         content_fields=p.fields_mapping.content_fields, title_field=p.fields_mapping.title_field,
         url_field=p.fields_mapping.url_field, filepath_field=p.fields_mapping.filepath_field,
         top_n_documents=p.top_n_documents, strictness=p.strictness, in_scope=p.in_scope)

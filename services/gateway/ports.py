@@ -8,7 +8,7 @@ from typing import Protocol
 from contracts.base import Envelope
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
-from contracts.grounding_requests import GroundingRequested
+from contracts.grounding_requests_v2 import GroundingRequested
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
 from services.gateway.resources import KeySlot, Resource

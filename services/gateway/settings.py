@@ -9,6 +9,7 @@ import socket
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.connections.settings import DataConnectionSettings
 from services.runtime.settings import ServiceSettings
 
 SUPPORTED_API_VERSIONS = (
@@ -21,7 +22,7 @@ def _replica_id() -> str:
     return f"{socket.gethostname()[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, DataConnectionSettings):
     model_config = SettingsConfigDict(env_prefix="RESIDENCY_GATEWAY_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="HTTP listen address.")

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.retention import aead
 from services.retention.errors import KeyWindowClosed, UnreadableRecord
 from services.retention.model import SealedContent, StoredDataKey
 from services.retention.ports import Clock, KeyProvider, KeyStore
 from services.retention.window import day_name, day_start
+from services.runtime import sealing
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Keyring:
                    plaintext: bytes, associated_data: bytes) -> tuple[SealedContent, datetime]:
         """Seal under the resource's key of ``completed_at``'s day; returns it and the key's end."""
         key = await self.key_for_day(resource_id, completed_at, retention_days)
-        nonce, ciphertext = aead.seal(key.material, plaintext, associated_data)
+        nonce, ciphertext = sealing.seal(key.material, plaintext, associated_data)
         return SealedContent(key.key_id, nonce, ciphertext), key.destroy_at
 
     async def open(self, resource_id: str, sealed: SealedContent, associated_data: bytes) -> bytes:
@@ -62,7 +62,10 @@ class Keyring:
         if stored.resource_id != resource_id:
             raise UnreadableRecord("the data key belongs to another resource")
         material = await self._unwrap(stored)
-        return aead.open_sealed(material, sealed.nonce, sealed.ciphertext, associated_data)
+        try:
+            return sealing.open_sealed(material, sealed.nonce, sealed.ciphertext, associated_data)
+        except sealing.Unreadable as error:
+            raise UnreadableRecord(str(error)) from error
 
     async def key_for_day(self, resource_id: str, moment: datetime, retention_days: int) -> DataKey:
         start = day_start(moment)
@@ -95,7 +98,7 @@ class Keyring:
         if destroy_at <= now:
             raise KeyWindowClosed(f"the {day_name(start)} window of resource {resource_id} has closed")
         key_id = f"{resource_id}/{day_name(start)}/{secrets.token_hex(4)}"
-        layers, wrapped = await self._wrap(resource_id, key_id, aead.new_key())
+        layers, wrapped = await self._wrap(resource_id, key_id, sealing.new_key())
         candidate = StoredDataKey(key_id=key_id, resource_id=resource_id, day=day_name(start), day_start=start,
                                   destroy_at=destroy_at, layers=layers, wrapped=wrapped, created_at=now)
         if await self._store.insert_key(candidate):
@@ -113,7 +116,10 @@ class Keyring:
         wrapped = material
         for layer in layers:
             provider, wrapping_key_id = self._provider(layer)
-            wrapped = await provider.wrap(wrapping_key_id, wrapped, key_associated_data(key_id))
+            try:
+                wrapped = await provider.wrap(wrapping_key_id, wrapped, key_associated_data(key_id))
+            except sealing.Unreadable as error:
+                raise UnreadableRecord(str(error)) from error
         return tuple(layers), wrapped
 
     async def _unwrap(self, stored: StoredDataKey) -> bytes:
@@ -121,7 +127,10 @@ class Keyring:
         assert material is not None
         for layer in reversed(stored.layers):
             provider, wrapping_key_id = self._provider(layer)
-            material = await provider.unwrap(wrapping_key_id, material, key_associated_data(stored.key_id))
+            try:
+                material = await provider.unwrap(wrapping_key_id, material, key_associated_data(stored.key_id))
+            except sealing.Unreadable as error:
+                raise UnreadableRecord(str(error)) from error
         return material
 
     def _provider(self, layer: str) -> tuple[KeyProvider, str]:

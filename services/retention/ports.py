@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
+from services.runtime.sealing import KeyProvider as KeyProvider  # the shared key-provider port
 
 Clock = Callable[[], datetime]
 
@@ -61,17 +62,6 @@ class KeyStore(Protocol):
     async def destroy_resource(self, resource_id: str, now: datetime, because: str,
                                day_start_before: datetime | None = None) -> int:
         """Remove the key material of one resource's keys (all, or those of days before a date)."""
-
-
-class KeyProvider(Protocol):
-    """Wraps and unwraps key material under a named key it holds (the platform key, a KMS key,
-    a Vault transit key). The wrapping key never leaves the provider; associated data binds each
-    wrapped key to its data-key ID, so a wrapped key copied elsewhere fails to unwrap."""
-
-    async def wrap(self, key_id: str, plaintext: bytes, associated_data: bytes) -> bytes: ...
-
-    async def unwrap(self, key_id: str, wrapped: bytes, associated_data: bytes) -> bytes:
-        """Raises UnreadableRecord when the wrapped key or its associated data was altered."""
 
 
 class PolicyStore(Protocol):

@@ -7,3 +7,7 @@ class RetrievalError(Exception):
 
 class DataSourceUnavailable(RetrievalError):
     """The customer's data source refused or did not answer; the caller is told, nothing is retried."""
+
+
+class CredentialsUnreadable(RetrievalError):
+    """The connection's sealed credentials do not open here (no or another connections key)."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from contracts.common import ApiError, ChatMessage, Citation
 from contracts.gateway_replies import GroundingFound, RequestFailed
-from contracts.grounding_requests import GroundingRequested, MongoDataSource
+from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
 from contracts.prompt_submissions import PromptSubmitted
-from services.retrieval.errors import DataSourceUnavailable
-from services.retrieval.ports import CustomerDocuments, PromptSubmissions, Replies
+from services.connections.errors import ConnectionRefused
+from services.retrieval.errors import CredentialsUnreadable, DataSourceUnavailable
+from services.retrieval.ports import Connections, CustomerDocuments, PromptSubmissions, Replies
 from services.retrieval.ranking import RankedDocument, query_terms, rank
 
 log = logging.getLogger("residency.retrieval.handlers")
@@ -18,13 +20,15 @@ log = logging.getLogger("residency.retrieval.handlers")
 
 @dataclass(frozen=True)
 class RetrievalPorts:
+    connections: Connections
     documents: CustomerDocuments
     submissions: PromptSubmissions
     replies: Replies
     max_candidates: int
+    deadline_s: float  # the longest a request may spend reading the customer's store
 
 
-def citation_of(ranked: RankedDocument, source: MongoDataSource) -> Citation:
+def citation_of(ranked: RankedDocument, source: ConnectionDataSource) -> Citation:
     doc = ranked.document
 
     def field(name: str | None) -> str | None:
@@ -52,17 +56,47 @@ def augment(messages: list[ChatMessage], grounding: ChatMessage) -> list[ChatMes
     return [*messages[:at], grounding, *messages[at:]]
 
 
+def _failure(request: GroundingRequested, status: int, code: str, message: str) -> RequestFailed:
+    error_type = "invalid_request_error" if status < 500 else "server_error"
+    return RequestFailed(**request.envelope(), error=ApiError(status=status, type=error_type, code=code,
+                                                              param="data_sources", message=message))
+
+
+async def _read_candidates(request: GroundingRequested, terms: list[str],
+                           ports: RetrievalPorts) -> list[dict] | RequestFailed:
+    """The candidate documents, or the failure to answer with; the customer's side is never retried."""
+    source = request.data_source
+    connection = await ports.connections.get(request.resource_id, source.connection)
+    if connection is None or connection.database != source.database_name:
+        return _failure(request, 400, "data_source_not_registered",
+                        "The data connection is not registered for this resource.")
+    try:
+        async with asyncio.timeout(ports.deadline_s):
+            return await ports.documents.candidates(connection, source, terms, ports.max_candidates)
+    except ConnectionRefused as refused:
+        log.info("request %s: data source refused (%s)", request.request_id, refused.code)
+        return _failure(request, 400, refused.code, refused.message)
+    except DataSourceUnavailable as unavailable:
+        log.info("request %s: data source unavailable (%s)", request.request_id, unavailable)
+        return _failure(request, 400, "data_source_unavailable",
+                        "The data source could not be reached or read with the given parameters.")
+    except TimeoutError:
+        log.info("request %s: data source did not answer within %g s", request.request_id, ports.deadline_s)
+        return _failure(request, 400, "data_source_timeout",
+                        f"The data source did not answer within {ports.deadline_s:g} s.")
+    except CredentialsUnreadable:
+        log.warning("request %s: credentials of connection %s do not open", request.request_id, source.connection)
+        return _failure(request, 503, "data_connection_unreadable",
+                        "The data connection's credentials cannot be opened in this region; register it again.")
+
+
 async def ground_request(request: GroundingRequested, ports: RetrievalPorts) -> None:
     source = request.data_source
     question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
     terms = query_terms(question)
-    try:
-        candidates = await ports.documents.candidates(source, terms, ports.max_candidates)
-    except DataSourceUnavailable as unavailable:
-        log.info("request %s: data source unavailable (%s)", request.request_id, unavailable)
-        await ports.replies.publish(RequestFailed(**request.envelope(), error=ApiError(
-            status=400, type="invalid_request_error", code="data_source_unavailable", param="data_sources",
-            message="The data source could not be reached or read with the given parameters.")))
+    candidates = await _read_candidates(request, terms, ports)
+    if isinstance(candidates, RequestFailed):
+        await ports.replies.publish(candidates)
         return
     ranked = rank(candidates, terms, source.content_fields,
                   strictness=source.strictness, top_n=source.top_n_documents)

@@ -30,7 +30,7 @@ def build_app(service: str, region: str = EXAMPLE_REGION) -> Any:
     settings_module = importlib.import_module(f"services.{service}.settings")
     app_module = importlib.import_module(f"services.{service}.app")
     settings_class = next(v for k, v in vars(settings_module).items()
-                          if k.endswith("Settings") and k != "ServiceSettings")
+                          if k.endswith("Settings") and getattr(v, "__module__", None) == settings_module.__name__)
     fields = {k: v for k, v in _PLACEHOLDERS.items() if k in settings_class.model_fields}
     return app_module.create_app(settings_class(region=region, **fields))
 

@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts.base import validate_region
-from contracts.registry import TOPICS, TopicSpec
+from contracts.registry import TOPICS, TopicSpec, retired_topic_names
 
 ONE_HOUR_MS = 3600 * 1000
 TOPIC_ALREADY_EXISTS = 36
@@ -76,11 +76,20 @@ async def ensure_topics(bootstrap: str, region: str, policy: TopicPolicy = Topic
             await admin.alter_configs([
                 ConfigResource(ConfigResourceType.TOPIC, name, plan[name][1]) for name in existing
             ])
+        await _delete_retired(admin, region)
         await _wait_for_leaders(admin, list(plan))
         await _wait_for_retention(admin, {name: int(plan[name][1]["retention.ms"]) for name in plan})
         return created
     finally:
         await admin.close()
+
+
+async def _delete_retired(admin: AIOKafkaAdminClient, region: str) -> None:
+    """Delete the region's retired topics that still exist (see contracts.registry.RETIRED_TOPICS)."""
+    retired = set(retired_topic_names(region)) & set(await admin.list_topics())
+    if retired:
+        await admin.delete_topics(sorted(retired))
+        print(f"[topics] {region}: deleted retired {', '.join(sorted(retired))}", file=sys.stderr)
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 30.0) -> None:

@@ -32,8 +32,12 @@ from services.gateway.app import create_app
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Resource
 from services.gateway.settings import GatewaySettings
 from tests.unit.builders import CREATED_AT, MODEL, REGION
+from tests.unit.connection_fakes import InMemoryDataConnections, TableResolver
 
 ADMIN_KEY = "admin-secret"
+# Customer servers the fake resolver knows: a public address, and names that resolve privately.
+CUSTOMER_HOSTS = {"docs.contoso.example": ["93.184.216.34"], "internal.contoso.example": ["10.1.2.3"],
+                  "rebind.example": ["93.184.216.35", "169.254.169.254"]}
 SAFE = {c: {"filtered": False, "severity": "safe"} for c in ("hate", "sexual", "violence", "self_harm")}
 USAGE = Usage(prompt_tokens=9, completion_tokens=4, total_tokens=13)
 
@@ -178,7 +182,8 @@ def gateway(answer: Answer | None = answer_hello, **settings: Any) -> Harness:
             "quiet": directory.add("quiet", content_logging=False),
             "faraway": directory.add("faraway", region="us-east")}
     app = create_app(GatewaySettings(admin_key=ADMIN_KEY, region=REGION, **settings), resources=directory, bus=bus,
-                     windows=InMemoryWindowCounter())
+                     windows=InMemoryWindowCounter(), connections=InMemoryDataConnections(),
+                     resolver=TableResolver(CUSTOMER_HOSTS))
     bus.inbox = app.state.gateway.inbox
     return Harness(TestClient(app, raise_server_exceptions=False), directory, bus, keys)
 

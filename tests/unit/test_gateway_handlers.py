@@ -5,14 +5,17 @@ from __future__ import annotations
 from contracts.common import ApiError, Citation
 from contracts.gateway_replies import CompletionReady, GroundingFound, ReplyChoice, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
-from contracts.grounding_requests import GroundingRequested, MongoDataSource
+from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
+from services.connections.policy import EndpointPolicy
 from services.gateway.adapters.reply_inbox import InMemoryReplyInbox
+from services.gateway.data_connections import DataConnections
 from services.gateway.handlers import ChatCall, GatewayPorts, chat_replies, complete_chat
 from services.gateway.openai_response import chat_completion
 from services.gateway.resources import Deployment, Resource
 from tests.unit.builders import CREATED_AT, MODEL, REGION, REPLY_TO, REQUEST_ID, RESOURCE_ID, chat, sampling
+from tests.unit.connection_fakes import InMemoryDataConnections
 from tests.unit.gateway_fakes import (
     SAFE,
     USAGE,
@@ -32,12 +35,13 @@ def ports_answering(answer, *, timeout_s: float = 5.0) -> tuple[GatewayPorts, Sc
     bus = ScriptedBus(answer)
     ports = GatewayPorts(resources=InMemoryResourceDirectory(), bus=bus, inbox=InMemoryReplyInbox(),
                          windows=InMemoryWindowCounter(), region=REGION,
+                         connections=DataConnections(InMemoryDataConnections(), EndpointPolicy(), None),
                          replica_id=REPLY_TO, reply_timeout_s=timeout_s)
     bus.inbox = ports.inbox
     return ports, bus
 
 
-def call(*, content_logging: bool = True, n: int = 1, data_source: MongoDataSource | None = None) -> ChatCall:
+def call(*, content_logging: bool = True, n: int = 1, data_source: ConnectionDataSource | None = None) -> ChatCall:
     resource = Resource(resource_id=RESOURCE_ID, region=REGION, content_logging=content_logging, created_at=CREATED_AT,
                         deployments=[Deployment(name="chat-prod", model=MODEL)])
     return ChatCall(request_id=REQUEST_ID, resource=resource, deployment=resource.deployments[0],
@@ -60,8 +64,8 @@ async def test_citations_from_grounding_reach_the_answer_and_only_their_ids_the_
                 screened(request), completion(request, "Within 30 days [doc1].")]
 
     ports, bus = ports_answering(answer)
-    grounded = call(data_source=MongoDataSource(endpoint="mongodb://docs.contoso.example", database_name="kb",
-                                                collection_name="policies"))
+    grounded = call(data_source=ConnectionDataSource(connection="docs", database_name="kb",
+                                                     collection_name="policies"))
     outcome = await complete_chat(grounded, ports)
 
     assert outcome.citations == [REFUND_DOC] and outcome.texts == ["Within 30 days [doc1]."]
@@ -139,3 +143,31 @@ async def test_caller_who_stops_listening_cancels_the_generation():
     [cancel] = bus.of_type(CancelGeneration)
     assert (cancel.request_id, cancel.reason) == (REQUEST_ID, "client_disconnected")
     assert ports.inbox.waiting == 0
+
+
+GROUNDED = ConnectionDataSource(connection="docs", database_name="kb", collection_name="policies")
+
+
+async def test_citations_are_released_only_after_the_prompt_annotation():
+    def answer(request):  # retrieval answers before the filter has screened the grounded prompt
+        return [GroundingFound(**request.envelope(), citations=[REFUND_DOC], intent="refunds"),
+                screened(request), completion(request, "Within 30 days [doc1].")]
+
+    ports, _ = ports_answering(answer)
+    replies = [reply async for reply in chat_replies(call(data_source=GROUNDED), ports)]
+    assert [type(r).__name__ for r in replies] == ["PromptScreened", "GroundingFound", "CompletionReady"]
+
+
+async def test_citations_of_a_filtered_prompt_never_reach_the_caller():
+    blocked = ApiError(status=400, type=None, code="content_filter", param="prompt", message="filtered")
+
+    def answer(request):
+        return [GroundingFound(**request.envelope(), citations=[REFUND_DOC], intent="refunds"),
+                RequestFailed(**request.envelope(), error=blocked)]
+
+    ports, bus = ports_answering(answer)
+    replies = [reply async for reply in chat_replies(call(data_source=GROUNDED), ports)]
+    assert [type(r).__name__ for r in replies] == ["RequestFailed"]
+    outcome = await complete_chat(call(data_source=GROUNDED), ports)
+    assert outcome.citations == [] and outcome.error == blocked
+    assert bus.of_type(InteractionCompleted)[0].citation_ids == []

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 
 from contracts.gateway_replies import GroundingFound, RequestFailed
-from contracts.grounding_requests import GroundingRequested, MongoDataSource
+from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
 from contracts.prompt_submissions import PromptSubmitted
-from services.retrieval.errors import DataSourceUnavailable
+from services.connections.endpoint import HostPort, MongoEndpoint
+from services.connections.errors import EndpointRefused
+from services.connections.model import DataConnection
+from services.retrieval.errors import CredentialsUnreadable, DataSourceUnavailable
 from services.retrieval.handlers import RetrievalPorts, ground_request
 from services.retrieval.ranking import query_terms, rank
-from tests.unit.builders import MODEL, REPLY_TO, REQUEST_ID, Recorder, chat, envelope, sampling
+from tests.unit.builders import MODEL, REPLY_TO, REQUEST_ID, RESOURCE_ID, Recorder, chat, envelope, sampling
+from tests.unit.connection_fakes import InMemoryDataConnections
 
 
 def test_query_terms_drop_stopwords_short_words_and_duplicates():
@@ -63,21 +70,29 @@ def test_rank_without_terms_finds_nothing():
 
 
 class FakeCustomerDocuments:
-    def __init__(self, documents: list[dict[str, Any]] | None = None, *, unavailable: bool = False) -> None:
+    def __init__(self, documents: list[dict[str, Any]] | None = None, *, fails_with: Exception | None = None,
+                 hangs: bool = False) -> None:
         self.documents = documents or []
-        self.unavailable = unavailable
-        self.asked: list[tuple[list[str], int]] = []
+        self.fails_with = fails_with
+        self.hangs = hangs
+        self.asked: list[tuple[str, list[str], int]] = []
 
-    async def candidates(self, source: MongoDataSource, terms: list[str], limit: int) -> list[dict[str, Any]]:
-        self.asked.append((terms, limit))
-        if self.unavailable:
-            raise DataSourceUnavailable("ServerSelectionTimeoutError")
+    async def candidates(self, connection: DataConnection, source: ConnectionDataSource, terms: list[str],
+                         limit: int) -> list[dict[str, Any]]:
+        self.asked.append((connection.name, terms, limit))
+        if self.hangs:
+            await asyncio.sleep(3600)  # a server that accepted and never answers
+        if self.fails_with is not None:
+            raise self.fails_with
         return self.documents[:limit]
 
 
-SOURCE = MongoDataSource(endpoint="mongodb://customer.example:27017/", database_name="kb",
-                         collection_name="articles", content_fields=["body"], title_field="heading",
-                         url_field="link", top_n_documents=3, strictness=2)
+SOURCE = ConnectionDataSource(connection="kb-prod", database_name="kb", collection_name="articles",
+                              content_fields=["body"], title_field="heading", url_field="link",
+                              top_n_documents=3, strictness=2)
+CONNECTION = DataConnection(resource_id=RESOURCE_ID, name="kb-prod", database="kb", username=None, password=None,
+                            endpoint=MongoEndpoint(hosts=(HostPort("customer.example", 27017),)),
+                            created_at=datetime(2026, 11, 1, tzinfo=UTC))
 RETURNS_ID, SHIPPING_ID = ObjectId("65f2a1b2c3d4e5f601234567"), ObjectId("65f2a1b2c3d4e5f601234568")
 ARTICLES = [
     {"_id": SHIPPING_ID, "heading": "Shipping", "link": "https://kb.example/shipping", "body": "Shoes ship in 3 days."},
@@ -87,7 +102,7 @@ ARTICLES = [
 ]
 
 
-def grounding_request(source: MongoDataSource = SOURCE) -> GroundingRequested:
+def grounding_request(source: ConnectionDataSource = SOURCE) -> GroundingRequested:
     return GroundingRequested(
         **envelope(), model=MODEL, sampling=sampling(max_tokens=100), stream=True, end_user="user-7",
         data_source=source,
@@ -96,10 +111,14 @@ def grounding_request(source: MongoDataSource = SOURCE) -> GroundingRequested:
                       ("user", "What is the refund policy for shoes?")))
 
 
-def retrieval_ports(documents: FakeCustomerDocuments) -> tuple[RetrievalPorts, list]:
+def retrieval_ports(documents: FakeCustomerDocuments, *, deadline_s: float = 5.0,
+                    registered: bool = True) -> tuple[RetrievalPorts, list]:
     timeline: list = []
-    return RetrievalPorts(documents=documents, submissions=Recorder("submissions", timeline),
-                          replies=Recorder("replies", timeline), max_candidates=50), timeline
+    connections = InMemoryDataConnections()
+    if registered:
+        connections.connections[(RESOURCE_ID, CONNECTION.name)] = CONNECTION
+    return RetrievalPorts(connections=connections, documents=documents, submissions=Recorder("submissions", timeline),
+                          replies=Recorder("replies", timeline), max_candidates=50, deadline_s=deadline_s), timeline
 
 
 async def test_grounding_cites_documents_then_submits_the_augmented_prompt():
@@ -108,7 +127,7 @@ async def test_grounding_cites_documents_then_submits_the_augmented_prompt():
     request = grounding_request()
     await ground_request(request, ports)
 
-    assert documents.asked == [(["refund", "policy", "shoes"], 50)]
+    assert documents.asked == [("kb-prod", ["refund", "policy", "shoes"], 50)]
     assert [name for name, _ in timeline] == ["replies", "submissions"]
     found, submitted = timeline[0][1], timeline[1][1]
     assert isinstance(found, GroundingFound) and (found.request_id, found.reply_to) == (REQUEST_ID, REPLY_TO)
@@ -139,12 +158,43 @@ async def test_grounding_without_a_leading_system_message_puts_grounding_first()
     assert "[doc1] Returns" in submitted.messages[0].content
 
 
-async def test_unavailable_data_source_fails_the_request_once():
-    ports, timeline = retrieval_ports(FakeCustomerDocuments(unavailable=True))
+async def failure_of(documents: FakeCustomerDocuments, **options: Any) -> tuple[RequestFailed, list]:
+    ports, timeline = retrieval_ports(documents, **options)
     await ground_request(grounding_request(), ports)
-
-    assert [name for name, _ in timeline] == ["replies"]
+    assert [name for name, _ in timeline] == ["replies"], "a failed request is answered once, never submitted"
     failed = timeline[0][1]
-    assert isinstance(failed, RequestFailed) and failed.request_id == REQUEST_ID
+    assert isinstance(failed, RequestFailed) and failed.request_id == REQUEST_ID and failed.reply_to == REPLY_TO
+    return failed, timeline
+
+
+async def test_unavailable_data_source_fails_the_request_once():
+    failed, _ = await failure_of(FakeCustomerDocuments(fails_with=DataSourceUnavailable("ServerSelectionTimeoutError")))
     assert (failed.error.status, failed.error.code, failed.error.param) == (
         400, "data_source_unavailable", "data_sources")
+
+
+async def test_a_connection_not_registered_for_the_resource_is_never_read():
+    documents = FakeCustomerDocuments(ARTICLES)
+    failed, _ = await failure_of(documents, registered=False)
+    assert (failed.error.status, failed.error.code) == (400, "data_source_not_registered")
+    assert documents.asked == []
+
+
+async def test_an_endpoint_refused_at_connect_time_is_a_400_with_the_policy_code():
+    refused = EndpointRefused("The endpoint resolves to a loopback, private, link-local or reserved address.")
+    failed, _ = await failure_of(FakeCustomerDocuments(fails_with=refused))
+    assert (failed.error.status, failed.error.code) == (400, "data_source_refused")
+    assert "private" in failed.error.message
+
+
+async def test_a_silent_store_is_answered_at_the_deadline():
+    began = time.monotonic()
+    failed, _ = await failure_of(FakeCustomerDocuments(hangs=True), deadline_s=0.2)
+    assert (failed.error.status, failed.error.code) == (400, "data_source_timeout")
+    assert time.monotonic() - began < 1.0
+
+
+async def test_credentials_that_do_not_open_are_a_server_error_without_detail():
+    failed, _ = await failure_of(FakeCustomerDocuments(fails_with=CredentialsUnreadable("authentication failed")))
+    assert (failed.error.status, failed.error.code) == (503, "data_connection_unreadable")
+    assert "authentication failed" not in failed.error.message

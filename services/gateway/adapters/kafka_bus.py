@@ -7,13 +7,13 @@ from faststream.kafka import KafkaBroker
 from contracts import (
     embedding_requests,
     generation_cancellations,
-    grounding_requests,
+    grounding_requests_v2,
     interaction_records,
     prompt_submissions,
 )
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
-from contracts.grounding_requests import GroundingRequested
+from contracts.grounding_requests_v2 import GroundingRequested
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
 from services.runtime.bus import TopicPublisher
@@ -22,7 +22,7 @@ from services.runtime.bus import TopicPublisher
 class KafkaRequestBus:
     def __init__(self, broker: KafkaBroker, region: str) -> None:
         self._prompts = TopicPublisher(broker, prompt_submissions.TOPIC, region, schema=PromptSubmitted)
-        self._grounding = TopicPublisher(broker, grounding_requests.TOPIC, region, schema=GroundingRequested)
+        self._grounding = TopicPublisher(broker, grounding_requests_v2.TOPIC, region, schema=GroundingRequested)
         self._embeddings = TopicPublisher(broker, embedding_requests.TOPIC, region, schema=EmbedTexts)
         self._cancellations = TopicPublisher(broker, generation_cancellations.TOPIC, region,
                                              schema=CancelGeneration)

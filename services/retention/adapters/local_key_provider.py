@@ -13,7 +13,7 @@ import base64
 import re
 from pathlib import Path
 
-from services.retention.aead import KEY_BYTES, open_joined, seal_joined
+from services.runtime.sealing import KEY_BYTES, open_joined, seal_joined
 from services.retention.errors import UnreadableRecord
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
