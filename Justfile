@@ -40,7 +40,7 @@ stack-down:
 demo:
     {{python}} deploy/local/demo.py
 
-# Ports 29092/28017 (+ RESIDENCY_TEST_PORT_OFFSET, for a second checkout's suite beside this one).
+# Ports 29092/28017/28018 (+ RESIDENCY_TEST_PORT_OFFSET, for a second checkout's suite beside this one).
 # Run the whole test suite against its own infra instance (the README's test command).
 test *args:
     #!/usr/bin/env bash
@@ -48,8 +48,10 @@ test *args:
     offset=${RESIDENCY_TEST_PORT_OFFSET:-0}
     export RESIDENCY_INFRA_INSTANCE=test$offset
     export RESIDENCY_KAFKA_PORT=$((29092 + offset)) RESIDENCY_MONGO_PORT=$((28017 + offset))
+    export RESIDENCY_CUSTOMER_MONGO_PORT=$((28018 + offset))
     export RESIDENCY_TEST_KAFKA=127.0.0.1:$RESIDENCY_KAFKA_PORT
     export RESIDENCY_TEST_MONGO=mongodb://127.0.0.1:$RESIDENCY_MONGO_PORT/
+    export RESIDENCY_TEST_CUSTOMER_MONGO=mongodb://127.0.0.1:$RESIDENCY_CUSTOMER_MONGO_PORT/
     export RESIDENCY_TEST_GATEWAY_PORT=$((18080 + offset)) RESIDENCY_TEST_STACK_INSTANCE=e2e$offset
     export OMP_NUM_THREADS=1
     deploy/local/infra.sh down  # a previous run's instance, if it is still up
@@ -95,7 +97,7 @@ dlq *args:
 retention *args:
     {{python}} -m services.retention.cli {{args}}
 
-# Own infra instance on ports 29592/28517 (+ RESIDENCY_TEST_PORT_OFFSET).
+# Own infra instance on ports 29592/28517/28518 (+ RESIDENCY_TEST_PORT_OFFSET).
 # Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention.
 bench what *args:
     #!/usr/bin/env bash
@@ -103,6 +105,7 @@ bench what *args:
     offset=${RESIDENCY_TEST_PORT_OFFSET:-0}
     export RESIDENCY_INFRA_INSTANCE=bench$offset
     export RESIDENCY_KAFKA_PORT=$((29592 + offset)) RESIDENCY_MONGO_PORT=$((28517 + offset))
+    export RESIDENCY_CUSTOMER_MONGO_PORT=$((28518 + offset))
     case "{{what}}" in
       retention) module=services.retention.bench ;;
       inference) module=tests.bench.inference ;;

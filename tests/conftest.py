@@ -26,20 +26,26 @@ ANNOTATE_ONLY = FilterPolicy(prompt=PromptPolicy(**_OFF, jailbreak="annotate", i
 @dataclass(frozen=True)
 class Infra:
     kafka: str
-    mongo: str
+    mongo: str  # the platform's store
+    customer_mongo: str  # a tenant's own MongoDB, for "on your data"; never the platform's store
+
+    @property
+    def customer_port(self) -> int:
+        return int(self.customer_mongo.rstrip("/").rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="session")
 def infra() -> Infra:
     kafka = os.environ.get("RESIDENCY_TEST_KAFKA")
     mongo = os.environ.get("RESIDENCY_TEST_MONGO")
-    if not (kafka and mongo):
+    customer = os.environ.get("RESIDENCY_TEST_CUSTOMER_MONGO")
+    if not (kafka and mongo and customer):
         # Started outside `just test` (e.g. plain pytest): bring up the test instance ourselves.
         env = {**os.environ, "RESIDENCY_INFRA_INSTANCE": "test", "RESIDENCY_KAFKA_PORT": "29092",
-               "RESIDENCY_MONGO_PORT": "28017"}
+               "RESIDENCY_MONGO_PORT": "28017", "RESIDENCY_CUSTOMER_MONGO_PORT": "28018"}
         subprocess.run([str(ROOT / "deploy/local/infra.sh"), "up"], env=env, check=True)
-        kafka, mongo = "127.0.0.1:29092", "mongodb://127.0.0.1:28017/"
-    return Infra(kafka=kafka, mongo=mongo)
+        kafka, mongo, customer = "127.0.0.1:29092", "mongodb://127.0.0.1:28017/", "mongodb://127.0.0.1:28018/"
+    return Infra(kafka=kafka, mongo=mongo, customer_mongo=customer)
 
 
 def unique_region(prefix: str = "t") -> str:
@@ -65,6 +71,9 @@ EMBEDDING_MODEL = "all-minilm-l6-v2"
 INSTANCE = os.environ.get("RESIDENCY_TEST_STACK_INSTANCE", "e2e")
 _FIRST_PORT = int(os.environ.get("RESIDENCY_TEST_GATEWAY_PORT", "18080"))
 GATEWAY_PORTS = (_FIRST_PORT, _FIRST_PORT + 1)
+# A loopback port the stack lets data connections reach besides the customer store: the security
+# tests put a server there that accepts connections and never answers.
+TARPIT_PORT = _FIRST_PORT + 9
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,14 @@ class Stack:
             self.put_filter_policy(ResourcePolicy(resource_id=resource_id, default=ANNOTATE_ONLY))
         return response.json()
 
+    def create_connection(self, resource_id: str, name: str, *, endpoint: str | None = None,
+                          database_name: str, **fields) -> httpx.Response:
+        """Registers a data connection through the admin API (the customer store by default)."""
+        with self.admin() as admin:
+            return admin.post(f"/admin/resources/{resource_id}/data-connections", json={
+                "name": name, "endpoint": endpoint or self.infra.customer_mongo, "database_name": database_name,
+                **fields})
+
     def put_filter_policy(self, policy: ResourcePolicy) -> None:
         from pymongo import MongoClient
 
@@ -119,7 +136,8 @@ def stack(infra: Infra) -> Stack:
     os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL])
     stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)),
                   "--gateway-port", str(GATEWAY_PORTS[0]), "--kafka-port", kafka_port,
-                  "--mongo-port", mongo_port, "--timeout", "300")
+                  "--mongo-port", mongo_port, "--customer-mongo-port", str(infra.customer_port),
+                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}", "--timeout", "300")
     data = ROOT / ".data" / INSTANCE
     secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().split())
     yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),

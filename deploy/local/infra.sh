@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Starts and stops the local infrastructure: one Apache Kafka broker in KRaft mode and one
-# FerretDB v1 server (MongoDB wire protocol, SQLite backend), both on loopback only.
+# Starts and stops the local infrastructure: one Apache Kafka broker in KRaft mode and two
+# FerretDB v1 servers (MongoDB wire protocol, SQLite backend), all on loopback only: the
+# platform's store, and a separate *customer* store that stands for a tenant's own MongoDB
+# ("on your data" reads it; the platform's store is never a data source).
 #
 #   deploy/local/infra.sh up|down|status
 #
 # Environment (defaults suit the demo; the test suite uses its own instance and ports):
 #   RESIDENCY_INFRA_INSTANCE  name of this instance, its data lives in .data/<instance>  (demo)
 #   RESIDENCY_KAFKA_PORT      broker port (9092); the controller listens on the next port
-#   RESIDENCY_MONGO_PORT      FerretDB port (27017)
+#   RESIDENCY_MONGO_PORT      FerretDB port of the platform's store (27017)
+#   RESIDENCY_CUSTOMER_MONGO_PORT  FerretDB port of the customer store (27018)
 #   RESIDENCY_KAFKA_HEAP      JVM heap for the broker (768m)
 # `up` is idempotent: a running instance is left alone and reported.
 set -euo pipefail
@@ -16,6 +19,7 @@ instance="${RESIDENCY_INFRA_INSTANCE:-demo}"
 kafka_port="${RESIDENCY_KAFKA_PORT:-9092}"
 controller_port="$((kafka_port + 1))"
 mongo_port="${RESIDENCY_MONGO_PORT:-27017}"
+customer_port="${RESIDENCY_CUSTOMER_MONGO_PORT:-27018}"
 heap="${RESIDENCY_KAFKA_HEAP:-768m}"
 data="$root/.data/$instance"
 python="$root/.venv/bin/python"
@@ -43,13 +47,13 @@ kafka_up() {
   echo $! > "$pidfile"
 }
 
-mongo_up() {
-  local pidfile="$data/ferretdb.pid"
-  if alive "$pidfile"; then say "ferretdb already running (pid $(cat "$pidfile")) on 127.0.0.1:$mongo_port"; return; fi
-  mkdir -p "$data/ferretdb"
-  say "starting ferretdb on 127.0.0.1:$mongo_port"
-  nohup "$root/.cache/bin/residency-ferretdb" -listen "127.0.0.1:$mongo_port" -data "$data/ferretdb" \
-        > "$data/ferretdb.log" 2>&1 &
+mongo_up() {  # name port
+  local name="$1" port="$2" pidfile="$data/$1.pid"
+  if alive "$pidfile"; then say "$name already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"; return; fi
+  mkdir -p "$data/$name"
+  say "starting $name on 127.0.0.1:$port"
+  nohup "$root/.cache/bin/residency-ferretdb" -listen "127.0.0.1:$port" -data "$data/$name" \
+        > "$data/$name.log" 2>&1 &
   echo $! > "$pidfile"
 }
 
@@ -70,21 +74,26 @@ case "${1:-}" in
     mkdir -p "$data"
     start=$(date +%s%N)
     kafka_up
-    mongo_up
+    mongo_up ferretdb "$mongo_port"
+    mongo_up customer-ferretdb "$customer_port"
     # Readiness is a real client call (Kafka metadata, MongoDB ping), not an open port.
-    "$python" -m services.runtime.wait_ready \
-        --kafka "127.0.0.1:$kafka_port" --mongo "mongodb://127.0.0.1:$mongo_port/" --timeout 90 \
-      || { say "not ready; last lines of the logs:"; tail -n 20 "$data/kafka.log" "$data/ferretdb.log" >&2; exit 1; }
+    "$python" -m services.runtime.wait_ready --kafka "127.0.0.1:$kafka_port" \
+        --mongo "mongodb://127.0.0.1:$mongo_port/" --mongo "mongodb://127.0.0.1:$customer_port/" --timeout 90 \
+      || { say "not ready; last lines of the logs:"
+           tail -n 20 "$data/kafka.log" "$data/ferretdb.log" "$data/customer-ferretdb.log" >&2; exit 1; }
     elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    say "ready in $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s: kafka 127.0.0.1:$kafka_port, mongodb://127.0.0.1:$mongo_port/"
+    say "ready in $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s: kafka 127.0.0.1:$kafka_port, mongodb://127.0.0.1:$mongo_port/ (platform), mongodb://127.0.0.1:$customer_port/ (customer)"
     ;;
   down)
+    stop customer-ferretdb
     stop ferretdb
     stop kafka
     ;;
   status)
     alive "$data/kafka.pid" && say "kafka running on 127.0.0.1:$kafka_port" || say "kafka stopped"
     alive "$data/ferretdb.pid" && say "ferretdb running on 127.0.0.1:$mongo_port" || say "ferretdb stopped"
+    alive "$data/customer-ferretdb.pid" && say "customer ferretdb running on 127.0.0.1:$customer_port" \
+      || say "customer ferretdb stopped"
     ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import signal
@@ -33,24 +34,37 @@ def say(instance: str, text: str) -> None:
 
 
 def secrets_of(data: Path) -> dict[str, str]:
-    """Admin and platform keys of this instance, made once and kept in .data (never committed)."""
+    """Admin, platform and connections keys of this instance, made once and kept in .data (never
+    committed); a key missing from an older instance's file is added."""
     path = data / "secrets.env"
-    if not path.exists():
-        data.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"ADMIN_KEY={secrets.token_hex(16)}\n"
-                        f"PLATFORM_KEY={base64.b64encode(os.urandom(32)).decode()}\n")
+    data.mkdir(parents=True, exist_ok=True)
+    found = dict(line.split("=", 1) for line in path.read_text().split()) if path.exists() else {}
+    made = {"ADMIN_KEY": lambda: secrets.token_hex(16),
+            "PLATFORM_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
+            "CONNECTIONS_KEY": lambda: base64.b64encode(os.urandom(32)).decode()}
+    if not made.keys() <= found.keys():
+        found = {name: found.get(name) or make() for name, make in made.items()} | found
+        path.write_text("".join(f"{name}={value}\n" for name, value in found.items()))
         path.chmod(0o600)
-    return dict(line.split("=", 1) for line in path.read_text().split())
+    return found
 
 
 def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict[str, str],
-                extra: dict[str, str], data: Path) -> dict[str, str]:
+                extra: dict[str, str], data: Path, allowed_endpoints: list[str]) -> dict[str, str]:
     prefix = f"RESIDENCY_{service.upper()}_"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
                 prefix + "REGION": region, prefix + "KAFKA_BOOTSTRAP": kafka})
     if service in ("gateway", "retention", "filter"):
         env[prefix + "MONGO_URI"] = mongo
+    if service in ("gateway", "retrieval"):
+        # Data connections: the customer store on loopback is allowed by name of its port; the
+        # platform's store is refused whatever is allowed.
+        env[prefix + "CONNECTIONS_KEY"] = keys["CONNECTIONS_KEY"]
+        env[prefix + "ALLOWED_PRIVATE_ENDPOINTS"] = json.dumps(allowed_endpoints)
+        env[prefix + "PLATFORM_STORES"] = json.dumps([mongo])
+    if service == "retrieval":
+        env[prefix + "CONTROL_MONGO_URI"] = mongo
     if service == "gateway":
         env[prefix + "ADMIN_KEY"] = keys["ADMIN_KEY"]
     if service == "retention":
@@ -120,7 +134,9 @@ def up(args: argparse.Namespace) -> None:
     subprocess.run([PYTHON, "-m", "services.runtime.topics", "--region", args.region, "--bootstrap", kafka],
                    cwd=ROOT, check=True)
     extra = dict(os.environ)
-    common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra, data=data)
+    allowed = [f"127.0.0.1/32:{args.customer_mongo_port}", *args.allow_endpoint]
+    common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra, data=data,
+                  allowed_endpoints=allowed)
     processes: dict[str, subprocess.Popen] = {}
     for service in BUS_SERVICES:
         env = service_env(service, **common)
@@ -162,6 +178,11 @@ def main() -> None:
     parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("RESIDENCY_GATEWAY_BASE_PORT", 8080)))
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("RESIDENCY_KAFKA_PORT", 9092)))
     parser.add_argument("--mongo-port", type=int, default=int(os.environ.get("RESIDENCY_MONGO_PORT", 27017)))
+    parser.add_argument("--customer-mongo-port", type=int,
+                        default=int(os.environ.get("RESIDENCY_CUSTOMER_MONGO_PORT", 27018)),
+                        help="the local customer store, which data connections may reach")
+    parser.add_argument("--allow-endpoint", action="append", default=[],
+                        help="another CIDR:port data connections may reach (repeatable)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds; vLLM engines take about a minute")
     args = parser.parse_args()
     up(args) if args.command == "up" else down(args)

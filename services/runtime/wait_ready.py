@@ -46,15 +46,15 @@ async def main(argv: list[str]) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kafka", help="bootstrap servers")
-    parser.add_argument("--mongo", help="MongoDB URI")
+    parser.add_argument("--mongo", action="append", default=[], help="MongoDB URI (repeatable)")
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.timeout
     checks = []
     if args.kafka:
         checks.append(wait(kafka_ready, args.kafka, deadline))
-    if args.mongo:
-        checks.append(wait(mongo_ready, args.mongo, deadline))
+    for uri in args.mongo:
+        checks.append(wait(mongo_ready, uri, deadline))
     try:
         await asyncio.gather(*checks)
     except TimeoutError as error:

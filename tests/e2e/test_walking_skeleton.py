@@ -99,16 +99,18 @@ def test_streaming_through_the_openai_client(stack, tenant) -> None:
 
 async def test_a_grounded_request_reads_the_customers_collection_and_cites_it(stack, tenant) -> None:
     database = f"customer_{stack.region}"
-    with MongoClient(stack.infra.mongo) as customer:
+    with MongoClient(stack.infra.customer_mongo) as customer:  # the tenant's own store, not the platform's
         customer[database]["articles"].insert_many([
             {"_id": "kb-1", "title": "Tides", "content": "Tides are caused by the gravity of the moon."},
             {"_id": "kb-2", "title": "Bread", "content": "Sourdough bread rises thanks to wild yeast."},
         ])
+    registered = stack.create_connection(tenant["resource_id"], "kb", database_name=database)
+    assert registered.status_code == 201, registered.text
     client = AzureOpenAI(azure_endpoint=stack.gateways[1], api_key=tenant["keys"]["key1"], api_version="2024-10-21")
     raw = client.chat.completions.with_raw_response.create(
         model="echo", messages=[{"role": "user", "content": "What causes tides and the moon gravity?"}],
         extra_body={"data_sources": [{"type": "mongo_db", "parameters": {
-            "endpoint": stack.infra.mongo, "database_name": database, "collection_name": "articles",
+            "endpoint": stack.infra.customer_mongo, "database_name": database, "collection_name": "articles",
             "fields_mapping": {"content_fields": ["content"], "title_field": "title"}}}]})
     message = raw.parse().choices[0].message
     citations = message.model_extra["context"]["citations"]

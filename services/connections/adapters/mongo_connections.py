@@ -26,7 +26,9 @@ def _to_document(connection: DataConnection) -> dict[str, Any]:
     return {
         "_id": f"{connection.resource_id}/{connection.name}", "resource_id": connection.resource_id,
         "name": connection.name, "database": connection.database, "username": connection.username,
-        "endpoint": {"hosts": [[h.host, h.port] for h in endpoint.hosts], "srv": endpoint.srv, "tls": endpoint.tls,
+        # Hosts as subdocuments: FerretDB v1 stores no nested arrays.
+        "endpoint": {"hosts": [{"host": h.host, "port": h.port} for h in endpoint.hosts], "srv": endpoint.srv,
+                     "tls": endpoint.tls,
                      "replica_set": endpoint.replica_set, "auth_source": endpoint.auth_source,
                      "auth_mechanism": endpoint.auth_mechanism},
         "password": None if sealed is None else {
@@ -41,7 +43,7 @@ def _from_document(d: dict[str, Any]) -> DataConnection:
     p = d.get("password")
     return DataConnection(
         resource_id=d["resource_id"], name=d["name"], database=d["database"], username=d.get("username"),
-        endpoint=MongoEndpoint(hosts=tuple(HostPort(h, int(port)) for h, port in e["hosts"]), srv=e["srv"],
+        endpoint=MongoEndpoint(hosts=tuple(HostPort(h["host"], int(h["port"])) for h in e["hosts"]), srv=e["srv"],
                                tls=e.get("tls"), replica_set=e.get("replica_set"), auth_source=e.get("auth_source"),
                                auth_mechanism=e.get("auth_mechanism")),
         password=None if p is None else SealedSecret(p["wrapping_key_id"], bytes(p["wrapped_key"]),
