@@ -98,7 +98,7 @@ class ChatRequestBody(_GenerationFields):
     data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ChatRequestBody":
+    def _consistent(self) -> ChatRequestBody:
         if self.stop is not None and isinstance(self.stop, list) and len(self.stop) > 4:
             raise ValueError("stop: at most 4 sequences")
         if self.data_sources and self.logprobs:
@@ -207,7 +207,8 @@ class EmbeddingsRequestBody(_Tolerant):
     user: str | None = Field(None, max_length=256)
 
 
-def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
+def parse_embeddings_request(body: dict[str, Any], *,
+                             max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
     request = _validate(EmbeddingsRequestBody, body)
     inputs = [request.input] if isinstance(request.input, str) else request.input
     if not inputs or not all(isinstance(text, str) for text in inputs):

@@ -140,5 +140,6 @@ def embeddings_list(reply: EmbeddingsReady, *, encoding_format: str) -> dict[str
         return vector
 
     return {"object": "list", "model": reply.model,
-            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(reply.embeddings)],
+            "data": [{"object": "embedding", "index": i, "embedding": encode(v)}
+                     for i, v in enumerate(reply.embeddings)],
             "usage": {"prompt_tokens": reply.prompt_tokens, "total_tokens": reply.prompt_tokens}}

@@ -96,9 +96,8 @@ class LexiconDetector:
         hits = self.lexicon.hits(text)
         severities: dict[str, str] = {}
         for group, rank in hits:
-            if group in ("sexual", "hate") and rank in FLOOR:
-                if rank == 3 or severities.get(group) != "medium":
-                    severities[group] = FLOOR[rank]
+            if group in ("sexual", "hate") and rank in FLOOR and (rank == 3 or severities.get(group) != "medium"):
+                severities[group] = FLOOR[rank]
         direction = policy.policy.completion if kind == "completion" else policy.policy.prompt
         detected = {"profanity": bool(hits)} if direction.profanity != "off" else {}
         return Findings(severities=severities, detected=detected)

@@ -111,7 +111,8 @@ def oubliette() -> Iterator[Example]:
     rows = json.loads(path("oubliette-shield", "oubliette_shield/data/injection_train.json").read_text())
     for i, row in enumerate(rows):
         if row["label"] == 1:
-            yield Example(row["message"], frozenset({"jailbreak"}), frozenset({"jailbreak"}), "oubliette-shield", f"ou-{i}")
+            yield Example(row["message"], frozenset({"jailbreak"}), frozenset({"jailbreak"}), "oubliette-shield",
+                          f"ou-{i}")
         else:
             yield _benign(row["message"], "oubliette-shield:benign", f"oub-{i}")
 
@@ -153,8 +154,8 @@ def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
     for text, group in written.self_harm_texts():
         yield _category("self_harm", text, "written:self_harm", group)
     for text, group in written.injected_documents(injections):
-        yield Example(text, frozenset({"indirect_attack"}), frozenset({"indirect_attack"}), "written:injected_documents",
-                      group)
+        yield Example(text, frozenset({"indirect_attack"}), frozenset({"indirect_attack"}),
+                      "written:injected_documents", group)
 
 
 def load_all() -> list[Example]:

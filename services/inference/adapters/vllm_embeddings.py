@@ -44,7 +44,8 @@ class VllmEmbeddingEngine:
         from vllm import PoolingParams
 
         output = None
-        async for output in engine.encode(text, PoolingParams(task="embed", dimensions=dimensions),
+        # Only the last output, the finished vector, is wanted.
+        async for output in engine.encode(text, PoolingParams(task="embed", dimensions=dimensions),  # noqa: B007
                                                 request_id=request_id):
             pass
         return output.outputs.data.tolist(), len(output.prompt_token_ids)
