@@ -45,7 +45,8 @@ class TopicSpec:
 
     @property
     def template(self) -> str:
-        return self.module.TOPIC
+        template: str = self.module.TOPIC  # every topic's module names its template TOPIC
+        return template
 
     def name(self, region: str) -> str:
         return topic_name(self.template, region)
@@ -75,7 +76,7 @@ TOPICS: tuple[TopicSpec, ...] = (
               producers=("gateway",), consumers=("retention",), carries_content=True),
 )
 
-GATEWAY_REPLY = TypeAdapter(gateway_replies.GatewayReply)
+GATEWAY_REPLY: TypeAdapter[gateway_replies.GatewayReply] = TypeAdapter(gateway_replies.GatewayReply)
 
 
 def all_topic_names(region: str) -> list[str]:
