@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.filter.errors import DetectorFailed
 from services.filter.policy import EffectivePolicy
 from services.filter.ports import Findings, TextKind
+
+if TYPE_CHECKING:
+    from vllm.tokenizers import TokenizerLike
 
 # Llama Guard 3 hazard taxonomy -> (Azure category, severity given to an "unsafe" verdict)
 HAZARDS = {
@@ -86,12 +89,14 @@ class VllmGuardClient:
         self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
             model=model_path, max_model_len=max_model_len, enforce_eager=enforce_eager, disable_log_stats=True))
         self._sampling = SamplingParams(temperature=0.0, max_tokens=12)
-        self._tokenizer = None
+        self._tokenizer: TokenizerLike | None = None
 
     async def classify(self, conversation: list[dict[str, str]]) -> str:
         if self._tokenizer is None:
-            self._tokenizer = await self._engine.get_tokenizer()
-        prompt = self._tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+            self._tokenizer = self._engine.get_tokenizer()  # synchronous, as in the inference service
+        # vLLM types messages as an invariant list of its own TypedDicts; role/content dicts are what it reads.
+        prompt = self._tokenizer.apply_chat_template(
+            conversation, tokenize=False, add_generation_prompt=True)  # type: ignore[arg-type]
         answer = ""
         async for output in self._engine.generate(prompt, self._sampling, request_id=f"guard-{uuid.uuid4().hex}"):
             answer = output.outputs[0].text
