@@ -19,14 +19,14 @@ import uuid
 from typing import TYPE_CHECKING, Protocol
 
 from services.filter.errors import DetectorFailed
-from services.filter.policy import EffectivePolicy
+from services.filter.policy import EffectivePolicy, Severity
 from services.filter.ports import Findings, TextKind
 
 if TYPE_CHECKING:
     from vllm.tokenizers import TokenizerLike
 
 # Llama Guard 3 hazard taxonomy -> (Azure category, severity given to an "unsafe" verdict)
-HAZARDS = {
+HAZARDS: dict[str, tuple[str, Severity]] = {
     "S1": ("violence", "medium"),  # violent crimes
     "S3": ("sexual", "medium"),  # sex-related crimes
     "S4": ("sexual", "high"),  # child sexual exploitation
@@ -44,12 +44,12 @@ class GuardClient(Protocol):
         ...
 
 
-def parse_verdict(answer: str) -> dict[str, str]:
+def parse_verdict(answer: str) -> dict[str, Severity]:
     """'safe' or 'unsafe\\nS1,S10' -> severity per category (categories not named are safe)."""
     lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
     if not lines or lines[0].lower() not in ("safe", "unsafe"):
         raise DetectorFailed("guard model answer not understood")
-    severities = dict.fromkeys(CATEGORIES, "safe")
+    severities: dict[str, Severity] = dict.fromkeys(CATEGORIES, "safe")
     if lines[0].lower() == "unsafe":
         codes = [c.strip().upper() for c in (lines[1] if len(lines) > 1 else "").split(",") if c.strip()]
         for code in codes:

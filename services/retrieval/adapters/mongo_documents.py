@@ -18,7 +18,7 @@ class MongoCustomerDocuments:
 
     def _client(self, source: MongoDataSource) -> AsyncMongoClient:
         uri = source.endpoint if source.endpoint.startswith("mongodb") else f"mongodb://{source.endpoint}/"
-        credentials = {}
+        credentials: dict[str, Any] = {}
         if source.username:
             credentials = {"username": source.username, "password": source.password or ""}
         return AsyncMongoClient(uri, serverSelectionTimeoutMS=self._timeout_ms,
