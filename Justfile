@@ -40,9 +40,14 @@ stack-down:
 demo:
     {{python}} deploy/local/demo.py
 
+# Lint and type-check (rules in pyproject.toml): ruff, then mypy (strict in contracts/ and services/runtime/).
+lint:
+    {{python}} -m ruff check .
+    {{python}} -m mypy
+
 # Ports 29092/28017/28018 (+ RESIDENCY_TEST_PORT_OFFSET, for a second checkout's suite beside this one).
-# Run the whole test suite against its own infra instance (the README's test command).
-test *args:
+# Run the lint, then the whole test suite against its own infra instance (the README's test command).
+test *args: lint
     #!/usr/bin/env bash
     set -euo pipefail
     offset=${RESIDENCY_TEST_PORT_OFFSET:-0}

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from contracts.base import DLQ_SUFFIX, Contract, dead_letter_topic
 
-__all__ = ["DLQ_SUFFIX", "DeadLetter", "HEADERS", "dead_letter_topic"]
+__all__ = ["DLQ_SUFFIX", "HEADERS", "DeadLetter", "dead_letter_topic"]
 
 HEADERS = {
     "source_topic": "dlq-source-topic",
@@ -43,5 +43,5 @@ class DeadLetter(Contract):
                 for name, value in self.model_dump().items()}
 
     @classmethod
-    def from_headers(cls, headers: dict[str, str]) -> "DeadLetter":
+    def from_headers(cls, headers: dict[str, str]) -> DeadLetter:
         return cls(**{name: headers[header] for name, header in HEADERS.items()})

@@ -45,7 +45,8 @@ class TopicSpec:
 
     @property
     def template(self) -> str:
-        return self.module.TOPIC
+        template: str = self.module.TOPIC  # every topic's module names its template TOPIC
+        return template
 
     def name(self, region: str) -> str:
         return topic_name(self.template, region)
@@ -79,7 +80,7 @@ TOPICS: tuple[TopicSpec, ...] = (
 # what they hold must not outlive them: v1 grounding requests carried database passwords in clear.
 RETIRED_TOPICS: tuple[str, ...] = ("{region}.retrieval.grounding-requests.v1",)
 
-GATEWAY_REPLY = TypeAdapter(gateway_replies.GatewayReply)
+GATEWAY_REPLY: TypeAdapter[gateway_replies.GatewayReply] = TypeAdapter(gateway_replies.GatewayReply)
 
 
 def retired_topic_names(region: str) -> list[str]:

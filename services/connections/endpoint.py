@@ -93,11 +93,18 @@ def parse_endpoint(text: str) -> ParsedEndpoint:
     hosts = _hosts(host_list, srv=srv)
     database = _path_database(rest[len(authority):].split("?", 1)[0])
     options = _options(query)
-    auth_source = options.get("authsource") or database
+    tls = options.get("tls")
     return ParsedEndpoint(
-        endpoint=MongoEndpoint(hosts=hosts, srv=srv, tls=options.get("tls"), replica_set=options.get("replicaset"),
-                               auth_source=auth_source, auth_mechanism=options.get("authmechanism")),
+        endpoint=MongoEndpoint(hosts=hosts, srv=srv, tls=tls if isinstance(tls, bool) else None,
+                               replica_set=_text(options, "replicaset"),
+                               auth_source=_text(options, "authsource") or database,
+                               auth_mechanism=_text(options, "authmechanism")),
         username=username, password=password, database=database)
+
+
+def _text(options: dict[str, str | bool], name: str) -> str | None:
+    value = options.get(name)
+    return value if isinstance(value, str) else None
 
 
 def hosts_of(uri: str) -> tuple[HostPort, ...]:
@@ -183,8 +190,8 @@ def _path_database(path: str) -> str | None:
     return name
 
 
-def _options(query: str) -> dict[str, object]:
-    options: dict[str, object] = {}
+def _options(query: str) -> dict[str, str | bool]:
+    options: dict[str, str | bool] = {}
     if not query:
         return options
     try:
@@ -201,7 +208,7 @@ def _options(query: str) -> dict[str, object]:
     return options
 
 
-def _option_value(raw_name: str, name: str, value: str) -> object:
+def _option_value(raw_name: str, name: str, value: str) -> str | bool:
     if name in ("tls", "ssl"):
         if value.lower() not in _BOOLEANS:
             raise EndpointRefused(f"The endpoint option '{raw_name}' must be true or false.")

@@ -13,6 +13,7 @@ have to present a certificate for that name, which an internal server cannot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import time
@@ -175,10 +176,9 @@ class EndpointPolicy:
         found: set[tuple[str, int]] = set()
         for store in self._platform_stores:
             found.add((store.host, store.port))
-            try:
-                found.update((address, store.port) for address in await self._resolver.addresses(store.host, store.port))
-            except OSError:
-                pass  # an unresolvable platform store is still refused by its name
+            with contextlib.suppress(OSError):  # an unresolvable platform store is still refused by its name
+                addresses = await self._resolver.addresses(store.host, store.port)
+                found.update((address, store.port) for address in addresses)
         self._platform_addresses = (frozenset(found), now)
         return self._platform_addresses[0]
 

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
@@ -36,7 +37,7 @@ async def run(args: argparse.Namespace, settings: FilterSettings) -> int:
                                                                           default=settings.default_policy)
             print(policy.model_dump_json(indent=2))
         elif args.command == "put":
-            raw = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+            raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
             policy = ResourcePolicy.model_validate({**json.loads(raw), "resource_id": args.resource_id})
             await store.put(policy)
             print(f"policy of {args.resource_id} stored in {settings.policy_database_name}")

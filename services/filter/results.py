@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from contracts.common import FilterResults
-from services.filter.policy import CATEGORIES, SEVERITY_RANK, DirectionPolicy, reaches
+from services.filter.policy import CATEGORIES, SEVERITY_RANK, DirectionPolicy, Severity, reaches
 
 DETECTORS = ("jailbreak", "indirect_attack", "profanity", "pii")
 ERROR = {"code": "content_filter_error", "message": "The contents are not filtered"}
 
 
-def category_results(severities: Mapping[str, str], direction: DirectionPolicy) -> FilterResults:
+def category_results(severities: Mapping[str, Severity], direction: DirectionPolicy) -> FilterResults:
     return {c: {"filtered": reaches(severities[c], direction.threshold(c)), "severity": severities[c]}
             for c in CATEGORIES if c in severities}
 
@@ -52,8 +52,8 @@ def merge_results(many: Iterable[FilterResults]) -> FilterResults:
             elif name == "error":
                 continue
             elif name == "custom_blocklists":
-                by_id = {d["id"]: dict(d) for d in seen["details"]}  # type: ignore[union-attr]
-                for detail in value["details"]:  # type: ignore[union-attr]
+                by_id = {d["id"]: dict(d) for d in seen["details"]}  # type: ignore[attr-defined]
+                for detail in value["details"]:  # type: ignore[attr-defined]
                     entry = by_id.setdefault(detail["id"], dict(detail))
                     entry["filtered"] = bool(entry["filtered"] or detail["filtered"])
                 seen["details"] = list(by_id.values())
@@ -70,5 +70,5 @@ def merge_results(many: Iterable[FilterResults]) -> FilterResults:
 def _copy(value: dict[str, object]) -> dict[str, object]:
     copied = dict(value)
     if "details" in copied:
-        copied["details"] = [dict(d) for d in copied["details"]]  # type: ignore[union-attr]
+        copied["details"] = [dict(d) for d in copied["details"]]  # type: ignore[attr-defined]
     return copied

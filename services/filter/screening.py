@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from contracts.common import FilterResults
-from services.filter.policy import SEVERITY_RANK, DirectionPolicy, EffectivePolicy, PromptPolicy
+from services.filter.policy import SEVERITY_RANK, DirectionPolicy, EffectivePolicy, PromptPolicy, Severity
 from services.filter.ports import Detector, Findings, PiiSpan, ScreenedText, ScreenVerdict, TextKind
 from services.filter.results import (
     ERROR,
@@ -36,7 +36,7 @@ def mask(text: str, spans: Sequence[PiiSpan]) -> str:
 
 
 def combine(findings: Sequence[Findings]) -> Findings:
-    severities: dict[str, str] = {}
+    severities: dict[str, Severity] = {}
     detected: dict[str, bool] = {}
     blocklists: dict[str, bool] = {}
     spans: list[PiiSpan] = []

@@ -19,13 +19,18 @@ class FilterSettings(ServiceSettings):
     layers: tuple[Layer, ...] = Field(
         ("blocklists", "lexicon", "pii", "classifier"),
         description="Detectors, cheapest first; 'guard' adds a guard model (GUARD_MODEL_PATH).")
-    classifier_path: str | None = Field(None, description="Trained artefact; default services/filter/data/classifier.npz.")
-    guard_model_path: str | None = Field(None, description="Folder of a Llama-Guard-style model served in-process by vLLM.")
+    classifier_path: str | None = Field(
+        None, description="Trained artefact; default services/filter/data/classifier.npz.")
+    guard_model_path: str | None = Field(
+        None, description="Folder of a Llama-Guard-style model served in-process by vLLM.")
     guard_timeout_s: float = Field(5.0, gt=0, description="Longest wait for the guard model; then a detector error.")
     policy_store: Literal["mongo", "static"] = Field(
-        "mongo", description="'mongo': per-resource policies in the region's MongoDB; 'static': DEFAULT_POLICY for all.")
-    mongo_uri: SecretStr = Field(SecretStr("mongodb://127.0.0.1:27017/"), description="The region's MongoDB (policies).")
-    policy_database: str | None = Field(None, description="Database of the policies; default residency_filter_<region>.")
+        "mongo",
+        description="'mongo': per-resource policies in the region's MongoDB; 'static': DEFAULT_POLICY for all.")
+    mongo_uri: SecretStr = Field(
+        SecretStr("mongodb://127.0.0.1:27017/"), description="The region's MongoDB (policies).")
+    policy_database: str | None = Field(
+        None, description="Database of the policies; default residency_filter_<region>.")
     policy_cache_s: float = Field(30.0, ge=0, description="How long a resource's policy is cached in memory.")
     default_policy: FilterPolicy = Field(
         default_factory=FilterPolicy, description="Policy of resources without one (JSON); Azure's defaults.")

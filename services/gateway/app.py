@@ -101,7 +101,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         request_id = request.state.request_id
-        log.exception("request %s failed: %s", request_id, type(error).__name__)
+        # Starlette calls this handler inside its except block: the traceback is there to log.
+        log.exception("request %s failed: %s", request_id, type(error).__name__)  # noqa: LOG004
         # Starlette answers unhandled errors outside the middleware: set the ID headers here.
         return _error_response(ApiError(status=500, type="server_error", code="internal_error",
                                                  message=f"Internal error; request ID {request_id}."),

@@ -7,7 +7,7 @@ them; tests call them with fakes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -131,7 +131,7 @@ async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
 
 
 async def replies_for(request_id: str, envelope: dict[str, object], publish: Callable[[], Awaitable[None]],
-                      ports: GatewayPorts) -> AsyncIterator[Envelope]:
+                      ports: GatewayPorts) -> AsyncGenerator[Envelope]:
     """Publish a request and yield its replies up to the last one.
 
     No reply in time: a cancellation goes out and a 504 ends the stream. A caller that stops
@@ -160,7 +160,7 @@ async def replies_for(request_id: str, envelope: dict[str, object], publish: Cal
                 await ports.bus.cancel(CancelGeneration(**envelope, reason="client_disconnected"))
 
 
-async def released_after_screening(replies: AsyncIterator[Envelope]) -> AsyncIterator[Envelope]:
+async def released_after_screening(replies: AsyncGenerator[Envelope]) -> AsyncGenerator[Envelope]:
     """Citations reach the caller only after the prompt passed screening.
 
     Retrieval answers with its citations before the filter has screened the grounded prompt:
@@ -184,7 +184,7 @@ async def released_after_screening(replies: AsyncIterator[Envelope]) -> AsyncIte
             yield reply
 
 
-def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncIterator[Envelope]:
+def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncGenerator[Envelope]:
     """The replies of a chat request (see ``replies_for``), citations released after screening."""
     return released_after_screening(
         replies_for(call.request_id, call.envelope(ports.replica_id), lambda: _publish_request(call, ports), ports))

@@ -134,7 +134,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         if slot not in KEY_SLOTS:
             raise InvalidRequest("The key slot must be key1 or key2.", param="slot")
         key = new_key()
-        key_slot: KeySlot = slot  # type: ignore[assignment]
+        key_slot: KeySlot = slot
         if not await ports.resources.set_key_hash(resource_id, key_slot, hash_key(key)):
             raise NotFound(f"Resource '{resource_id}' does not exist.", code="ResourceNotFound")
         return {slot: key}

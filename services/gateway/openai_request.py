@@ -70,7 +70,7 @@ class MongoParameters(_Tolerant):
     in_scope: bool = True
 
     @model_validator(mode="after")
-    def _names_a_source(self) -> "MongoParameters":
+    def _names_a_source(self) -> MongoParameters:
         if self.endpoint is None and self.connection is None:
             raise ValueError("endpoint: give the data source's endpoint or the name of a registered connection")
         return self
@@ -108,7 +108,7 @@ class ChatRequestBody(_GenerationFields):
     data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ChatRequestBody":
+    def _consistent(self) -> ChatRequestBody:
         if self.stop is not None and isinstance(self.stop, list) and len(self.stop) > 4:
             raise ValueError("stop: at most 4 sequences")
         if self.data_sources and self.logprobs:
@@ -119,7 +119,8 @@ class ChatRequestBody(_GenerationFields):
 def openai_param(location: tuple[Any, ...]) -> str:
     """('messages', 0, 'content') -> 'messages.[0].content', as OpenAI names params."""
     parts = [f"[{p}]" if isinstance(p, int) else str(p) for p in location
-             if not (isinstance(p, str) and p in {"str", "list[ContentPart]"}) and not str(p).startswith("function-after[")]
+             if not (isinstance(p, str) and p in {"str", "list[ContentPart]"})
+             and not str(p).startswith("function-after[")]
     return ".".join(parts)
 
 
@@ -218,7 +219,8 @@ class EmbeddingsRequestBody(_Tolerant):
     user: str | None = Field(None, max_length=256)
 
 
-def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
+def parse_embeddings_request(body: dict[str, Any], *,
+                             max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
     request = _validate(EmbeddingsRequestBody, body)
     inputs = [request.input] if isinstance(request.input, str) else request.input
     if not inputs or not all(isinstance(text, str) for text in inputs):

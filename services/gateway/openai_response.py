@@ -95,7 +95,7 @@ class ChunkWriter:
         if isinstance(reply, PromptScreened):
             return [self._chunk([], prompt_filter_results=[p.model_dump() for p in reply.prompt_filter_results])]
         if isinstance(reply, GroundingFound):
-            delta = {"role": "assistant", "context": _context(list(reply.citations), reply.intent)}
+            delta: dict[str, Any] = {"role": "assistant", "context": _context(list(reply.citations), reply.intent)}
             self._role_sent.add(0)
             return [self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])]
         if not isinstance(reply, CompletionReady):
@@ -112,7 +112,7 @@ class ChunkWriter:
                                 "logprobs": _legacy_logprobs(choice.logprobs),
                                 "content_filter_results": choice.content_filter_results})
                 continue
-            delta: dict[str, Any] = {"content": choice.text} if choice.text else {}
+            delta = {"content": choice.text} if choice.text else {}
             if choice.index not in self._role_sent:
                 delta = {"role": "assistant", **delta}
                 self._role_sent.add(choice.index)
@@ -140,5 +140,6 @@ def embeddings_list(reply: EmbeddingsReady, *, encoding_format: str) -> dict[str
         return vector
 
     return {"object": "list", "model": reply.model,
-            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(reply.embeddings)],
+            "data": [{"object": "embedding", "index": i, "embedding": encode(v)}
+                     for i, v in enumerate(reply.embeddings)],
             "usage": {"prompt_tokens": reply.prompt_tokens, "total_tokens": reply.prompt_tokens}}

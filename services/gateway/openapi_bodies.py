@@ -40,7 +40,8 @@ def install_openapi(app: FastAPI) -> None:
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema
                 document["paths"][path][method]["requestBody"] = {
-                    "required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}
         document["components"]["securitySchemes"] = {
             "apiKey": {"type": "apiKey", "in": "header", "name": "api-key"},
             "bearer": {"type": "http", "scheme": "bearer"}}

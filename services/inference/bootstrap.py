@@ -52,6 +52,8 @@ def bootstrap(settings: InferenceSettings, *, broker: KafkaBroker | None = None,
     if engine is None and embeddings is None:
         engine, embeddings = make_engines(settings)
         lifecycle = [*engine.engines, *embeddings.engines]
+    if engine is None:
+        raise TypeError("bootstrap(embeddings=...) needs engine=... too: no chat engine would be built")
     ports = InferencePorts(
         engine=engine, embeddings=embeddings,
         events=TopicPublisher(broker, generation_events.TOPIC, settings.region,

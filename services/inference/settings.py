@@ -35,7 +35,7 @@ class EngineOptions(BaseModel):
     max_lora_rank: int = Field(16, ge=1, description="Largest adapter rank accepted.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "EngineOptions":
+    def _consistent(self) -> EngineOptions:
         if self.device == "cpu" and self.tensor_parallel_size != 1:
             raise ValueError("tensor_parallel_size > 1 needs device=gpu")
         if self.device == "cpu" and self.dtype in ("bfloat16", "float16") and not self.enforce_eager:

@@ -35,12 +35,14 @@ async def start_http(service: RetentionService, settings: RetentionSettings) -> 
     apps = http_apps(service, settings)
     servers = []
     if settings.review_port is not None:
-        tls = Tls(settings.review_tls_cert or "", settings.review_tls_key or "", settings.review_client_ca)
-        servers.append(await start_server("review", apps["review"], settings.review_host, settings.review_port, tls))
+        review_tls = Tls(settings.review_tls_cert or "", settings.review_tls_key or "", settings.review_client_ca)
+        servers.append(await start_server("review", apps["review"], settings.review_host, settings.review_port,
+                                          review_tls))
     if settings.customer_port is not None:
-        tls = Tls(settings.customer_tls_cert, settings.customer_tls_key) if settings.customer_tls_cert else None
+        customer_tls = (Tls(settings.customer_tls_cert, settings.customer_tls_key)
+                        if settings.customer_tls_cert else None)
         servers.append(await start_server("customer", apps["customer"], settings.customer_host,
-                                          settings.customer_port, tls))
+                                          settings.customer_port, customer_tls))
     return servers
 
 

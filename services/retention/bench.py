@@ -54,7 +54,7 @@ def start_service(region: str, kafka: str, mongo: str, logs: Path) -> tuple[subp
                 "RESIDENCY_RETENTION_MONGO_URI": mongo, "RESIDENCY_RETENTION_READY_FILE": str(ready),
                 "RESIDENCY_RETENTION_PLATFORM_KEY": base64.b64encode(os.urandom(32)).decode(),
                 "RESIDENCY_RETENTION_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"})
-    log = open(logs / f"retention-{region}.log", "ab")
+    log = open(logs / f"retention-{region}.log", "ab")  # noqa: SIM115 - the child writes to it until it ends
     process = subprocess.Popen([sys.executable, "-m", "services.retention"], env=env, stdout=log, stderr=log)
     return process, ready
 

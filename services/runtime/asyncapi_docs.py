@@ -37,7 +37,8 @@ def build_app(service: str, region: str = EXAMPLE_REGION) -> Any:
 
 def broker_of(service: str, region: str = EXAMPLE_REGION) -> KafkaBroker:
     app = build_app(service, region)
-    return app.state.gateway.broker if service == "gateway" else app.broker
+    broker: KafkaBroker = app.state.gateway.broker if service == "gateway" else app.broker
+    return broker
 
 
 def write(folder: Path) -> list[Path]:

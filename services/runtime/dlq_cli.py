@@ -14,19 +14,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from contracts.dead_letters import DLQ_SUFFIX, HEADERS, DeadLetter
 
 REPLAY_GROUP = "residency-dlq-replay"
 
 
-def _headers(record) -> dict[str, str]:
+def _headers(record: ConsumerRecord[bytes | None, bytes | None]) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in (record.headers or ())}
 
 
-async def _drain(consumer: AIOKafkaConsumer):
+async def _drain(consumer: AIOKafkaConsumer) -> AsyncIterator[ConsumerRecord[bytes | None, bytes | None]]:
     """Yields every record of the consumer's assignment up to the end offsets taken at start."""
     async with asyncio.timeout(30):
         while not consumer.assignment():

@@ -82,7 +82,7 @@ class InFlightWindow:
                    work: Coroutine[Any, Any, None], key: str) -> None:
         try:
             await work
-        except Exception:  # noqa: BLE001 - the work reports its own errors; the window must go on
+        except Exception:  # the work reports its own errors; the window must go on
             log.exception("work for request %s failed", key)
         finally:
             self._keys_running.discard(key)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TypeVar
 
 from faststream import FastStream
 
 from services.runtime.logs import configure_logging
 from services.runtime.settings import ServiceSettings
 
+Settings = TypeVar("Settings", bound=ServiceSettings)
 
-def run_service(service: str, settings_class: type[ServiceSettings],
-                create_app: Callable[[ServiceSettings], FastStream]) -> None:
+
+def run_service(service: str, settings_class: type[Settings], create_app: Callable[[Settings], FastStream]) -> None:
     settings = settings_class()
     configure_logging(service, settings.log_level)
     asyncio.run(create_app(settings).run())

@@ -29,7 +29,7 @@ def ready_hook(service: str, ready_file: str | None, subscribers: list[Any]) -> 
     async def mark_ready() -> None:
         await wait_for_assignments(subscribers)
         if ready_file:
-            Path(ready_file).write_text(str(os.getpid()))
+            Path(ready_file).write_text(str(os.getpid()))  # noqa: ASYNC240 - a few bytes, once, at start-up
         log.info("ready")
 
     return mark_ready

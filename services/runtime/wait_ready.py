@@ -7,6 +7,8 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
@@ -22,14 +24,14 @@ async def kafka_ready(bootstrap: str) -> None:
 
 
 async def mongo_ready(uri: str) -> None:
-    client: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=2000)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=2000)
     try:
         await client.admin.command("ping")
     finally:
         await client.close()
 
 
-async def wait(check, target: str, deadline: float) -> None:
+async def wait(check: Callable[[str], Awaitable[None]], target: str, deadline: float) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:

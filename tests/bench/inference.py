@@ -113,7 +113,7 @@ def start_inference(kafka: str, region: str, data: Path) -> subprocess.Popen:
            "RESIDENCY_INFERENCE_KAFKA_BOOTSTRAP": kafka, "RESIDENCY_INFERENCE_READY_FILE": str(ready),
            "RESIDENCY_INFERENCE_EMBEDDING_MODELS": "{}", "RESIDENCY_INFERENCE_WORK_DIR": str(data / "vllm"),
            "RESIDENCY_INFERENCE_LOG_LEVEL": "WARNING"}
-    log = open(data / "inference.log", "wb")
+    log = open(data / "inference.log", "wb")  # noqa: SIM115 - the child writes to it until it ends
     process = subprocess.Popen([sys.executable, "-m", "services.inference"], cwd=ROOT, env=env, stdout=log,
                                stderr=log)
     deadline = time.monotonic() + 300

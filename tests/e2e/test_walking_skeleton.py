@@ -57,7 +57,8 @@ async def test_a_chat_request_crosses_every_hop_and_is_retained(stack, tenant) -
     for template in (prompt_submissions.TOPIC, generation_requests.TOPIC, generation_events.TOPIC,
                      gateway_replies.TOPIC):
         topic = topic_name(template, stack.region)
-        records = await read_topic(stack.infra.kafka, topic, until=lambda rs: any(request_id.encode() in r.value for r in rs))
+        records = await read_topic(stack.infra.kafka, topic,
+                                   until=lambda rs: any(request_id.encode() in r.value for r in rs))
         hop = next(r for r in records if request_id.encode() in r.value)
         assert hop.key == tenant["resource_id"].encode(), topic
         headers = dict(hop.headers)

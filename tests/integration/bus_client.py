@@ -30,7 +30,7 @@ class BusClient:
         self._records: dict[str, list[Any]] = {}
         self._changed = asyncio.Event()
 
-    async def __aenter__(self) -> "BusClient":
+    async def __aenter__(self) -> BusClient:
         self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True)
         self._consumer = AIOKafkaConsumer(self._listen, bootstrap_servers=self._bootstrap, group_id=None,
                                           auto_offset_reset="latest")

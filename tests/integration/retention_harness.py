@@ -103,7 +103,8 @@ class RetentionHarness:
 
     def settings_fields(self) -> dict[str, Any]:
         return {**dict(
-            region=self.region, kafka_bootstrap=self.infra.kafka, platform_key=base64.b64encode(os.urandom(32)).decode(),
+            region=self.region, kafka_bootstrap=self.infra.kafka,
+            platform_key=base64.b64encode(os.urandom(32)).decode(),
             stores={self.region: {"uri": self.infra.mongo, "database": self.database}},
             eea_regions=[self.region] if self.eea else [], sweep_interval_s=3600,
             review_port=free_port(), review_tls_cert=str(self.pki.server.certificate),

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -24,7 +25,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 def verifier(harness: RetentionHarness) -> subprocess.CompletedProcess:
     """``just retention verify-audit`` with the service's own settings, as an operator runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
-    env.update({"RESIDENCY_RETENTION_REGION": harness.region, "RESIDENCY_RETENTION_KAFKA_BOOTSTRAP": harness.infra.kafka,
+    env.update({"RESIDENCY_RETENTION_REGION": harness.region,
+                "RESIDENCY_RETENTION_KAFKA_BOOTSTRAP": harness.infra.kafka,
                 "RESIDENCY_RETENTION_PLATFORM_KEY": harness.settings.platform_key.get_secret_value(),
                 "RESIDENCY_RETENTION_STORES": json.dumps({harness.region: {"uri": harness.infra.mongo,
                                                                            "database": harness.database}})})
@@ -87,6 +89,6 @@ async def test_concurrent_audit_appenders_do_not_fork_the_chain(infra, tmp_path)
         assert {r.status_code for r in responses} == {404}
         entries = await harness.audit_entries()
         assert [e["sequence"] for e in entries] == list(range(60))
-        assert all(b["prev_hash"] == a["hash"] for a, b in zip(entries, entries[1:]))
+        assert all(b["prev_hash"] == a["hash"] for a, b in pairwise(entries))
         assert (await harness.service.review.audit.verify()).ok
         assert CountingAuditStore.lost_races > 0, "the appenders must actually have raced"

@@ -76,7 +76,8 @@ async def test_self_approval_refused(harness) -> None:
         asked = await carol.post("/review/grants", json={"resource_id": "contoso", "request_id": target,
                                                          "reason": "pattern"})
         approved = await carol.post(f"/review/grants/{asked.json()['grant_id']}/approve")
-        read = await carol.get(f"/review/records/contoso/{target}", headers={"x-review-grant": asked.json()["grant_id"]})
+        read = await carol.get(f"/review/records/contoso/{target}",
+                               headers={"x-review-grant": asked.json()["grant_id"]})
     assert_refused(approved, 403, "self_approval")
     assert_refused(read, 403, "grant_not_approved")
     grant = await harness.db["grants"].find_one({"_id": asked.json()["grant_id"]})

@@ -54,7 +54,8 @@ async def test_cross_resource_isolation(harness) -> None:
     fabrikam = await harness.store_flagged("fabrikam", "same-id", user="user-2")
     assert contoso == fabrikam, "both resources use the same request IDs"
     keys = await harness.db["data_keys"].find({"resource_id": {"$in": ["contoso", "fabrikam"]}}).to_list()
-    assert len({k["_id"] for k in keys}) == len(keys) >= 2 and {k["resource_id"] for k in keys} == {"contoso", "fabrikam"}
+    assert len({k["_id"] for k in keys}) == len(keys) >= 2
+    assert {k["resource_id"] for k in keys} == {"contoso", "fabrikam"}
 
     grant_id = await harness.granted("contoso", contoso[0])
     async with harness.reviewer("alice") as alice:
@@ -114,7 +115,8 @@ async def test_a_duplicate_delivery_stores_nothing_twice(harness) -> None:
 
 async def test_no_content_topic_keeps_longer_than_the_setting(infra, harness) -> None:
     limit = harness.settings.content_topic_retention_ms
-    content_topics = [n for s in TOPICS if s.carries_content for n in (s.name(harness.region), s.dlq_name(harness.region))]
+    content_topics = [n for s in TOPICS if s.carries_content
+                      for n in (s.name(harness.region), s.dlq_name(harness.region))]
     retention = await retention_of(infra.kafka, content_topics)
     assert set(retention) == set(content_topics) and max(retention.values()) <= limit
     assert await overlong_content_topics(infra.kafka, harness.region, limit) == {}

@@ -67,7 +67,8 @@ async def test_the_screen_keeps_no_trace_of_what_it_screened(tmp_path, caplog, m
     for sequence, final in ((0, False), (1, True)):
         await screen_generation(CompletionGenerated(
             **envelope(), sequence=sequence, final=final, model=MODEL,
-            choices=[GeneratedChoice(index=0, text=f"{canary} {canary} {canary}", finish_reason="stop" if final else None)]),
+            choices=[GeneratedChoice(index=0, text=f"{canary} {canary} {canary}",
+                                     finish_reason="stop" if final else None)]),
             ports)
     assert timeline  # it did screen and answer
     assert canary not in caplog.text and "CANARY" not in caplog.text
@@ -87,8 +88,9 @@ class FakeGuard:
 
 
 @pytest.mark.parametrize("answer, expected", [
-    ("safe", {}), ("unsafe\nS1", {"violence": "medium"}), ("unsafe\nS10,S11", {"hate": "medium", "self_harm": "medium"}),
-    ("unsafe\nS12,S4", {"sexual": "high"}), ("unsafe\nS2", {}),
+    ("safe", {}), ("unsafe\nS1", {"violence": "medium"}),
+    ("unsafe\nS10,S11", {"hate": "medium", "self_harm": "medium"}), ("unsafe\nS12,S4", {"sexual": "high"}),
+    ("unsafe\nS2", {}),
 ])
 def test_guard_answers_map_to_categories(answer, expected):
     assert {k: v for k, v in parse_verdict(answer).items() if v != "safe"} == expected

@@ -177,7 +177,8 @@ async def test_buffered_mode_holds_text_until_a_window_is_screened():
     assert text_of(timeline) == "Knead the dough gently."
     last = replies_of(timeline)[-1]
     assert last.final and last.choices[0].finish_reason == "stop"
-    assert screen.screened[-1].endswith("gently.") and screen.screened[-1] == "e dough gently."  # 4 released characters as left context
+    # 4 released characters as left context
+    assert screen.screened[-1].endswith("gently.") and screen.screened[-1] == "e dough gently."
 
 
 async def test_buffered_mode_catches_a_word_split_across_windows_before_any_of_it_is_shown():

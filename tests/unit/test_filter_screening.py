@@ -174,7 +174,8 @@ async def test_fail_open_annotates_the_error_and_lets_the_text_pass():
     screen = LayeredScreen([FixedDetector(fails=True, name="classifier")])
     verdict = await screen.screen_completion("text", policy(on_detector_error="fail_open"))
     assert not verdict.blocked
-    # Azure: "content_filter_results": {"error": {"code": "content_filter_error", "message": "The contents are not filtered"}}
+    # Azure: "content_filter_results":
+    #            {"error": {"code": "content_filter_error", "message": "The contents are not filtered"}}
     assert verdict.results == {"error": {"code": "content_filter_error", "message": "The contents are not filtered"}}
 
 

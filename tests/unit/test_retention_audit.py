@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from itertools import pairwise
 
 import pytest
 
@@ -33,7 +34,7 @@ async def test_entries_link_to_their_predecessor_and_the_chain_verifies():
     entries = await store.entries(CHAIN)
     assert [e.sequence for e in entries] == [0, 1, 2, 3, 4]
     assert entries[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:]))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(entries))
     result = await log.verify()
     assert result.ok and result.entries == 5 and result.head_hash == entries[-1].hash
 

@@ -180,7 +180,8 @@ async def test_storing_the_same_interaction_twice_keeps_one_record():
 async def test_repeated_jailbreaks_of_one_end_user_flag_every_record_of_the_pattern():
     world = World()
     for i in range(3):
-        await store_interaction(interaction(request_id=f"req_jb-{i:04d}", completed_at=COMPLETED_AT + timedelta(minutes=i),
+        await store_interaction(interaction(request_id=f"req_jb-{i:04d}",
+                                            completed_at=COMPLETED_AT + timedelta(minutes=i),
                                             prompt_filter_results=[JAILBREAK]), world.ports)
 
     [flag] = world.flags.flags.values()
@@ -196,7 +197,8 @@ async def test_other_end_users_and_clean_records_are_not_swept_into_a_flag():
     await store_interaction(interaction(request_id="req_other-0001", end_user="someone-else",
                                         prompt_filter_results=[HIGH_HATE]), world.ports)
     for i in range(3):
-        await store_interaction(interaction(request_id=f"req_hate-{i:04d}", completed_at=COMPLETED_AT + timedelta(minutes=i),
+        await store_interaction(interaction(request_id=f"req_hate-{i:04d}",
+                                            completed_at=COMPLETED_AT + timedelta(minutes=i),
                                             completion_filter_results=[HIGH_HATE]), world.ports)
 
     [flag] = world.flags.flags.values()
@@ -227,7 +229,8 @@ async def test_a_retention_lowered_during_the_day_shortens_the_window_of_that_da
 async def test_a_long_jailbreak_streak_flags_each_record_once_and_never_relists_the_streak():
     world = World()
     for i in range(10):
-        await store_interaction(interaction(request_id=f"req_jb-{i:04d}", completed_at=COMPLETED_AT + timedelta(minutes=i),
+        await store_interaction(interaction(request_id=f"req_jb-{i:04d}",
+                                            completed_at=COMPLETED_AT + timedelta(minutes=i),
                                             prompt_filter_results=[JAILBREAK]), world.ports)
 
     flags = sorted(world.flags.flags.values(), key=lambda f: f.window_end)

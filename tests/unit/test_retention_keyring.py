@@ -118,7 +118,8 @@ async def test_two_writers_racing_for_a_days_key_end_up_with_one():
 async def test_lowering_a_resources_retention_shreds_and_deletes_its_older_days_only():
     world = World()
     for day in range(5):
-        await store_interaction(interaction(request_id=f"req_day-{day:04d}", completed_at=COMPLETED_AT + timedelta(days=day)),
+        await store_interaction(interaction(request_id=f"req_day-{day:04d}",
+                                            completed_at=COMPLETED_AT + timedelta(days=day)),
                                 world.ports)
     await store_interaction(interaction(resource_id="fabrikam"), world.ports)
     world.clock.now = COMPLETED_AT + timedelta(days=4, hours=1)  # 2025-03-18
@@ -144,7 +145,8 @@ async def test_retention_outside_one_to_the_maximum_is_refused(days: int):
 async def test_customer_deletion_destroys_every_key_and_deletes_every_record_of_that_resource_only():
     world = World()
     for day in range(3):
-        await store_interaction(interaction(request_id=f"req_del-{day:04d}", completed_at=COMPLETED_AT + timedelta(days=day)),
+        await store_interaction(interaction(request_id=f"req_del-{day:04d}",
+                                            completed_at=COMPLETED_AT + timedelta(days=day)),
                                 world.ports)
     await store_interaction(interaction(resource_id="fabrikam"), world.ports)
     copies = [dataclasses.replace(document_to_sealed(r["content"])) for (rid, _), r in world.records.records.items()

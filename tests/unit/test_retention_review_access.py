@@ -27,7 +27,8 @@ CLEAN = "req_clean-0001"
 async def world_with_records(**options) -> World:
     world = World(**options)
     for i in range(3):
-        await store_interaction(interaction(request_id=f"req_jb-{i:04d}", completed_at=COMPLETED_AT + timedelta(minutes=i),
+        await store_interaction(interaction(request_id=f"req_jb-{i:04d}",
+                                            completed_at=COMPLETED_AT + timedelta(minutes=i),
                                             prompt_filter_results=[JAILBREAK]), world.ports)
     await store_interaction(interaction(request_id=CLEAN, prompt_filter_results=[SAFE]), world.ports)
     return world
@@ -56,7 +57,8 @@ async def test_a_flagged_record_is_readable_under_a_grant_approved_by_someone_el
 
     assert CANARY in record["messages"][1]["content"]
     assert record["signals"] == ["jailbreak"] and record["flag_ids"]
-    actions = [(e.event.action, e.event.outcome, e.event.actor) for e in await world.audit_store.entries("review/eu-west")]
+    actions = [(e.event.action, e.event.outcome, e.event.actor)
+               for e in await world.audit_store.entries("review/eu-west")]
     assert actions == [("request-grant", "granted", "alice"), ("approve-grant", "granted", "bob"),
                        ("read-record", "granted", "alice")]
     assert (await world.audit.verify()).ok

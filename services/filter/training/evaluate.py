@@ -73,7 +73,7 @@ async def _screen(screen: LayeredScreen, text: str, kind: str) -> dict:
 
 
 def _filtered_at_medium(results: dict, category: str) -> bool:
-    value = results.get(category)
+    value = results.get(category) or {}
     return bool(value) and SEVERITY_RANK[value["severity"]] >= SEVERITY_RANK["medium"]
 
 
@@ -109,7 +109,7 @@ async def evaluate(examples: list[Example]) -> None:
     flagged = [e for e in benign if any(v.get("filtered") for v in as_prompt[id(e)].values())]
     print(f"\nbenign validation texts: {len(benign)}; filtered under the default policy: {len(flagged)} "
           f"(false-positive rate {len(flagged) / len(benign):.3%})")
-    by_source, by_reason = Counter(e.source for e in benign), Counter()
+    by_source, by_reason = Counter(e.source for e in benign), Counter[str]()
     flagged_by_source: dict[str, int] = defaultdict(int)
     for e in flagged:
         flagged_by_source[e.source] += 1

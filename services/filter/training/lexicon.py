@@ -29,8 +29,8 @@ def build_lexicon() -> dict[str, tuple[str, int]]:
             term = " ".join(row["text"].lower().split())
             if not term or term in COLLISIONS:
                 continue
-            group = "hate" if row["category_1"] in HATE else "sexual" if row["category_1"].startswith("sexual anatomy") \
-                else "profanity"
+            group = "hate" if row["category_1"] in HATE \
+                else "sexual" if row["category_1"].startswith("sexual anatomy") else "profanity"
             rating = float(row["severity_rating"])
             entries[term] = (group, 1 if rating < 1.5 else 2 if rating < 2.5 else 3)
     return entries

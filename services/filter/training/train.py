@@ -44,7 +44,7 @@ def bands_from(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([max(medium / 2, 0.01), medium, min(high, 0.999)], dtype=np.float32)
 
 
-def train(examples: list[Example]) -> tuple[TrainedModel, dict[str, object]]:
+def train(examples: list[Example]) -> tuple[TrainedModel, dict[str, dict[str, object]]]:
     training = [e for e in examples if e.split == "train"]
     texts = [e.text for e in training]
     featurizer = Featurizer(N_FEATURES)
@@ -64,7 +64,7 @@ def train(examples: list[Example]) -> tuple[TrainedModel, dict[str, object]]:
         final = _head(features[rows], labels)
         coef.append(final.coef_[0].astype(np.float32))
         intercept.append(float(final.intercept_[0]))
-        report[head] = {"examples": int(len(rows)), "positives": int(labels.sum()), "bands": bands[-1].tolist()}
+        report[head] = {"examples": len(rows), "positives": int(labels.sum()), "bands": bands[-1].tolist()}
         print(f"[filter-train] {head:16s} {len(rows):5d} examples, {labels.sum():4d} positive, "
               f"bands low/medium/high {np.round(bands[-1], 3).tolist()}")
     model = TrainedModel(heads=HEADS, coef=np.vstack(coef), intercept=np.array(intercept, dtype=np.float32),

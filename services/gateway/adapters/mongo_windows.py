@@ -29,6 +29,7 @@ class MongoWindowCounter:
             try:
                 after = await self._windows.find_one_and_update(
                     {"_id": window}, update, upsert=True, return_document=ReturnDocument.AFTER)
+                assert after is not None  # an upsert returning the document AFTER always has one
                 return after["requests"], after["tokens"]
             except DuplicateKeyError:
                 if attempt == 2:

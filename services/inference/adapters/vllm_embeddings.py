@@ -43,8 +43,9 @@ class VllmEmbeddingEngine:
     async def _one(self, engine: Any, text: str, request_id: str, dimensions: int | None) -> tuple[list[float], int]:
         from vllm import PoolingParams
 
-        output = None
-        async for output in engine.encode(text, PoolingParams(task="embed", dimensions=dimensions),
+        output: Any = None
+        # Only the last output, the finished vector, is wanted.
+        async for output in engine.encode(text, PoolingParams(task="embed", dimensions=dimensions),  # noqa: B007
                                                 request_id=request_id):
             pass
         return output.outputs.data.tolist(), len(output.prompt_token_ids)

@@ -13,8 +13,8 @@ import base64
 import re
 from pathlib import Path
 
-from services.runtime.sealing import KEY_BYTES, open_joined, seal_joined
 from services.retention.errors import UnreadableRecord
+from services.runtime.sealing import KEY_BYTES, open_joined, seal_joined
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 

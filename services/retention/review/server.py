@@ -26,7 +26,7 @@ log = logging.getLogger("residency.retention.review")
 class ClientCertificateProtocol(H11Protocol):
     """h11 protocol that puts the peer's certificate (DER) into every request's ``scope["state"]``."""
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
@@ -44,7 +44,7 @@ class EmbeddedServer(uvicorn.Server):
 @dataclass(frozen=True)
 class Tls:
     certificate: str
-    private_key: str
+    private_key: str | None  # None: the key is in the certificate's PEM file
     client_ca: str | None = None  # set: mutual TLS, a certificate from this CA is required
 
 
