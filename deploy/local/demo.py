@@ -11,10 +11,12 @@ from pathlib import Path
 
 import httpx
 from openai import AzureOpenAI, OpenAI
+from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("RESIDENCY_INFRA_INSTANCE", "demo")
 GATEWAYS = ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
+CUSTOMER_STORE = f"mongodb://127.0.0.1:{os.environ.get('RESIDENCY_CUSTOMER_MONGO_PORT', '27018')}/"
 RESOURCE = {"resource_id": "demo", "region": os.environ.get("RESIDENCY_REGION", "eu-west"),
             "deployments": [{"name": "chat", "model": "smollm2-135m-instruct"}]}
 
@@ -35,6 +37,31 @@ def demo_key() -> str:
     regenerated = admin.post("/admin/resources/demo/keys/key1/regenerate")
     regenerated.raise_for_status()
     return regenerated.json()["key1"]
+
+
+def grounded_demo(key: str) -> None:
+    """On your data: the demo tenant's own store (a second FerretDB, never the platform's), registered
+    as a data connection of the resource, then asked through Azure's request shape."""
+    with MongoClient(CUSTOMER_STORE) as customer:
+        customer["demo_kb"]["articles"].replace_one({"_id": "kb-1"}, {
+            "_id": "kb-1", "title": "Opening hours",
+            "content": "The Residency demo shop is open from 9:00 to 17:00, Monday to Friday."}, upsert=True)
+    admin = httpx.Client(base_url=GATEWAYS[0], headers={"authorization": f"Bearer {admin_key()}"})
+    registered = admin.post("/admin/resources/demo/data-connections",
+                            json={"name": "kb", "endpoint": CUSTOMER_STORE, "database_name": "demo_kb"})
+    if registered.status_code not in (201, 409):
+        sys.exit(f"registering the demo data connection failed: {registered.status_code} {registered.text}")
+    azure = AzureOpenAI(azure_endpoint=GATEWAYS[0], api_key=key, api_version="2024-10-21")
+    answer = azure.chat.completions.create(
+        model="chat", max_tokens=40, temperature=0,
+        messages=[{"role": "user", "content": "When is the demo shop open?"}],
+        extra_body={"data_sources": [{"type": "mongo_db", "parameters": {
+            "endpoint": CUSTOMER_STORE, "database_name": "demo_kb", "collection_name": "articles",
+            "fields_mapping": {"content_fields": ["content"], "title_field": "title"}}}]})
+    citations = answer.choices[0].message.model_extra["context"]["citations"]
+    print("On your data (data connection 'kb' to the customer store):")
+    print(f"  {answer.choices[0].message.content!r}")
+    print("  cited: " + ", ".join(f"{c['chunk_id']} ({c['title']})" for c in citations))
 
 
 def main() -> None:
@@ -61,6 +88,7 @@ def main() -> None:
         for choice in chunk.choices:
             print(choice.delta.content or "", end="", flush=True)
     print()
+    grounded_demo(key)
 
     print("\nTry it yourself:")
     print(f"  curl -s '{GATEWAYS[0]}/openai/deployments/chat/chat/completions?api-version=2024-10-21' \\\n"

@@ -35,7 +35,9 @@ CANARY_IN_REQUEST = "canary-request-pw-9d2b"
 
 
 def tenant(stack, name: str, **options) -> dict:
-    return stack.create_resource(f"{name}-{stack.region}", {"echo": ECHO_MODEL}, annotate_only=True, **options)
+    """A resource of its own (IDs unique across the session's shared stack)."""
+    return stack.create_resource(f"{name}-{uuid.uuid4().hex[:8]}", {"echo": ECHO_MODEL}, annotate_only=True,
+                                 **options)
 
 
 def chat(stack, key: str, parameters: dict, *, content: str = "What causes the tides of the moon?",
@@ -93,7 +95,7 @@ def test_a_platform_database_name_is_refused_even_on_an_allowed_server(stack):
     "mongodb://{customer}/?tlsInsecure=true",
 ])
 def test_unsafe_uri_options_are_refused_within_a_second(stack, endpoint):
-    attacker = tenant(stack, f"opt-{uuid.uuid4().hex[:6]}")
+    attacker = tenant(stack, "opt")
     endpoint = endpoint.format(customer=stack.infra.customer_mongo.removeprefix("mongodb://").strip("/"))
     began = time.monotonic()
     registered = stack.create_connection(attacker["resource_id"], "opts", endpoint=endpoint, database_name="kb")
@@ -106,7 +108,7 @@ def test_unsafe_uri_options_are_refused_within_a_second(stack, endpoint):
 @pytest.mark.parametrize("endpoint", ["169.254.169.254:80", "[fd00:ec2::254]:80", "10.0.0.1:27017",
                                       "192.168.1.10:27017", "127.0.0.1:22", "localhost:6379", "0.0.0.0:27017"])
 def test_metadata_and_private_addresses_are_refused_within_a_second(stack, endpoint):
-    attacker = tenant(stack, f"ssrf-{uuid.uuid4().hex[:6]}")
+    attacker = tenant(stack, "ssrf")
     began = time.monotonic()
     registered = stack.create_connection(attacker["resource_id"], "inside", endpoint=endpoint, database_name="kb")
     assert_refused(registered, 400, "data_source_refused")
@@ -191,7 +193,7 @@ async def test_a_silent_server_does_not_stall_on_your_data_for_the_region(stack,
 
 
 def test_a_filtered_streamed_prompt_releases_no_citations(stack, articles):
-    resource = stack.create_resource(f"blocked-{stack.region}", {"echo": ECHO_MODEL})
+    resource = stack.create_resource(f"blocked-{uuid.uuid4().hex[:8]}", {"echo": ECHO_MODEL})
     off = {"hate": "off", "sexual": "off", "violence": "off", "self_harm": "off"}
     stack.put_filter_policy(ResourcePolicy(  # a filter that blocks exactly one word: no classifier verdict involved
         resource_id=resource["resource_id"],
