@@ -1,10 +1,13 @@
-"""Topic ``{region}.inference.embedding-requests.v1``: texts to embed, from the gateway to inference.
+"""Topic ``{region}.inference.embedding-requests.v1``: texts to embed, for the gateway or retrieval.
 
 Embeddings are not content-filtered (as in Azure OpenAI); the answer goes straight back to the
-gateway replica on the replies topic.
+replica named in ``reply_to``: a gateway replica on the replies topic, or a retrieval replica
+(embedding a grounded request's search queries) on ``{region}.retrieval.query-embeddings.v1``.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -21,3 +24,5 @@ class EmbedTexts(Envelope):
     inputs: list[str] = Field(min_length=1, max_length=2048, description="Texts to embed. Customer content.")
     dimensions: int | None = Field(None, ge=1, description="Truncate vectors to this many dimensions.")
     end_user: str | None = Field(None, description="The request's `user` field.")
+    answer_to: Literal["gateway", "retrieval"] = Field(
+        "gateway", description="Which service's replica reply_to names, and so the topic of the answer.")

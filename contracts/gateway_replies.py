@@ -23,12 +23,31 @@ key = message_key
 REPLY_TO_HEADER = "residency-reply-to"
 
 
+class RetrievedDocument(Contract):
+    """One retrieved document, as Azure's ``all_retrieved_documents`` entry."""
+
+    content: str = Field(description="Text of the document's content fields (customer content).")
+    title: str | None = Field(None, description="Document title field.")
+    url: str | None = Field(None, description="Document URL field.")
+    filepath: str | None = Field(None, description="Document file path field.")
+    chunk_id: str = Field(description="ID of the document in the customer's collection.")
+    search_queries: list[str] = Field(description="The search queries that retrieved it.")
+    data_source_index: int = Field(0, ge=0, description="Index of the data source in the request.")
+    original_search_score: float = Field(description="Fused keyword/vector score before filtering.")
+    rerank_score: float | None = Field(None, description="Score after reranking (not computed: null).")
+    filter_reason: Literal["score", "rerank"] | None = Field(None, description=(
+        "Why it was not cited: below the strictness threshold (score) or beyond top_n_documents (rerank)."))
+
+
 class GroundingFound(Envelope):
     """Retrieval grounded the request on these documents."""
 
     kind: Literal["grounding"] = Field("grounding", description="Discriminator.")
     citations: list[Citation] = Field(description="Cited documents, in [docN] order.")
     intent: str = Field("", description="The search intent derived from the conversation.")
+    all_retrieved_documents: list[RetrievedDocument] = Field(default_factory=list, description=(
+        "Every document retrieved before filtering, with scores and why it was not cited; sent "
+        "only when the caller's include_contexts asks for it."))
 
 
 class PromptAnnotation(Contract):

@@ -8,6 +8,8 @@ credentials, from the region's control-plane store. No credential is ever on the
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from contracts.base import Contract, Envelope, message_key
@@ -15,6 +17,8 @@ from contracts.common import ChatMessage, SamplingParams
 
 TOPIC = "{region}.retrieval.grounding-requests.v2"
 key = message_key
+ContextPart = Literal["citations", "intent", "all_retrieved_documents"]
+DEFAULT_CONTEXTS: tuple[ContextPart, ...] = ("citations", "intent")
 
 
 class ConnectionDataSource(Contract):
@@ -32,6 +36,18 @@ class ConnectionDataSource(Contract):
     top_n_documents: int = Field(5, ge=1, le=20, description="How many documents to cite at most.")
     strictness: int = Field(3, ge=1, le=5, description="Higher keeps only better-matching documents.")
     in_scope: bool = Field(True, description="Answer only from the documents when true.")
+    vector_fields: list[str] = Field(default_factory=list, max_length=4, description=(
+        "Fields holding the documents' embedding vectors; with an embedding model, search is hybrid."))
+    embedding_deployment: str | None = Field(None, max_length=64, description=(
+        "The caller's embedding deployment (embedding_dependency), resolved within its resource."))
+    embedding_model: str | None = Field(None, max_length=128, description=(
+        "The model embedding_deployment maps to; queries are embedded with it through inference."))
+    include_contexts: list[ContextPart] = Field(default_factory=lambda: list(DEFAULT_CONTEXTS),
+                                                description="Which context parts the answer shows.")
+    max_search_queries: int | None = Field(None, ge=1, le=10, description=(
+        "Most search queries generated from the conversation (Azure's default: the service decides)."))
+    allow_partial_result: bool = Field(False, description=(
+        "When some of several search queries fail, answer from the others instead of failing."))
 
 
 class GroundingRequested(Envelope):

@@ -26,3 +26,6 @@ class PromptSubmitted(Envelope):
         default_factory=list,
         description="Retrieved document texts inside the messages, screened for indirect attacks.",
     )
+    answer_without_model: str | None = Field(None, max_length=1000, description=(
+        "When set, the filter screens the prompt and answers this text instead of generating: an "
+        "in-scope grounded request whose search found nothing relevant."))

@@ -21,6 +21,7 @@ from contracts import (
     grounding_requests_v2,
     interaction_records,
     prompt_submissions,
+    query_embeddings,
 )
 from contracts.base import topic_name
 
@@ -67,11 +68,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(generation_cancellations, (generation_cancellations.CancelGeneration,),
               producers=("gateway", "filter"), consumers=("inference",), carries_content=False),
     TopicSpec(embedding_requests, (embedding_requests.EmbedTexts,),
-              producers=("gateway",), consumers=("inference",), carries_content=True),
+              producers=("gateway", "retrieval"), consumers=("inference",), carries_content=True),
     TopicSpec(gateway_replies,
               (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
                gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed),
               producers=("retrieval", "filter", "inference"), consumers=("gateway",), carries_content=True),
+    TopicSpec(query_embeddings, (query_embeddings.EmbeddingsReady, query_embeddings.RequestFailed),
+              producers=("inference",), consumers=("retrieval",), carries_content=True),
     TopicSpec(interaction_records, (interaction_records.InteractionCompleted,),
               producers=("gateway",), consumers=("retention",), carries_content=True),
 )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from contracts.common import ApiError
+from contracts.common import ApiError, Usage
 from contracts.gateway_replies import CompletionReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
 from contracts.prompt_submissions import PromptSubmitted
+from services.filter.policy import EffectivePolicy
 from services.filter.ports import (
     Cancellations,
     ContentScreen,
@@ -74,10 +75,25 @@ async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None
     await ports.replies.publish(PromptScreened(
         **submission.envelope(),
         prompt_filter_results=[PromptAnnotation(prompt_index=0, content_filter_results=verdict.results)]))
+    if submission.answer_without_model is not None:
+        await _answer_without_model(submission, submission.answer_without_model, policy, ports)
+        return
     await ports.generation.publish(GenerateCompletion(
         **submission.envelope(), model=submission.model, messages=messages,
         sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter,
         raw_prompt=submission.raw_prompt))
+
+
+async def _answer_without_model(submission: PromptSubmitted, answer: str, policy: EffectivePolicy,
+                                ports: FilterPorts) -> None:
+    """The platform's own answer (nothing relevant was retrieved), screened like any completion."""
+    verdict = await ports.screen.screen_completion(answer, policy)
+    choices = [ReplyChoice(index=i, text="" if verdict.blocked else answer,
+                           finish_reason="content_filter" if verdict.blocked else "stop",
+                           content_filter_results=verdict.results) for i in range(submission.sampling.n)]
+    await ports.replies.publish(CompletionReady(
+        **submission.envelope(), sequence=0, final=True, model=submission.model, choices=choices,
+        usage=Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)))
 
 
 async def _stream_of(event: CompletionGenerated, ports: FilterPorts) -> RequestStream:

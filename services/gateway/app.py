@@ -8,7 +8,6 @@ holding the caller's connection. See README, "Reply routing".
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +38,7 @@ from services.gateway.http_data import data_router, new_request_id
 from services.gateway.openai_response import error_body
 from services.gateway.openapi_bodies import install_openapi
 from services.gateway.settings import GatewaySettings
+from services.runtime.replies import wait_until_positioned
 from services.runtime.startup import require_topics
 
 log = logging.getLogger("residency.gateway")
@@ -58,16 +58,6 @@ def subscribe_replies(gateway: Gateway, settings: GatewaySettings) -> Any:
         gateway.inbox.deliver(GATEWAY_REPLY.validate_json(message.body))
 
     return subscriber
-
-
-async def wait_until_positioned(subscriber: Any, timeout_s: float = 30.0) -> None:
-    """Fix the reply consumer's start offsets before taking traffic, so no early reply is skipped."""
-    async with asyncio.timeout(timeout_s):
-        consumer = subscriber.consumer
-        while not consumer.assignment():
-            await asyncio.sleep(0.05)
-        for partition in consumer.assignment():
-            await consumer.position(partition)
 
 
 def _error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -13,13 +13,13 @@ from services.connections.policy import Resolver
 from services.gateway.adapters.kafka_bus import KafkaRequestBus
 from services.gateway.adapters.mongo_resources import MongoResourceDirectory
 from services.gateway.adapters.mongo_windows import MongoWindowCounter
-from services.gateway.adapters.reply_inbox import InMemoryReplyInbox
 from services.gateway.data_connections import DataConnections
 from services.gateway.handlers import GatewayPorts
 from services.gateway.ports import RequestBus, ResourceDirectory
 from services.gateway.rate_limits import WindowCounter
 from services.gateway.settings import GatewaySettings
 from services.runtime.bus import make_broker
+from services.runtime.reply_inbox import InMemoryReplyInbox
 from services.runtime.tracing import make_tracer_provider
 
 

@@ -11,12 +11,12 @@ database as one — and only the connection's name travels on the bus.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from contracts.base import utc_now
-from contracts.grounding_requests_v2 import ConnectionDataSource
+from contracts.grounding_requests_v2 import DEFAULT_CONTEXTS, ConnectionDataSource, ContextPart
 from services.connections.endpoint import parse_endpoint
 from services.connections.errors import ConnectionRefused
 from services.connections.model import (
@@ -27,6 +27,7 @@ from services.connections.model import (
 )
 from services.connections.policy import EndpointPolicy, check_collection, check_database
 from services.gateway.errors import GatewayError, InvalidRequest, NotFound
+from services.gateway.resources import Resource
 from services.runtime.sealing import SecretSealer
 
 log = logging.getLogger("residency.gateway.data_connections")
@@ -65,6 +66,11 @@ class RequestedDataSource:
     top_n_documents: int
     strictness: int
     in_scope: bool
+    vector_fields: list[str] = field(default_factory=list)
+    embedding_deployment: str | None = None
+    include_contexts: list[ContextPart] = field(default_factory=lambda: list(DEFAULT_CONTEXTS))
+    max_search_queries: int | None = None
+    allow_partial_result: bool = False
 
 
 class DataConnections:
@@ -99,8 +105,17 @@ class DataConnections:
         log.info("resource %s registered data connection %s", resource_id, spec.name)
         return connection
 
-    async def resolve(self, resource_id: str, requested: RequestedDataSource) -> ConnectionDataSource:
+    async def resolve(self, resource: Resource, requested: RequestedDataSource) -> ConnectionDataSource:
         """The resource's connection a request names; raises a 400 before anything is published."""
+        resource_id = resource.resource_id
+        embedding_model = None
+        if requested.embedding_deployment is not None:
+            deployment = resource.deployment(requested.embedding_deployment)
+            if deployment is None:
+                raise InvalidRequest(f"The embedding deployment '{requested.embedding_deployment}' does not exist "
+                                     "for this resource.", param=f"{PARAM}.embedding_dependency.deployment_name",
+                                     code="DeploymentNotFound")
+            embedding_model = deployment.model
         try:
             check_database(requested.database_name)
             check_collection(requested.collection_name)
@@ -115,7 +130,10 @@ class DataConnections:
             collection_name=requested.collection_name, content_fields=requested.content_fields,
             title_field=requested.title_field, url_field=requested.url_field,
             filepath_field=requested.filepath_field, top_n_documents=requested.top_n_documents,
-            strictness=requested.strictness, in_scope=requested.in_scope)
+            strictness=requested.strictness, in_scope=requested.in_scope, vector_fields=requested.vector_fields,
+            embedding_deployment=requested.embedding_deployment, embedding_model=embedding_model,
+            include_contexts=requested.include_contexts, max_search_queries=requested.max_search_queries,
+            allow_partial_result=requested.allow_partial_result)
 
     async def _find(self, resource_id: str, requested: RequestedDataSource) -> DataConnection:
         if requested.connection is not None:

@@ -84,6 +84,7 @@ class ChatOutcome:
     choice_filter_results: list[FilterResults] = field(default_factory=list)
     prompt_filter_results: list[PromptAnnotation] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
+    grounding: GroundingFound | None = None  # intent and all retrieved documents, as retrieval sent them
     usage: Usage | None = None
     error: ApiError | None = None
 
@@ -100,6 +101,7 @@ class ChatOutcome:
     def add(self, reply: Envelope) -> None:
         if isinstance(reply, GroundingFound):
             self.citations = list(reply.citations)
+            self.grounding = reply
         elif isinstance(reply, PromptScreened):
             self.prompt_filter_results = list(reply.prompt_filter_results)
         elif isinstance(reply, RequestFailed):

@@ -112,7 +112,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         parsed = edge.parse_chat_request(body, max_messages=settings.max_messages)
         deployment = deployment_of(resource, deployment_name or parsed.model)
         requested = edge.data_source(parsed)
-        source = await ports.connections.resolve(resource.resource_id, requested) if requested else None
+        source = await ports.connections.resolve(resource, requested) if requested else None
         call = ChatCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                         messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
                         stream=parsed.stream, end_user=parsed.user, data_source=source)

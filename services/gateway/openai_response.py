@@ -8,7 +8,7 @@ import struct
 from typing import Any
 
 from contracts.base import Envelope
-from contracts.common import ApiError, Citation, TokenLogprob
+from contracts.common import ApiError, TokenLogprob
 from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
 from services.gateway.handlers import ChatCall, ChatOutcome
 
@@ -27,8 +27,18 @@ def logprobs_body(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
     return {"content": [lp.model_dump() for lp in logprobs], "refusal": None}
 
 
-def _context(citations: list[Citation], intent: str = "") -> dict[str, Any]:
-    return {"citations": [c.model_dump() for c in citations], "intent": intent}
+def _context(call: ChatCall, grounding: GroundingFound | None) -> dict[str, Any]:
+    """Azure's ``message.context``, with the parts the data source's include_contexts asks for."""
+    parts = call.data_source.include_contexts if call.data_source else ["citations", "intent"]
+    context: dict[str, Any] = {}
+    if "citations" in parts:
+        context["citations"] = [c.model_dump() for c in grounding.citations] if grounding else []
+    if "intent" in parts:
+        context["intent"] = grounding.intent if grounding else ""
+    if "all_retrieved_documents" in parts:
+        retrieved = grounding.all_retrieved_documents if grounding else []
+        context["all_retrieved_documents"] = [d.model_dump() for d in retrieved]
+    return context
 
 
 def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
@@ -36,7 +46,7 @@ def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
     for index in range(outcome.n):
         message: dict[str, Any] = {"role": "assistant", "content": outcome.texts[index], "refusal": None}
         if call.data_source is not None:
-            message["context"] = _context(outcome.citations)
+            message["context"] = _context(call, outcome.grounding)
         choices.append({"index": index, "message": message, "finish_reason": outcome.finish_reasons[index],
                         "logprobs": logprobs_body(outcome.logprobs[index]),
                         "content_filter_results": outcome.choice_filter_results[index]})
@@ -95,7 +105,7 @@ class ChunkWriter:
         if isinstance(reply, PromptScreened):
             return [self._chunk([], prompt_filter_results=[p.model_dump() for p in reply.prompt_filter_results])]
         if isinstance(reply, GroundingFound):
-            delta: dict[str, Any] = {"role": "assistant", "context": _context(list(reply.citations), reply.intent)}
+            delta: dict[str, Any] = {"role": "assistant", "context": _context(self._call, reply)}
             self._role_sent.add(0)
             return [self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])]
         if not isinstance(reply, CompletionReady):

@@ -14,7 +14,9 @@ from services.runtime.settings import ServiceSettings
 
 SUPPORTED_API_VERSIONS = (
     "2023-05-15", "2023-06-01-preview", "2024-02-01", "2024-06-01", "2024-10-21",
-    "2024-12-01-preview", "2025-01-01-preview", "2025-03-01-preview", "2025-04-01-preview",
+    # mongo_db data sources arrived with 2024-08-01-preview
+    "2024-08-01-preview", "2024-09-01-preview", "2024-10-01-preview", "2024-12-01-preview",
+    "2025-01-01-preview", "2025-02-01-preview", "2025-03-01-preview", "2025-04-01-preview",
 )
 
 

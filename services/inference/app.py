@@ -17,6 +17,7 @@ from contracts import (
     generation_cancellations,
     generation_events,
     generation_requests,
+    query_embeddings,
 )
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
@@ -65,5 +66,5 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
 
     return wiring.app(
         topics=[generation_requests.TOPIC, embedding_requests.TOPIC, generation_cancellations.TOPIC,
-                generation_events.TOPIC, gateway_replies.TOPIC],
+                generation_events.TOPIC, gateway_replies.TOPIC, query_embeddings.TOPIC],
         on_startup=[start_engines], after_shutdown=[stop_engines])

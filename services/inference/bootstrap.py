@@ -7,7 +7,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from contracts import generation_events
+from contracts import generation_events, query_embeddings
 from services.inference.adapters.engine_router import ChatEngines, EmbeddingEngines
 from services.inference.handlers import InferencePorts, StreamPolicy
 from services.inference.ports import CompletionEngine, EmbeddingEngine
@@ -59,5 +59,6 @@ def bootstrap(settings: InferenceSettings, *, broker: KafkaBroker | None = None,
         events=TopicPublisher(broker, generation_events.TOPIC, settings.region,
                               schema=generation_events.CompletionGenerated),
         replies=ReplyPublisher(broker, settings.region),
+        query_embeddings=ReplyPublisher(broker, settings.region, query_embeddings.TOPIC),
         stream=StreamPolicy(tokens=settings.stream_chunk_tokens, window_s=settings.stream_chunk_ms / 1000))
     return Inference(broker=broker, ports=ports, engines=lifecycle)

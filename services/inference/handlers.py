@@ -32,6 +32,7 @@ class InferencePorts:
     events: GenerationEvents
     embeddings: EmbeddingEngine | None = None
     replies: Replies | None = None
+    query_embeddings: Replies | None = None  # answers to retrieval replicas (answer_to="retrieval")
     stream: StreamPolicy = field(default_factory=StreamPolicy)
 
 
@@ -114,23 +115,23 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
 
 
 async def embed_texts(request: EmbedTexts, ports: InferencePorts) -> None:
-    """Embed the inputs and answer the gateway replica directly."""
-    assert ports.embeddings is not None and ports.replies is not None
+    """Embed the inputs and answer the asking replica directly (a gateway's, or retrieval's)."""
+    replies = ports.query_embeddings if request.answer_to == "retrieval" else ports.replies
+    assert ports.embeddings is not None and replies is not None
     if not ports.embeddings.serves(request.model):
-        await ports.replies.publish(RequestFailed(**request.envelope(),
-                                                  error=_not_served(request.model, request.deployment)))
+        await replies.publish(RequestFailed(**request.envelope(), error=_not_served(request.model, request.deployment)))
         return
     try:
         result = await ports.embeddings.embed(request)
     except InvalidGenerationRequest as invalid:
-        await ports.replies.publish(RequestFailed(**request.envelope(),
-                                                  error=_error(400, invalid.code, str(invalid), invalid.param)))
+        await replies.publish(RequestFailed(**request.envelope(),
+                                            error=_error(400, invalid.code, str(invalid), invalid.param)))
         return
     except EngineUnavailable:
-        await ports.replies.publish(RequestFailed(**request.envelope(), error=ENGINE_FAILED))
+        await replies.publish(RequestFailed(**request.envelope(), error=ENGINE_FAILED))
         return
-    await ports.replies.publish(EmbeddingsReady(**request.envelope(), model=request.model,
-                                                embeddings=result.vectors, prompt_tokens=result.prompt_tokens))
+    await replies.publish(EmbeddingsReady(**request.envelope(), model=request.model,
+                                          embeddings=result.vectors, prompt_tokens=result.prompt_tokens))
 
 
 async def cancel_generation(cmd: CancelGeneration, ports: InferencePorts) -> None:

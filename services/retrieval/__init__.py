@@ -13,6 +13,7 @@ Exceptions (a customer-side failure is told to the caller as a 400, never retrie
     Exception
     ├── RetrievalError
     │   ├── DataSourceUnavailable   the customer's store cannot be reached or read
-    │   └── CredentialsUnreadable   the connection's sealed credentials do not open (503)
+    │   ├── CredentialsUnreadable   the connection's sealed credentials do not open (503)
+    │   └── QueryEmbeddingFailed    the embedding deployment did not embed the search queries
     └── services.connections.errors.ConnectionRefused   the endpoint fails the policy at connect time
 """

@@ -11,3 +11,11 @@ class DataSourceUnavailable(RetrievalError):
 
 class CredentialsUnreadable(RetrievalError):
     """The connection's sealed credentials do not open here (no or another connections key)."""
+
+
+class QueryEmbeddingFailed(RetrievalError):
+    """The embedding deployment could not embed the search queries (its error is the caller's)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message

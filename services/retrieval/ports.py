@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from contracts.base import Envelope
-from contracts.grounding_requests_v2 import ConnectionDataSource
+from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
 from contracts.prompt_submissions import PromptSubmitted
 from services.connections.model import DataConnection
+from services.retrieval.vector_index import CollectionMarker
 
 
 class Connections(Protocol):
@@ -23,6 +25,27 @@ class CustomerDocuments(Protocol):
                          limit: int) -> list[dict[str, Any]]:
         """Documents whose content fields contain any of ``terms``, at most ``limit`` and within the
         adapter's byte caps. Raises DataSourceUnavailable, CredentialsUnreadable or ConnectionRefused."""
+        ...
+
+
+    async def by_ids(self, connection: DataConnection, source: ConnectionDataSource,
+                     ids: list[Any]) -> list[dict[str, Any]]:
+        """The documents with these IDs, within the same caps."""
+        ...
+
+    def vectors(self, connection: DataConnection, source: ConnectionDataSource, vector_field: str,
+                max_bytes: int) -> AsyncIterator[tuple[Any, list[float]]]:
+        """Every document's ID and vector, for an in-memory index (no text is read)."""
+        ...
+
+    async def marker(self, connection: DataConnection, source: ConnectionDataSource) -> CollectionMarker:
+        """The collection's document count and newest ID, to notice a change."""
+        ...
+
+
+class QueryEmbedder(Protocol):
+    async def embed(self, request: GroundingRequested, queries: list[str]) -> list[list[float]]:
+        """One vector per query, with the request's embedding deployment. Raises QueryEmbeddingFailed."""
         ...
 
 

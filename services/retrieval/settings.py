@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.connections.settings import DataConnectionSettings
 from services.runtime.settings import ServiceSettings
+
+
+def _replica_id() -> str:
+    return f"retrieval-{socket.gethostname()[:20]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class RetrievalSettings(ServiceSettings, DataConnectionSettings):
@@ -28,3 +36,12 @@ class RetrievalSettings(ServiceSettings, DataConnectionSettings):
     max_clients: int = Field(64, ge=1, description="Pooled clients (one per connection) kept at most.")
     client_max_age_s: float = Field(600, gt=0, description="A pooled client is re-vetted and made anew after this.")
     max_in_flight: int = Field(32, ge=1, le=1024, description="Grounding requests handled concurrently.")
+    replica_id: str = Field(default_factory=_replica_id, max_length=64, description=(
+        "This replica's ID on the query-embeddings topic."))
+    query_embedding_timeout_s: float = Field(3.0, gt=0, le=60, description="Longest wait to embed search queries.")
+    index_max_mib: int = Field(512, ge=1, description="Largest in-memory vector index (one collection and field).")
+    index_total_mib: int = Field(2048, ge=1, description="All in-memory vector indexes of this replica together.")
+    index_ttl_s: float = Field(1800, gt=0, description="An index unused this long is dropped.")
+    index_refresh_s: float = Field(30, gt=0, description="How often an index checks its collection for changes.")
+    index_exact_limit: int = Field(20_000, ge=1, description="Exact search up to this many vectors, IVF above.")
+    index_probes: int = Field(12, ge=1, description="IVF cells visited per query.")

@@ -52,12 +52,13 @@ class ServiceWiring:
         return self.broker.subscriber(self.topic(template), auto_offset_reset="latest",
                                       fetch_max_wait_ms=self.settings.fetch_max_wait_ms)
 
-    def app(self, *, topics: Sequence[str], on_startup: Sequence[Hook] = (),
+    def app(self, *, topics: Sequence[str], on_startup: Sequence[Hook] = (), after_startup: Sequence[Hook] = (),
             after_shutdown: Sequence[Hook] = ()) -> FastStream:
+        """``after_startup`` hooks run once the broker consumes, before the service reports ready."""
         async def check_topics() -> None:
             await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics])
 
         ready = ready_hook(self.service, self.settings.ready_file, self._groups)
-        return FastStream(self.broker, on_startup=[check_topics, *on_startup], after_startup=[ready],
+        return FastStream(self.broker, on_startup=[check_topics, *on_startup], after_startup=[*after_startup, ready],
                           after_shutdown=list(after_shutdown),
                           specification=AsyncAPI(self.broker, title=f"Residency {self.service}", version="1"))

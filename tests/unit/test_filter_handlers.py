@@ -255,3 +255,17 @@ async def test_asynchronous_violation_ends_the_stream_with_content_filter_and_ca
     assert (cut.finish_reason, cut.content_filter_results) == ("content_filter", VIOLENT)
     assert cut.content_filter_offsets.model_dump() == {"check_offset": 32, "start_offset": 16, "end_offset": 32}
     assert text_of(timeline) == "Sure. First we attack the"  # the event that showed the violation is held back
+
+
+async def test_an_answer_without_the_model_is_screened_and_nothing_is_generated():
+    ports, timeline = filter_ports(ScriptedScreen())
+    grounded = submission("What is the warranty?").model_copy(update={"answer_without_model": "Not in the data."})
+    await screen_prompt(grounded, ports)
+    assert [name for name, _ in timeline] == ["replies", "replies"]
+    screened, answer = timeline[0][1], timeline[1][1]
+    assert isinstance(screened, PromptScreened) and isinstance(answer, CompletionReady) and answer.final
+    assert [(c.index, c.text, c.finish_reason) for c in answer.choices] == [(0, "Not in the data.", "stop"),
+                                                                          (1, "Not in the data.", "stop")]
+    blocked_prompt, timeline = filter_ports(ScriptedScreen("warranty"))
+    await screen_prompt(grounded, blocked_prompt)
+    assert [type(m).__name__ for _, m in timeline] == ["RequestFailed"], "a blocked prompt is still refused"

@@ -11,6 +11,7 @@ import pytest
 from contracts.grounding_requests_v2 import GroundingRequested
 from services.connections.model import credentials_associated_data
 from services.runtime.sealing import SecretSealer, StaticKeyProvider
+from tests.unit.builders import MODEL
 from tests.unit.gateway_fakes import ADMIN_KEY, gateway
 
 KEY = bytes(range(32))
@@ -142,3 +143,40 @@ def test_deleting_the_resource_deletes_its_connections(h):
     assert register(h).status_code == 201
     assert h.client.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
     assert store_of(h).connections == {}
+
+
+def test_context_parts_follow_include_contexts_and_the_embedding_deployment_is_the_resources_own(h):
+    from contracts.gateway_replies import GroundingFound, RetrievedDocument
+    from tests.unit.gateway_fakes import completion, screened
+
+    doc = RetrievedDocument(content="Tides follow the moon.", chunk_id="kb-1", search_queries=["tides"],
+                            original_search_score=0.03, filter_reason="score")
+    h.bus.answer = lambda request: [GroundingFound(**request.envelope(), citations=[], intent='["tides"]',
+                                                   all_retrieved_documents=[doc]),
+                                    screened(request), completion(request, "No idea.")]
+    assert register(h).status_code == 201
+    missing = grounded(h, embedding_dependency={"type": "deployment_name", "deployment_name": "nope"},
+                       fields_mapping={"vector_fields": ["vector"]})
+    assert (missing.status_code, missing.json()["error"]["param"]) == (
+        400, "data_sources.[0].parameters.embedding_dependency.deployment_name")
+    no_dependency = grounded(h, fields_mapping={"vector_fields": ["vector"]})
+    assert no_dependency.status_code == 400 and "embedding_dependency" in no_dependency.json()["error"]["param"]
+    response = grounded(h, embedding_dependency={"type": "deployment_name", "deployment_name": "chat-prod"},
+                        fields_mapping={"vector_fields": ["vector"]},
+                        include_contexts=["intent", "all_retrieved_documents"])
+    assert response.status_code == 200, response.text
+    context = response.json()["choices"][0]["message"]["context"]
+    assert set(context) == {"intent", "all_retrieved_documents"} and context["intent"] == '["tides"]'
+    assert context["all_retrieved_documents"][0]["filter_reason"] == "score"
+    [request] = h.bus.of_type(GroundingRequested)
+    assert (request.data_source.embedding_deployment, request.data_source.vector_fields) == ("chat-prod", ["vector"])
+    assert request.data_source.embedding_model == MODEL  # the model of the resource's chat-prod deployment
+
+
+def test_the_api_versions_that_define_mongo_db_are_accepted(h):
+    assert register(h).status_code == 201
+    response = h.client.post(CHAT.replace("2024-10-21", "2024-08-01-preview"), headers={"api-key": h.keys["contoso"]},
+                             json={"messages": [{"role": "user", "content": "refund policy?"}],
+                                   "data_sources": [{"type": "mongo_db", "parameters": {
+                                       "endpoint": PUBLIC, "database_name": "kb", "collection_name": "articles"}}]})
+    assert response.status_code == 200, response.text

@@ -9,11 +9,11 @@ from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingReque
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
 from services.connections.policy import EndpointPolicy
-from services.gateway.adapters.reply_inbox import InMemoryReplyInbox
 from services.gateway.data_connections import DataConnections
 from services.gateway.handlers import ChatCall, GatewayPorts, chat_replies, complete_chat
 from services.gateway.openai_response import chat_completion
 from services.gateway.resources import Deployment, Resource
+from services.runtime.reply_inbox import InMemoryReplyInbox
 from tests.unit.builders import CREATED_AT, MODEL, REGION, REPLY_TO, REQUEST_ID, RESOURCE_ID, chat, sampling
 from tests.unit.connection_fakes import InMemoryDataConnections
 from tests.unit.gateway_fakes import (

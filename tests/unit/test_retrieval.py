@@ -17,7 +17,8 @@ from services.connections.errors import EndpointRefused
 from services.connections.model import DataConnection
 from services.retrieval.errors import CredentialsUnreadable, DataSourceUnavailable
 from services.retrieval.handlers import RetrievalPorts, ground_request
-from services.retrieval.ranking import query_terms, rank
+from services.retrieval.ranking import query_terms
+from services.retrieval.search import Pool, bm25_scores
 from tests.unit.builders import MODEL, REPLY_TO, REQUEST_ID, RESOURCE_ID, Recorder, chat, envelope, sampling
 from tests.unit.connection_fakes import InMemoryDataConnections
 
@@ -35,38 +36,54 @@ def doc(text: str, **fields: Any) -> dict[str, Any]:
     return {"content": text, **fields}
 
 
-def test_rank_orders_by_coverage_before_frequency():
+def keyword_pool(documents: list[dict[str, Any]], terms: list[str], fields: list[str] | None = None) -> Pool:
+    pool = Pool(fields or ["content"])
+    pool.add_keyword("q", terms, documents)
+    return pool
+
+
+def cited_ids(pool: Pool, *, strictness: int = 1, top_n: int = 5, hybrid: bool = False) -> list[str]:
+    return [r.key for r in pool.select(strictness=strictness, top_n=top_n, hybrid=hybrid)[0]]
+
+
+def test_keyword_ranking_orders_by_coverage_before_bm25():
     terms = ["refund", "policy", "shoes"]
     partial = doc("refund refund refund refund policy", _id=1)
     complete = doc("our refund policy for shoes", _id=2)
-    ranked = rank([partial, complete], terms, ["content"], strictness=1, top_n=5)
-    assert [r.document["_id"] for r in ranked] == [2, 1]
-    assert [round(r.coverage, 2) for r in ranked] == [1.0, 0.67]
-    assert ranked[0].text == "our refund policy for shoes"
+    pool = keyword_pool([partial, complete], terms)
+    assert cited_ids(pool) == ["2", "1"]
+    assert [round(r.coverage, 2) for r in pool.select(strictness=1, top_n=5, hybrid=False)[0]] == [1.0, 0.67]
 
 
-def test_rank_drops_documents_below_the_strictness_coverage():
+def test_strictness_drops_documents_below_its_coverage_and_says_why():
     terms = ["refund", "policy", "shoes"]
     docs = [doc("refund policy", _id="two-of-three"), doc("shoes", _id="one-of-three"),
             doc("unrelated text", _id="none")]
+    assert cited_ids(keyword_pool(docs, terms), strictness=1) == ["two-of-three", "one-of-three"]
+    assert cited_ids(keyword_pool(docs, terms), strictness=4) == ["two-of-three"]
+    assert cited_ids(keyword_pool(docs, terms), strictness=5) == []
+    _, everything = keyword_pool(docs, terms).select(strictness=4, top_n=5, hybrid=False)
+    assert {r.key: r.filter_reason for r in everything} == {"two-of-three": None, "one-of-three": "score",
+                                                            "none": "score"}
 
-    def ids(strictness: int) -> list[str]:
-        return [r.document["_id"] for r in rank(docs, terms, ["content"], strictness=strictness, top_n=5)]
 
-    assert ids(1) == ["two-of-three", "one-of-three"]
-    assert ids(4) == ["two-of-three"]
-    assert ids(5) == []
-
-
-def test_rank_keeps_top_n_and_searches_every_content_field():
+def test_top_n_keeps_the_best_and_marks_the_rest_as_reranked_away():
     docs = [doc(f"refund number {i}", _id=i) for i in range(4)] + [{"body": "refund in body", "_id": "b"}]
-    every = rank(docs, ["refund"], ["content", "body"], strictness=3, top_n=10)
-    assert sorted(map(str, (r.document["_id"] for r in every))) == ["0", "1", "2", "3", "b"]
-    assert rank(docs, ["refund"], ["content", "body"], strictness=3, top_n=2) == every[:2]
+    pool = keyword_pool(docs, ["refund"], ["content", "body"])
+    assert sorted(cited_ids(pool, top_n=10)) == ["0", "1", "2", "3", "b"]
+    cited, everything = pool.select(strictness=3, top_n=2, hybrid=False)
+    assert len(cited) == 2 and sum(r.filter_reason == "rerank" for r in everything) == 3
 
 
-def test_rank_without_terms_finds_nothing():
-    assert rank([doc("anything at all")], [], ["content"], strictness=1, top_n=5) == []
+def test_bm25_prefers_rarer_terms_and_shorter_documents():
+    scores = bm25_scores({"rare": "the zebra grazes", "common": "the the the grass grass",
+                          "long": "zebra " + "filler " * 50}, ["zebra", "grass"])
+    assert scores["rare"][0] > scores["long"][0] > 0
+    assert scores["common"][1] == 0.5 and scores["rare"][1] == 0.5
+
+
+def test_nothing_is_cited_without_search_terms():
+    assert cited_ids(keyword_pool([doc("anything at all")], [])) == []
 
 
 class FakeCustomerDocuments:

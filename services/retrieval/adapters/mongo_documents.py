@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,17 @@ from services.connections.errors import ConnectionRefused
 from services.connections.model import DataConnection, credentials_associated_data
 from services.connections.policy import EndpointPolicy
 from services.retrieval.errors import CredentialsUnreadable, DataSourceUnavailable
+from services.retrieval.vector_index import CollectionMarker
 from services.runtime.sealing import SecretSealer, Unreadable
 
 log = logging.getLogger("residency.retrieval.documents")
 BATCH_SIZE = 50
+VECTOR_BATCH_SIZE = 1000
+
+
+def _display_fields(source: ConnectionDataSource) -> dict[str, int]:
+    """What a citation shows: the content fields, title, URL and path (never the vectors)."""
+    return {f: 1 for f in [*source.content_fields, source.title_field, source.url_field, source.filepath_field] if f}
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class ReadLimits:
     max_clients: int = 64
     client_max_age_s: float = 600.0
     pool_size: int = 4
+    index_read_timeout_ms: int = 120_000  # reading a whole collection's vectors for an index
 
 
 class MongoCustomerDocuments:
@@ -60,8 +69,7 @@ class MongoCustomerDocuments:
         if not terms:
             return []
         client = await self._client(connection)
-        fields = {f: 1 for f in [*source.content_fields, source.title_field, source.url_field,
-                                 source.filepath_field] if f}
+        fields = _display_fields(source)
         query = {"$or": [{field: {"$regex": re.escape(term), "$options": "i"}}
                          for field in source.content_fields for term in terms]}
         try:
@@ -73,6 +81,55 @@ class MongoCustomerDocuments:
         except PyMongoError as error:
             # Customer-side: report it to the caller, never retry it as if our store were down.
             raise DataSourceUnavailable(type(error).__name__) from error
+
+    async def by_ids(self, connection: DataConnection, source: ConnectionDataSource,
+                     ids: list[Any]) -> list[dict[str, Any]]:
+        """The documents with these IDs (vector hits that the keyword query did not find)."""
+        if not ids:
+            return []
+        client = await self._client(connection)
+        try:
+            cursor = (client[connection.database][source.collection_name]
+                      .find({"_id": {"$in": ids}}, {"_id": 1, **_display_fields(source)})
+                      .batch_size(BATCH_SIZE).max_time_ms(self._limits.operation_timeout_ms))
+            return await self._read(cursor)
+        except PyMongoError as error:
+            raise DataSourceUnavailable(type(error).__name__) from error
+
+    async def vectors(self, connection: DataConnection, source: ConnectionDataSource, vector_field: str,
+                      max_bytes: int) -> AsyncIterator[tuple[Any, list[float]]]:
+        """Every document's ID and vector (for an in-memory index); no text is read."""
+        client = await self._client(connection)
+        read = 0
+        try:
+            cursor = (client[connection.database][source.collection_name]
+                      .find({vector_field: {"$exists": True}}, {"_id": 1, vector_field: 1})
+                      .batch_size(VECTOR_BATCH_SIZE).max_time_ms(self._limits.index_read_timeout_ms))
+            try:
+                async for raw in cursor:
+                    read += len(raw.raw)
+                    document = bson.decode(raw.raw)
+                    vector = document.get(vector_field)
+                    if isinstance(vector, list) and vector and all(isinstance(x, int | float) for x in vector):
+                        yield document["_id"], vector
+                    if read > 2 * max_bytes:  # raw BSON is about twice the float32 index
+                        break
+            finally:
+                await cursor.close()
+        except PyMongoError as error:
+            raise DataSourceUnavailable(type(error).__name__) from error
+
+    async def marker(self, connection: DataConnection, source: ConnectionDataSource) -> CollectionMarker:
+        """Count and newest ID: what changes when documents are added or removed (no change streams)."""
+        client = await self._client(connection)
+        collection = client[connection.database][source.collection_name]
+        timeout = self._limits.operation_timeout_ms
+        try:
+            count = await collection.count_documents({}, maxTimeMS=timeout)
+            newest = await collection.find({}, {"_id": 1}).sort("_id", -1).limit(1).max_time_ms(timeout).to_list(1)
+        except PyMongoError as error:
+            raise DataSourceUnavailable(type(error).__name__) from error
+        return CollectionMarker(count=count, newest_id=str(bson.decode(newest[0].raw)["_id"]) if newest else "")
 
     async def _read(self, cursor: Any) -> list[dict[str, Any]]:
         documents: list[dict[str, Any]] = []

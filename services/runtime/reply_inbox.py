@@ -1,4 +1,5 @@
-"""Hands replies to the HTTP calls waiting for them in this process.
+"""Hands replies to the calls waiting for them in this process (a gateway's HTTP callers, retrieval's
+query embeddings).
 
 A reply that arrives for a request nobody waits for any more (its caller timed out or left)
 is dropped: the caller already had its answer.
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 
 from contracts.base import Envelope
 
-log = logging.getLogger("residency.gateway.replies")
+log = logging.getLogger("residency.replies")
 
 
 class _Stream:
