@@ -127,3 +127,8 @@ bench what *args:
 # Control-plane CLI over the admin API: just admin create-resource --region eu-west ...
 admin *args:
     {{python}} -m services.gateway.admin_cli {{args}}
+
+# On your data, the customer's side: chunk files, embed them through the API, write them to your MongoDB.
+# RESIDENCY_API_KEY=... just ingest docs/ --gateway http://127.0.0.1:8080 --deployment embeddings --mongo mongodb://127.0.0.1:27018/ --database kb --collection articles
+ingest *args:
+    {{python}} -m services.retrieval.ingest {{args}}

@@ -62,6 +62,9 @@ class PromptScreened(Envelope):
 
     kind: Literal["prompt_screened"] = Field("prompt_screened", description="Discriminator.")
     prompt_filter_results: list[PromptAnnotation] = Field(description="Annotations per prompt.")
+    dropped_documents: list[int] = Field(default_factory=list, description=(
+        "Positions of retrieved documents the filter removed from the prompt (e.g. injected instructions); "
+        "their citations are withheld."))
 
 
 class ContentFilterOffsets(Contract):

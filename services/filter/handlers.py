@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from contracts.common import ApiError, Usage
+from contracts.common import ApiError, ChatMessage, FilterResults, Usage
 from contracts.gateway_replies import CompletionReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated
@@ -23,11 +23,13 @@ from services.filter.ports import (
     StreamStates,
     TextKind,
 )
+from services.filter.results import merge_results
 from services.filter.streaming import RequestStream, Windowing, asynchronous, buffered
 
 log = logging.getLogger("residency.filter.handlers")
 
 KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "tool": "document"}
+DROPPED_DOCUMENT = "[This document was removed by the content filter.]"
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,34 @@ def _filtered_names(verdict: ScreenVerdict) -> str:
 
 
 def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
-    """Messages in order (user messages are prompts, tool output is a document), then the documents."""
-    texts = [ScreenedText(m.content, KIND_OF_ROLE.get(m.role, "context")) for m in submission.messages]
-    return texts + [ScreenedText(d, "document") for d in submission.documents]
+    """Messages in order: user messages are prompts, tool output is a document, the rest context."""
+    return [ScreenedText(m.content, KIND_OF_ROLE.get(m.role, "context")) for m in submission.messages]
+
+
+async def _screen_documents(submission: PromptSubmitted, policy: EffectivePolicy,
+                            ports: FilterPorts) -> tuple[list[int], list[FilterResults]]:
+    """Each retrieved document on its own: one the policy filters (injected instructions, say) is
+    dropped from the prompt, not the whole request; its results annotate the prompt."""
+    dropped, results = [], []
+    for position, document in enumerate(submission.documents):
+        verdict = await ports.screen.screen_prompt([ScreenedText(document, "document")], policy)
+        results.append(verdict.results)
+        if verdict.blocked:
+            dropped.append(position)
+    if dropped:
+        log.info("request %s: %d retrieved documents dropped (%s)", submission.request_id, len(dropped),
+                 ",".join(map(str, dropped)))
+    return dropped, results
+
+
+def _without_documents(messages: list[ChatMessage], documents: list[str], dropped: list[int]) -> list[ChatMessage]:
+    """Grounding system messages with each dropped document's text replaced by a notice."""
+    def neutralised(text: str) -> str:
+        for position in dropped:
+            text = text.replace(documents[position], DROPPED_DOCUMENT)
+        return text
+
+    return [m.model_copy(update={"content": neutralised(m.content)}) if m.role == "system" else m for m in messages]
 
 
 async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None:
@@ -72,9 +99,13 @@ async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None
     messages = submission.messages
     if verdict.redacted is not None:
         messages = [m.model_copy(update={"content": text}) for m, text in zip(messages, verdict.redacted, strict=False)]
+    dropped, document_results = await _screen_documents(submission, policy, ports)
+    if dropped:
+        messages = _without_documents(messages, submission.documents, dropped)
+    results = merge_results([verdict.results, *document_results])
     await ports.replies.publish(PromptScreened(
-        **submission.envelope(),
-        prompt_filter_results=[PromptAnnotation(prompt_index=0, content_filter_results=verdict.results)]))
+        **submission.envelope(), dropped_documents=dropped,
+        prompt_filter_results=[PromptAnnotation(prompt_index=0, content_filter_results=results)]))
     if submission.answer_without_model is not None:
         await _answer_without_model(submission, submission.answer_without_model, policy, ports)
         return

@@ -162,6 +162,21 @@ async def replies_for(request_id: str, envelope: dict[str, object], publish: Cal
                 await ports.bus.cancel(CancelGeneration(**envelope, reason="client_disconnected"))
 
 
+WITHHELD = "[This document was removed by the content filter.]"
+
+
+def withheld(found: GroundingFound, dropped: list[int]) -> GroundingFound:
+    """The citations the filter dropped from the prompt keep their place ([docN]) and ID, not their text."""
+    if not dropped:
+        return found
+    ids = {found.citations[i].chunk_id for i in dropped if i < len(found.citations)}
+    citations = [Citation(content=WITHHELD, chunk_id=c.chunk_id) if i in dropped else c
+                 for i, c in enumerate(found.citations)]
+    retrieved = [d.model_copy(update={"content": WITHHELD, "title": None, "url": None, "filepath": None})
+                 if d.chunk_id in ids else d for d in found.all_retrieved_documents]
+    return found.model_copy(update={"citations": citations, "all_retrieved_documents": retrieved})
+
+
 async def released_after_screening(replies: AsyncGenerator[Envelope]) -> AsyncGenerator[Envelope]:
     """Citations reach the caller only after the prompt passed screening.
 
@@ -177,7 +192,7 @@ async def released_after_screening(replies: AsyncGenerator[Envelope]) -> AsyncGe
                 continue
             if held is not None and isinstance(reply, PromptScreened):
                 yield reply
-                reply, held = held, None
+                reply, held = withheld(held, reply.dropped_documents), None
             elif held is not None and isinstance(reply, CompletionReady):
                 yield held
                 held = None
