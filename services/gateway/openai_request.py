@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from contracts.common import ChatMessage, SamplingParams
+from contracts.common import (
+    ChatMessage,
+    ChoiceCount,
+    Dimensions,
+    MaxTokens,
+    Penalty,
+    SamplingParams,
+    Seed,
+    Temperature,
+    TopLogprobs,
+    TopP,
+)
 from contracts.grounding_requests import MongoDataSource
 from services.gateway.errors import InvalidRequest
 
@@ -71,18 +83,26 @@ class DataSource(_Tolerant):
     parameters: MongoParameters
 
 
+TokenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+Bias = Annotated[float, Field(ge=-100, le=100)]
+
+
 class _GenerationFields(_Tolerant):
-    """Sampling and delivery fields that chat and legacy completions share."""
+    """Sampling and delivery fields that chat and legacy completions share.
+
+    Their types are the bus contract's (contracts.common), so what the edge accepts, the filter
+    and inference accept too; the edge only narrows (``logit_bias`` to OpenAI's ranges).
+    """
 
     model: str | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    n: int = Field(1, ge=1, le=16)
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    n: ChoiceCount = 1
     stop: str | list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    logit_bias: dict[str, float] | None = None
+    seed: Seed | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[TokenId, Bias] | None = Field(None, max_length=300)
     user: str | None = Field(None, max_length=256)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -90,11 +110,11 @@ class _GenerationFields(_Tolerant):
 
 class ChatRequestBody(_GenerationFields):
     messages: list[InputMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
     response_format: ResponseFormat | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(None, ge=0, le=20)
+    top_logprobs: TopLogprobs | None = None
     data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
@@ -113,14 +133,61 @@ def openai_param(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+MAX_JSON_DEPTH = 32  # OpenAI's bodies nest 6 deep; tool schemas a little more
+MAX_INTEGER_DIGITS = 20  # int64 has 19 digits; Python's int() of 5,000 digits is a ValueError
+
+
+class _Refused(ValueError):
+    """A JSON value the edge refuses while parsing; its message is for the caller."""
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _Refused(f"an integer has more than {MAX_INTEGER_DIGITS} digits")
+    return int(digits)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("a number is out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise _Refused(f"{name} is not JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded body, level by level (no recursion), stopped past ``limit``."""
+    level, depth = [value], 0
+    while level and depth <= limit:
+        depth += 1
+        level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, dict | list)]
+    return depth
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; hostile shapes are a 400, never a 500.
+
+    Refused: invalid JSON, NaN and Infinity (not JSON), numbers beyond float range, integers
+    longer than ``MAX_INTEGER_DIGITS`` and nesting deeper than ``MAX_JSON_DEPTH``.
+    """
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_int=_integer, parse_float=_finite, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidRequest(f"The request body is not valid JSON: {error.__class__.__name__} at "
                              f"position {getattr(error, 'pos', 0)}.", code="invalid_json") from None
+    except _Refused as error:
+        raise InvalidRequest(f"The request body is refused: {error}.", code="invalid_json") from None
+    except RecursionError:
+        raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+                             code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
     return body
 
 
@@ -203,7 +270,7 @@ class EmbeddingsRequestBody(_Tolerant):
     model: str | None = None
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: Dimensions | None = None
     user: str | None = Field(None, max_length=256)
 
 
@@ -224,11 +291,11 @@ class CompletionsRequestBody(_GenerationFields):
     """Legacy /completions. ``echo``, ``suffix`` and ``best_of`` > ``n`` are refused, not ignored."""
 
     prompt: str | list[str]
-    max_tokens: int | None = Field(16, ge=1)
+    max_tokens: MaxTokens | None = 16
     logprobs: int | None = Field(None, ge=0, le=5)
     echo: bool = False
     suffix: str | None = None
-    best_of: int | None = Field(None, ge=1, le=16)
+    best_of: ChoiceCount | None = None
 
 
 def parse_completions_request(body: dict[str, Any]) -> tuple[CompletionsRequestBody, str]:
