@@ -28,7 +28,7 @@ class ResourceCreate(BaseModel):
     region: Region
     content_logging: bool = True
     deployments: list[Deployment] = Field(default_factory=list)
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits | None = Field(None, description="Omitted: the gateway's DEFAULT_LIMITS; {} for none.")
 
 
 class ResourceUpdate(BaseModel):
@@ -77,7 +77,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         spec = _validated(ResourceCreate, parse_json(await request.body()))
         resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
                             content_logging=spec.content_logging, deployments=spec.deployments,
-                            limits=spec.limits, created_at=utc_now())
+                            limits=spec.limits or settings.default_limits, created_at=utc_now())
         keys = {slot: new_key() for slot in KEY_SLOTS}
         if not await ports.resources.create(resource, {s: hash_key(k) for s, k in keys.items()}):
             raise Conflict(f"Resource '{resource.resource_id}' already exists.")

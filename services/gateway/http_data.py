@@ -127,8 +127,9 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
 
     async def answer(call: ChatCall, resource: Resource, deployment: Any, stream_options: Any) -> Any:
         prompt_chars = sum(len(m.content) for m in call.messages)
-        admission = await admit(ports.windows, resource, deployment,
-                                estimate_tokens(prompt_chars, call.sampling.max_tokens))
+        admission = await admit(ports.windows, resource, deployment, estimate_tokens(
+            prompt_chars, max_tokens=call.sampling.max_tokens, n=call.sampling.n,
+            context_length=deployment.context_length))
         if call.stream:
             include_usage = bool(stream_options and stream_options.include_usage)
             return await stream_chat(call, include_usage, admission)
@@ -177,7 +178,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         resource, body = await caller(request)
         parsed, inputs = edge.parse_embeddings_request(body)
         deployment = deployment_of(resource, deployment_name or parsed.model)
-        admission = await admit(ports.windows, resource, deployment, estimate_tokens(sum(map(len, inputs)), None))
+        admission = await admit(ports.windows, resource, deployment, estimate_tokens(sum(map(len, inputs))))
         reply = await embed(EmbeddingCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                                           inputs=inputs, dimensions=parsed.dimensions, end_user=parsed.user), ports)
         if isinstance(reply, RequestFailed):

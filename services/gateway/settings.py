@@ -9,6 +9,7 @@ import socket
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.resources import Limits
 from services.runtime.settings import ServiceSettings
 
 SUPPORTED_API_VERSIONS = (
@@ -34,5 +35,7 @@ class GatewaySettings(ServiceSettings):
     reply_timeout_s: float = Field(60.0, gt=0, description="How long a caller waits for its answer.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest accepted request body.")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
+    default_limits: Limits = Field(default_factory=lambda: Limits(rpm=600, tpm=1_000_000), description=(
+        "Limits of a resource created without a `limits` field (JSON); `{}` there means none."))
     api_versions: list[str] = Field(default_factory=lambda: list(SUPPORTED_API_VERSIONS),
                                     description="Accepted Azure api-version values.")

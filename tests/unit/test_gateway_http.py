@@ -298,3 +298,23 @@ def test_asynchronous_filter_annotations_reach_the_stream_with_azures_offsets():
     assert (annotations[1]["finish_reason"], annotations[1]["content_filter_results"]) == ("content_filter", violent)
     text_chunks = [c["choices"][0] for c in chunks if c["choices"] and "content_filter_offsets" not in c["choices"][0]]
     assert "content_filter_offsets" not in text_chunks[0] and text_chunks[0]["delta"]["content"] == "Color is"
+
+
+def test_a_resource_created_without_limits_gets_the_default_limits_and_empty_limits_means_none():
+    h = gateway(default_limits={"rpm": 7, "tpm": 7000})
+    created = h.client.post("/admin/resources", json=NEWCO, headers=ADMIN).json()
+    assert created["limits"] == {"rpm": 7, "tpm": 7000}
+    unlimited = h.client.post("/admin/resources", json={**NEWCO, "resource_id": "free", "limits": {}}, headers=ADMIN)
+    assert unlimited.json()["limits"] == {"rpm": None, "tpm": None}
+
+
+def test_n_and_a_missing_max_tokens_are_charged_against_the_token_limit():
+    h = gateway()
+    resource = h.directory.resources["contoso"]
+    h.directory.resources["contoso"] = type(resource).model_validate({
+        **resource.model_dump(), "limits": {"tpm": 3000},
+        "deployments": [{**resource.deployments[0].model_dump(), "context_length": 1000}]})
+    assert post(h, body={**HELLO, "max_tokens": 100, "n": 4}).status_code == 200
+    assert_error(post(h, body={**HELLO, "max_tokens": 900, "n": 4}), 429, "rate_limit_exceeded", type="rate_limit_error")
+    assert_error(post(h, body={**HELLO, "n": 4}), 429, "rate_limit_exceeded", type="rate_limit_error")
+    assert post(h, body={**HELLO, "n": 1}).status_code == 200
