@@ -15,6 +15,7 @@ from openai import AzureOpenAI, OpenAI
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("RESIDENCY_INFRA_INSTANCE", "demo")
 GATEWAYS = ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
+ADMIN_API = "http://127.0.0.1:8090"  # the first gateway's admin listener (deploy/local/stack.py)
 RESOURCE = {"resource_id": "demo", "region": os.environ.get("RESIDENCY_REGION", "eu-west"),
             "deployments": [{"name": "chat", "model": "smollm2-135m-instruct"}]}
 
@@ -26,7 +27,7 @@ def admin_key() -> str:
 
 def demo_key() -> str:
     """Create the demo resource, or give it a fresh key1 if it exists (keys are shown only once)."""
-    admin = httpx.Client(base_url=GATEWAYS[0], headers={"authorization": f"Bearer {admin_key()}"})
+    admin = httpx.Client(base_url=ADMIN_API, headers={"authorization": f"Bearer {admin_key()}"})
     created = admin.post("/admin/resources", json=RESOURCE)
     if created.status_code == 201:
         return created.json()["keys"]["key1"]

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from contracts.common import ChatMessage
 from contracts.gateway_replies import RequestFailed
 from services.gateway import openai_request as edge
-from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge
+from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import (
     ChatCall,
     ChatOutcome,
@@ -52,18 +52,6 @@ async def authenticate(request: Request, ports: GatewayPorts) -> Resource:
     return resource
 
 
-async def read_body(request: Request, settings: GatewaySettings) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise PayloadTooLarge(f"The request body exceeds {settings.max_body_bytes} bytes.")
-    raw = bytearray()
-    async for part in request.stream():
-        raw += part
-        if len(raw) > settings.max_body_bytes:
-            raise PayloadTooLarge(f"The request body exceeds {settings.max_body_bytes} bytes.")
-    return edge.parse_json(bytes(raw))
-
-
 def require_api_version(request: Request, settings: GatewaySettings) -> None:
     version = request.query_params.get("api-version")
     if not version:
@@ -93,7 +81,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
 
     async def caller(request: Request) -> tuple[Resource, dict[str, Any]]:
         resource = await authenticate(request, ports)  # before the body is read: no work for strangers
-        body = await read_body(request, settings)
+        body = await edge.read_json(request, settings.max_body_bytes)
         if resource.region != ports.region:
             raise NotFound(f"Resource '{resource.resource_id}' is served in region '{resource.region}', "
                            f"not '{ports.region}'; use that region's endpoint.", code="WrongRegion")

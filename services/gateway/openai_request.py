@@ -11,6 +11,7 @@ import logging
 import math
 from typing import Annotated, Any, Literal
 
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from contracts.common import (
@@ -26,7 +27,7 @@ from contracts.common import (
     TopP,
 )
 from contracts.grounding_requests import MongoDataSource
-from services.gateway.errors import InvalidRequest
+from services.gateway.errors import InvalidRequest, PayloadTooLarge
 
 log = logging.getLogger("residency.gateway.edge")
 
@@ -189,6 +190,23 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
     return body
+
+
+async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+    """A request body of at most ``max_bytes`` (each route has its own), parsed by ``parse_json``.
+
+    A declared length over the limit is refused before reading; a streamed body is refused as
+    soon as it passes the limit, so a large body costs no more than the limit to refuse.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.")
+    raw = bytearray()
+    async for part in request.stream():
+        raw += part
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.")
+    return parse_json(bytes(raw))
 
 
 def parse_chat_request(body: dict[str, Any], *, max_messages: int) -> ChatRequestBody:

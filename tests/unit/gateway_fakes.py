@@ -33,7 +33,7 @@ from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Resource
 from services.gateway.settings import GatewaySettings
 from tests.unit.builders import CREATED_AT, MODEL, REGION
 
-ADMIN_KEY = "admin-secret"
+ADMIN_KEY = "admin-secret-of-the-unit-tests-0123456789"
 SAFE = {c: {"filtered": False, "severity": "safe"} for c in ("hate", "sexual", "violence", "self_harm")}
 USAGE = Usage(prompt_tokens=9, completion_tokens=4, total_tokens=13)
 
@@ -163,7 +163,8 @@ def answer_failed(error: ApiError) -> Answer:
 
 @dataclass
 class Harness:
-    client: TestClient
+    client: TestClient  # the public listener
+    admin: TestClient  # the admin listener
     directory: InMemoryResourceDirectory
     bus: ScriptedBus
     keys: dict[str, str] = field(default_factory=dict)
@@ -180,7 +181,8 @@ def gateway(answer: Answer | None = answer_hello, **settings: Any) -> Harness:
     app = create_app(GatewaySettings(admin_key=ADMIN_KEY, region=REGION, **settings), resources=directory, bus=bus,
                      windows=InMemoryWindowCounter())
     bus.inbox = app.state.gateway.inbox
-    return Harness(TestClient(app, raise_server_exceptions=False), directory, bus, keys)
+    return Harness(TestClient(app, raise_server_exceptions=False), TestClient(app.state.admin, raise_server_exceptions=False),
+                   directory, bus, keys)
 
 
 class InMemoryWindowCounter:

@@ -184,40 +184,40 @@ NEWCO = {"resource_id": "newco", "region": REGION, "deployments": [{"name": "cha
                          ids=["none", "wrong", "api-key", "tenant"])
 def test_admin_api_needs_the_admin_bearer(headers):
     h = gateway()
-    assert_error(h.client.post("/admin/resources", json=NEWCO, headers=headers), 401, "401")
-    assert_error(h.client.get("/admin/resources/contoso", headers=headers), 401, "401")
+    assert_error(h.admin.post("/admin/resources", json=NEWCO, headers=headers), 401, "401")
+    assert_error(h.admin.get("/admin/resources/contoso", headers=headers), 401, "401")
     assert "newco" not in h.directory.resources
 
 
 def test_created_keys_are_shown_once_and_both_work():
     h = gateway()
-    created = h.client.post("/admin/resources", json=NEWCO, headers=ADMIN)
+    created = h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN)
     assert created.status_code == 201
     keys = created.json()["keys"]
     assert set(keys) == {"key1", "key2"} and keys["key1"] != keys["key2"]
     for key in keys.values():
         assert post(h, key=key).status_code == 200
-    shown = h.client.get("/admin/resources/newco", headers=ADMIN)
+    shown = h.admin.get("/admin/resources/newco", headers=ADMIN)
     assert shown.status_code == 200 and "keys" not in shown.json()
     for key in keys.values():
         assert key not in shown.text and sha256_hex(key) not in shown.text
-    assert_error(h.client.post("/admin/resources", json=NEWCO, headers=ADMIN), 409, "conflict")
+    assert_error(h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN), 409, "conflict")
 
 
 def test_content_logging_off_shows_in_capabilities_and_in_the_records():
     h = gateway()
-    changed = h.client.patch("/admin/resources/contoso", json={"content_logging": False}, headers=ADMIN)
+    changed = h.admin.patch("/admin/resources/contoso", json={"content_logging": False}, headers=ADMIN)
     off = [{"name": "ContentLogging", "value": "false"}]
     assert changed.status_code == 200 and changed.json()["capabilities"] == off
-    assert h.client.get("/admin/resources/contoso", headers=ADMIN).json()["capabilities"] == off
+    assert h.admin.get("/admin/resources/contoso", headers=ADMIN).json()["capabilities"] == off
     post(h)
     assert record_of(h).messages == [] and record_of(h).completions == []
 
 
 def test_regenerated_key2_replaces_the_old_key2_only():
     h = gateway()
-    keys = h.client.post("/admin/resources", json=NEWCO, headers=ADMIN).json()["keys"]
-    regenerated = h.client.post("/admin/resources/newco/keys/key2/regenerate", headers=ADMIN)
+    keys = h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN).json()["keys"]
+    regenerated = h.admin.post("/admin/resources/newco/keys/key2/regenerate", headers=ADMIN)
     new_key2 = regenerated.json()["key2"]
     assert regenerated.status_code == 200 and new_key2 != keys["key2"]
     assert_error(post(h, key=keys["key2"]), 401, "401")
@@ -227,9 +227,9 @@ def test_regenerated_key2_replaces_the_old_key2_only():
 
 def test_deleted_resource_is_gone_and_its_keys_stop_working():
     h = gateway()
-    assert h.client.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
-    assert_error(h.client.get("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
-    assert_error(h.client.delete("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
+    assert h.admin.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
+    assert_error(h.admin.get("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
+    assert_error(h.admin.delete("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
     assert_error(post(h), 401, "401")
 
 
@@ -237,7 +237,7 @@ def test_deleted_resource_is_gone_and_its_keys_stop_working():
 # JSONDecodeError reaches the catch-all handler: a typo in an admin request is a 500, not a 400.
 def test_admin_malformed_json_is_a_400_not_a_500():
     h = gateway()
-    response = h.client.post("/admin/resources", content=b'{"region": ', headers=ADMIN)
+    response = h.admin.post("/admin/resources", content=b'{"region": ', headers=ADMIN)
     assert response.status_code == 400, response.text
 
 
@@ -247,7 +247,7 @@ def test_admin_malformed_json_is_a_400_not_a_500():
 def test_patching_deployments_makes_the_new_deployment_usable():
     h = gateway()
     deployments = [{"name": "chat-prod", "model": MODEL}, {"name": "chat-new", "model": MODEL}]
-    changed = h.client.patch("/admin/resources/contoso", json={"deployments": deployments}, headers=ADMIN)
+    changed = h.admin.patch("/admin/resources/contoso", json={"deployments": deployments}, headers=ADMIN)
     assert changed.status_code == 200, changed.text
     assert [{k: d[k] for k in ("name", "model")} for d in changed.json()["deployments"]] == deployments
     assert post(h, AZURE.replace("chat-prod", "chat-new")).status_code == 200
@@ -302,9 +302,9 @@ def test_asynchronous_filter_annotations_reach_the_stream_with_azures_offsets():
 
 def test_a_resource_created_without_limits_gets_the_default_limits_and_empty_limits_means_none():
     h = gateway(default_limits={"rpm": 7, "tpm": 7000})
-    created = h.client.post("/admin/resources", json=NEWCO, headers=ADMIN).json()
+    created = h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN).json()
     assert created["limits"] == {"rpm": 7, "tpm": 7000}
-    unlimited = h.client.post("/admin/resources", json={**NEWCO, "resource_id": "free", "limits": {}}, headers=ADMIN)
+    unlimited = h.admin.post("/admin/resources", json={**NEWCO, "resource_id": "free", "limits": {}}, headers=ADMIN)
     assert unlimited.json()["limits"] == {"rpm": None, "tpm": None}
 
 
@@ -318,3 +318,56 @@ def test_n_and_a_missing_max_tokens_are_charged_against_the_token_limit():
     assert_error(post(h, body={**HELLO, "max_tokens": 900, "n": 4}), 429, "rate_limit_exceeded", type="rate_limit_error")
     assert_error(post(h, body={**HELLO, "n": 4}), 429, "rate_limit_exceeded", type="rate_limit_error")
     assert post(h, body={**HELLO, "n": 1}).status_code == 200
+
+
+def test_the_admin_api_is_not_served_on_the_public_listener():
+    h = gateway()
+    assert_error(h.client.post("/admin/resources", json=NEWCO, headers=ADMIN), 404, "404")
+    assert_error(h.client.get("/admin/resources/contoso", headers=ADMIN), 404, "404")
+    assert h.admin.get("/admin/resources/contoso", headers=ADMIN).status_code == 200
+    assert_error(h.admin.post(AZURE, json=HELLO, headers={"api-key": h.keys["contoso"]}), 404, "404")
+
+
+def test_the_admin_api_has_its_own_body_limit():
+    h = gateway(admin_max_body_bytes=2048)
+    big = {**NEWCO, "deployments": [{"name": f"d{i}", "model": MODEL} for i in range(100)]}
+    assert_error(h.admin.post("/admin/resources", json=big, headers=ADMIN), 413, "request_too_large")
+    assert "newco" not in h.directory.resources
+
+
+@pytest.mark.parametrize("key", ["", "short", " " + "k" * 40, "k" * 31])
+def test_the_gateway_refuses_an_admin_key_under_32_characters(key):
+    from pydantic import ValidationError
+
+    from services.gateway.settings import GatewaySettings
+
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        GatewaySettings(admin_key=key)
+
+
+def test_an_empty_bearer_is_not_the_admin():
+    h = gateway()
+    assert_error(h.admin.get("/admin/resources/contoso", headers={"authorization": "Bearer "}), 401, "401")
+
+
+async def test_the_listener_a_connection_arrived_on_chooses_the_app():
+    from services.gateway.app import by_listener
+
+    h = gateway()
+    route = by_listener(h.client.app, admin_port=8090)
+    seen = []
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            seen.append(message["status"])
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    for port in (8080, 8090):
+        scope = {"type": "http", "method": "GET", "path": "/admin/resources/contoso", "raw_path": b"/admin/resources/contoso",
+                 "query_string": b"", "headers": [(b"authorization", f"Bearer {ADMIN_KEY}".encode())],
+                 "server": ("127.0.0.1", port), "client": ("127.0.0.1", 50000), "scheme": "http",
+                 "http_version": "1.1", "root_path": "", "asgi": {"version": "3.0"}}
+        await route(scope, receive, send)
+    assert seen == [404, 200]
