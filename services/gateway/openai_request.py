@@ -221,10 +221,24 @@ def parse_chat_request(body: dict[str, Any], *, max_messages: int) -> ChatReques
         raise InvalidRequest(f"Invalid value for '{param}': {message}.", param=param) from None
     if len(request.messages) > max_messages:
         raise InvalidRequest(f"Too many messages: {len(request.messages)} > {max_messages}.", param="messages")
-    unknown = sorted(request.model_extra or {})
-    if unknown:
-        log.info("ignored request fields: %s", ", ".join(unknown))
+    log_ignored_fields(request)
     return request
+
+
+LOGGED_FIELD_NAMES = 10
+LOGGED_NAME_CHARS = 40
+
+
+def log_ignored_fields(request: BaseModel) -> None:
+    """Names of ignored fields, never values: at most LOGGED_FIELD_NAMES, each cut to
+    LOGGED_NAME_CHARS and escaped, so a caller can neither forge log lines (a newline in a
+    name) nor flood the log (10,000 names), nor pass text through it beyond a short name."""
+    unknown = sorted(request.model_extra or {})
+    if not unknown:
+        return
+    shown = ", ".join(ascii(name[:LOGGED_NAME_CHARS]) for name in unknown[:LOGGED_FIELD_NAMES])
+    more = f" and {len(unknown) - LOGGED_FIELD_NAMES} more" if len(unknown) > LOGGED_FIELD_NAMES else ""
+    log.info("ignored %d request field(s): %s%s", len(unknown), shown, more)
 
 
 def message_text(message: InputMessage, index: int) -> str:
@@ -294,6 +308,7 @@ class EmbeddingsRequestBody(_Tolerant):
 
 def parse_embeddings_request(body: dict[str, Any], *, max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
     request = _validate(EmbeddingsRequestBody, body)
+    log_ignored_fields(request)
     inputs = [request.input] if isinstance(request.input, str) else request.input
     if not inputs or not all(isinstance(text, str) for text in inputs):
         raise InvalidRequest("'input' must be a non-empty string or a list of strings; token arrays are not "
@@ -318,6 +333,7 @@ class CompletionsRequestBody(_GenerationFields):
 
 def parse_completions_request(body: dict[str, Any]) -> tuple[CompletionsRequestBody, str]:
     request = _validate(CompletionsRequestBody, body)
+    log_ignored_fields(request)
     prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
     if len(prompts) != 1:
         raise InvalidRequest("Send one prompt per request; a list of several prompts is not supported.",

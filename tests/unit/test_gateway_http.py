@@ -371,3 +371,16 @@ async def test_the_listener_a_connection_arrived_on_chooses_the_app():
                  "http_version": "1.1", "root_path": "", "asgi": {"version": "3.0"}}
         await route(scope, receive, send)
     assert seen == [404, 200]
+
+
+def test_ignored_field_names_are_logged_capped_and_escaped(caplog):
+    h = gateway()
+    forged = "a\n2026-01-01 gateway ERROR residency: forged line"
+    body = {**HELLO, forged: 1, **{f"field_{i:05d}_" + "n" * 100: i for i in range(500)}}
+    with caplog.at_level("INFO", logger="residency.gateway.edge"):
+        assert post(h, body=body).status_code == 200
+    [record] = [r for r in caplog.records if r.name == "residency.gateway.edge"]
+    line = record.getMessage()
+    assert "\n" not in line and "\\n2026-01-01" in line
+    assert "501 request field(s)" in line and "and 491 more" in line
+    assert len(line) < 1000 and "n" * 41 not in line
