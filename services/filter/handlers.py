@@ -26,7 +26,11 @@ from services.filter.streaming import RequestStream, Windowing, asynchronous, bu
 
 log = logging.getLogger("residency.filter.handlers")
 
-KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "tool": "document"}
+# A caller writes its system and developer messages as freely as its user messages: an attack
+# placed there is screened too (the classifier holds them to a stricter threshold, see
+# detectors/classifier.py).
+KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "system": "instruction", "developer": "instruction",
+                                     "tool": "document"}
 
 
 @dataclass(frozen=True)
