@@ -54,6 +54,16 @@ class Envelope(Contract):
 
 ENVELOPE_FIELDS = ("request_id", "resource_id", "region", "deployment", "created_at", "reply_to")
 
+# The envelope's routing fields also travel as Kafka headers, set by the publisher on every
+# message: a consumer that cannot parse a body can still answer the request's caller.
+ENVELOPE_HEADERS = {"request_id": "residency-request-id", "resource_id": "residency-resource-id",
+                    "deployment": "residency-deployment", "reply_to": "residency-reply-to"}
+
+
+def envelope_headers(message: Envelope) -> dict[str, str]:
+    """The Kafka headers naming a message's request, resource, deployment and reply replica."""
+    return {header: getattr(message, name) for name, header in ENVELOPE_HEADERS.items()}
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
