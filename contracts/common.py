@@ -51,6 +51,9 @@ class Usage(Contract):
     prompt_tokens: Count = Field(description="Tokens in the prompt after the chat template.")
     completion_tokens: Count = Field(description="Tokens generated over all choices.")
     total_tokens: Count = Field(description="prompt_tokens + completion_tokens.")
+    cached_prompt_tokens: Count | None = Field(None, description=(
+        "Prompt tokens served from the engine's prefix cache (only ever the same resource's: the "
+        "cache is salted per resource). OpenAI's usage.prompt_tokens_details.cached_tokens."))
 
 
 class ApiError(Contract):

@@ -108,7 +108,7 @@ def test_answer_has_the_chat_completion_shape_and_the_request_id():
     assert (body["id"], body["object"], body["model"]) == (f"chatcmpl-{request_id}", "chat.completion", MODEL)
     assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "Hello 0", "refusal": None},
                                 "finish_reason": "stop", "logprobs": None, "content_filter_results": SAFE}]
-    assert body["usage"] == USAGE.model_dump()
+    assert body["usage"] == USAGE.model_dump(exclude_none=True)
     assert body["prompt_filter_results"] == [{"prompt_index": 0, "content_filter_results": SAFE}]
     [submission] = h.bus.of_type(PromptSubmitted)
     assert (submission.request_id, submission.deployment, submission.model) == (request_id, "chat-prod", MODEL)
@@ -161,7 +161,7 @@ def test_stream_sends_annotations_role_content_usage_then_done():
     content = [c["choices"][0] for c in chunks[1:-1]]
     assert [c["delta"] for c in content] == [{"role": "assistant", "content": "Hel"}, {"content": "lo"}]
     assert [c["finish_reason"] for c in content] == [None, "stop"]
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == USAGE.model_dump()
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == USAGE.model_dump(exclude_none=True)
     assert h.bus.of_type(PromptSubmitted)[0].stream is True
     assert record_of(h).completions == ["Hello"]
 
@@ -384,3 +384,12 @@ def test_ignored_field_names_are_logged_capped_and_escaped(caplog):
     assert "\n" not in line and "\\n2026-01-01" in line
     assert "501 request field(s)" in line and "and 491 more" in line
     assert len(line) < 1000 and "n" * 41 not in line
+
+
+def test_cached_prompt_tokens_reach_the_caller_as_openais_prompt_tokens_details():
+    from tests.unit.gateway_fakes import completion, screened
+
+    cached = USAGE.model_copy(update={"cached_prompt_tokens": 8})
+    body = post(gateway(lambda request: [screened(request), completion(request, "Hi", usage=cached)])).json()
+    assert body["usage"] == {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13,
+                             "prompt_tokens_details": {"cached_tokens": 8}}
