@@ -20,6 +20,7 @@ import asyncio
 import json
 import sys
 
+from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
 from services.filter.adapters.policies import MongoPolicyStore
@@ -37,7 +38,12 @@ async def run(args: argparse.Namespace, settings: FilterSettings) -> int:
             print(policy.model_dump_json(indent=2))
         elif args.command == "put":
             raw = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
-            policy = ResourcePolicy.model_validate({**json.loads(raw), "resource_id": args.resource_id})
+            try:
+                policy = ResourcePolicy.model_validate({**json.loads(raw), "resource_id": args.resource_id})
+            except ValidationError as error:
+                for problem in error.errors(include_input=False, include_url=False):
+                    print(f"refused: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+                return 2
             await store.put(policy)
             print(f"policy of {args.resource_id} stored in {settings.policy_database_name}")
         elif args.command == "delete":
