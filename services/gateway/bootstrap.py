@@ -36,7 +36,7 @@ def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
         client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
                                                    serverSelectionTimeoutMS=settings.store_timeout_ms)
         resources = resources or MongoResourceDirectory(client, settings.control_database)
-        windows = windows or MongoWindowCounter(client, settings.control_database)
+        windows = windows or MongoWindowCounter(client, settings.control_database, settings.replica_id)
     inbox = InMemoryReplyInbox()
     ports = GatewayPorts(resources=resources, bus=bus or KafkaRequestBus(broker, settings.region), inbox=inbox,
                          windows=windows,

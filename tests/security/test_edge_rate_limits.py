@@ -49,3 +49,19 @@ def test_a_resource_created_without_limits_gets_the_default_limits(stack):
         response = gateway.post(chat_url(), json={"messages": HELLO, "max_tokens": 5})
     assert response.headers["x-ratelimit-limit-requests"] == "600"
     assert int(response.headers["x-ratelimit-remaining-requests"]) == 599
+
+
+def test_a_burst_across_both_replicas_admits_no_more_than_the_limit(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    resource_id = unique("edge-burst")
+    key = stack.create_resource(resource_id, {"echo": "echo"}, annotate_only=True, limits={"rpm": 10})["keys"]["key1"]
+
+    def send(i: int) -> int:
+        with client(stack, key, replica=i % 2) as gateway:
+            return gateway.post(chat_url(), json={"messages": HELLO, "max_tokens": 5}).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(send, range(30)))
+    assert set(statuses) <= {200, 429}
+    assert 1 <= statuses.count(200) <= 10, statuses
