@@ -20,6 +20,12 @@ Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
 RequestId = Annotated[str, StringConstraints(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
+# Every integer on the bus fits in a signed 64-bit integer: the codec (orjson) and the consumers
+# (vLLM, MongoDB) take nothing wider. A field without a tighter range declares this one.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
 
 class Contract(BaseModel):
     """Base of every bus message: strict and immutable."""
@@ -47,6 +53,16 @@ class Envelope(Contract):
 
 
 ENVELOPE_FIELDS = ("request_id", "resource_id", "region", "deployment", "created_at", "reply_to")
+
+# The envelope's routing fields also travel as Kafka headers, set by the publisher on every
+# message: a consumer that cannot parse a body can still answer the request's caller.
+ENVELOPE_HEADERS = {"request_id": "residency-request-id", "resource_id": "residency-resource-id",
+                    "deployment": "residency-deployment", "reply_to": "residency-reply-to"}
+
+
+def envelope_headers(message: Envelope) -> dict[str, str]:
+    """The Kafka headers naming a message's request, resource, deployment and reply replica."""
+    return {header: getattr(message, name) for name, header in ENVELOPE_HEADERS.items()}
 
 
 def utc_now() -> datetime:

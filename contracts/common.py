@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.base import Contract
+from contracts.base import INT64_MAX, Contract, Count, Int64
+
+# Sampling values as the bus carries them. The gateway's HTTP edge declares its fields with these
+# same types, so whatever the edge accepts is valid here (tests/unit/test_edge_contracts.py).
+MaxTokens = Annotated[int, Field(ge=1, le=INT64_MAX)]
+Temperature = Annotated[float, Field(ge=0, le=2)]
+TopP = Annotated[float, Field(gt=0, le=1)]
+ChoiceCount = Annotated[int, Field(ge=1, le=16)]
+Seed = Int64
+Penalty = Annotated[float, Field(ge=-2, le=2)]
+TopLogprobs = Annotated[int, Field(ge=0, le=20)]
+Dimensions = Annotated[int, Field(ge=1, le=INT64_MAX)]
 
 
 class ChatMessage(Contract):
@@ -20,26 +31,29 @@ class ChatMessage(Contract):
 class SamplingParams(Contract):
     """Generation settings, already validated by the gateway."""
 
-    max_tokens: int | None = Field(None, ge=1, description="Upper bound of generated tokens per choice.")
-    temperature: float = Field(1.0, ge=0, le=2, description="Sampling temperature.")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
-    n: int = Field(1, ge=1, le=16, description="Number of choices to generate.")
+    max_tokens: MaxTokens | None = Field(None, description="Upper bound of generated tokens per choice.")
+    temperature: Temperature = Field(1.0, description="Sampling temperature.")
+    top_p: TopP = Field(1.0, description="Nucleus sampling mass.")
+    n: ChoiceCount = Field(1, description="Number of choices to generate.")
     stop: list[str] = Field(default_factory=list, max_length=4, description="Stop sequences.")
-    seed: int | None = Field(None, description="Seed for reproducible sampling.")
-    presence_penalty: float = Field(0.0, ge=-2, le=2, description="Presence penalty.")
-    frequency_penalty: float = Field(0.0, ge=-2, le=2, description="Frequency penalty.")
+    seed: Seed | None = Field(None, description="Seed for reproducible sampling.")
+    presence_penalty: Penalty = Field(0.0, description="Presence penalty.")
+    frequency_penalty: Penalty = Field(0.0, description="Frequency penalty.")
     logit_bias: dict[str, float] = Field(default_factory=dict, description="Token ID to bias in [-100, 100].")
     logprobs: bool = Field(False, description="Return log probabilities of the chosen tokens.")
-    top_logprobs: int | None = Field(None, ge=0, le=20, description="Alternatives per token with logprobs.")
+    top_logprobs: TopLogprobs | None = Field(None, description="Alternatives per token with logprobs.")
     response_format: Literal["text", "json_object"] = Field("text", description="Requested output format.")
 
 
 class Usage(Contract):
     """Token counts from the model's tokenizer."""
 
-    prompt_tokens: int = Field(ge=0, description="Tokens in the prompt after the chat template.")
-    completion_tokens: int = Field(ge=0, description="Tokens generated over all choices.")
-    total_tokens: int = Field(ge=0, description="prompt_tokens + completion_tokens.")
+    prompt_tokens: Count = Field(description="Tokens in the prompt after the chat template.")
+    completion_tokens: Count = Field(description="Tokens generated over all choices.")
+    total_tokens: Count = Field(description="prompt_tokens + completion_tokens.")
+    cached_prompt_tokens: Count | None = Field(None, description=(
+        "Prompt tokens served from the engine's prefix cache (only ever the same resource's: the "
+        "cache is salted per resource). OpenAI's usage.prompt_tokens_details.cached_tokens."))
 
 
 class ApiError(Contract):
@@ -58,7 +72,7 @@ class TopLogprob(Contract):
 
     token: str = Field(description="The token text. Customer content.")
     logprob: float = Field(description="Its log probability.")
-    bytes: list[int] | None = Field(None, description="UTF-8 bytes of the token.")
+    bytes: list[Int64] | None = Field(None, description="UTF-8 bytes of the token.")
 
 
 class TokenLogprob(Contract):
@@ -66,7 +80,7 @@ class TokenLogprob(Contract):
 
     token: str = Field(description="The generated token. Customer content.")
     logprob: float = Field(description="Its log probability.")
-    bytes: list[int] | None = Field(None, description="UTF-8 bytes of the token.")
+    bytes: list[Int64] | None = Field(None, description="UTF-8 bytes of the token.")
     top_logprobs: list[TopLogprob] = Field(default_factory=list, description="Most likely alternatives.")
 
 

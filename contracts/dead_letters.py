@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from contracts.base import DLQ_SUFFIX, Contract, dead_letter_topic
+from contracts.base import DLQ_SUFFIX, Contract, Count, dead_letter_topic
 
 __all__ = ["DLQ_SUFFIX", "HEADERS", "DeadLetter", "dead_letter_topic"]
 
@@ -31,8 +31,8 @@ class DeadLetter(Contract):
     """What the ``dlq-*`` headers of a dead-lettered message say (its body is the original bytes)."""
 
     source_topic: str = Field(description="Topic the message was consumed from.")
-    source_partition: int = Field(ge=0, description="Partition it was consumed from.")
-    source_offset: int = Field(ge=0, description="Its offset there.")
+    source_partition: Count = Field( description="Partition it was consumed from.")
+    source_offset: Count = Field( description="Its offset there.")
     consumer: str = Field(description="Service and consumer group that failed on it.")
     error_type: str = Field(description="Exception class name.")
     error: str = Field(description="Error summary; never contains message content.")

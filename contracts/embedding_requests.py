@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.base import Envelope, message_key
+from contracts.common import Dimensions
 
 TOPIC = "{region}.inference.embedding-requests.v1"
 key = message_key
@@ -22,7 +23,7 @@ class EmbedTexts(Envelope):
 
     model: str = Field(min_length=1, description="Embedding model the deployment maps to.")
     inputs: list[str] = Field(min_length=1, max_length=2048, description="Texts to embed. Customer content.")
-    dimensions: int | None = Field(None, ge=1, description="Truncate vectors to this many dimensions.")
+    dimensions: Dimensions | None = Field(None, description="Truncate vectors to this many dimensions.")
     end_user: str | None = Field(None, description="The request's `user` field.")
     answer_to: Literal["gateway", "retrieval"] = Field(
         "gateway", description="Which service's replica reply_to names, and so the topic of the answer.")

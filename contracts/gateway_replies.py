@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.base import Contract, Envelope, message_key
+from contracts.base import Contract, Count, Envelope, message_key
 from contracts.common import ApiError, Citation, FilterResults, TokenLogprob, Usage
 from contracts.generation_events import FinishReason
 
@@ -32,7 +32,7 @@ class RetrievedDocument(Contract):
     filepath: str | None = Field(None, description="Document file path field.")
     chunk_id: str = Field(description="ID of the document in the customer's collection.")
     search_queries: list[str] = Field(description="The search queries that retrieved it.")
-    data_source_index: int = Field(0, ge=0, description="Index of the data source in the request.")
+    data_source_index: int = Field(0, ge=0, le=15, description="Index of the data source in the request.")
     original_search_score: float = Field(description="Fused keyword/vector score before filtering.")
     rerank_score: float | None = Field(None, description="Score after reranking (not computed: null).")
     filter_reason: Literal["score", "rerank"] | None = Field(None, description=(
@@ -53,7 +53,7 @@ class GroundingFound(Envelope):
 class PromptAnnotation(Contract):
     """Filter results of one prompt, as Azure's prompt_filter_results entries."""
 
-    prompt_index: int = Field(0, ge=0, description="Index of the prompt in the request.")
+    prompt_index: Count = Field(0, description="Index of the prompt in the request.")
     content_filter_results: FilterResults = Field(description="Category and detector results.")
 
 
@@ -62,7 +62,7 @@ class PromptScreened(Envelope):
 
     kind: Literal["prompt_screened"] = Field("prompt_screened", description="Discriminator.")
     prompt_filter_results: list[PromptAnnotation] = Field(description="Annotations per prompt.")
-    dropped_documents: list[int] = Field(default_factory=list, description=(
+    dropped_documents: list[Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=list, description=(
         "Positions of retrieved documents the filter removed from the prompt (e.g. injected instructions); "
         "their citations are withheld."))
 
@@ -70,15 +70,15 @@ class PromptScreened(Envelope):
 class ContentFilterOffsets(Contract):
     """Which completion characters an asynchronous-filter annotation covers (Azure's shape)."""
 
-    check_offset: int = Field(ge=0, description="Characters of the choice's text screened so far; never decreases.")
-    start_offset: int = Field(ge=0, description="First character the annotation covers.")
-    end_offset: int = Field(ge=0, description="End (exclusive) of the characters the annotation covers.")
+    check_offset: Count = Field( description="Characters of the choice's text screened so far; never decreases.")
+    start_offset: Count = Field( description="First character the annotation covers.")
+    end_offset: Count = Field( description="End (exclusive) of the characters the annotation covers.")
 
 
 class ReplyChoice(Contract):
     """Screened text of one choice since the previous reply of this request."""
 
-    index: int = Field(ge=0, description="Choice index.")
+    index: Count = Field( description="Choice index.")
     text: str = Field(description="Screened text (a delta when streaming). Customer content.")
     finish_reason: FinishReason | None = Field(None, description="Set on the choice's last reply.")
     content_filter_results: FilterResults = Field(default_factory=dict, description="Completion annotations.")
@@ -91,7 +91,7 @@ class CompletionReady(Envelope):
     """Screened completion text; ``final`` marks the last completion reply of the request."""
 
     kind: Literal["completion"] = Field("completion", description="Discriminator.")
-    sequence: int = Field(ge=0, description="Position among this request's completion replies.")
+    sequence: Count = Field( description="Position among this request's completion replies.")
     final: bool = Field(description="True on the last completion reply.")
     model: str = Field(description="Model that generated the text.")
     choices: list[ReplyChoice] = Field(default_factory=list, description="Per-choice screened text.")
@@ -104,7 +104,7 @@ class EmbeddingsReady(Envelope):
     kind: Literal["embeddings"] = Field("embeddings", description="Discriminator.")
     model: str = Field(description="Model that embedded the inputs.")
     embeddings: list[list[float]] = Field(description="One vector per input.")
-    prompt_tokens: int = Field(ge=0, description="Tokens in all inputs.")
+    prompt_tokens: Count = Field( description="Tokens in all inputs.")
 
 
 class RequestFailed(Envelope):

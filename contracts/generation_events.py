@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from contracts.base import Contract, Envelope, message_key
+from contracts.base import Contract, Count, Envelope, message_key
 from contracts.common import ApiError, TokenLogprob, Usage
 
 TOPIC = "{region}.inference.generation-events.v1"
@@ -18,7 +18,7 @@ FinishReason = Literal["stop", "length", "content_filter", "abort"]
 class GeneratedChoice(Contract):
     """Text generated for one choice since the previous event of this request."""
 
-    index: int = Field(ge=0, description="Choice index (0..n-1).")
+    index: Count = Field( description="Choice index (0..n-1).")
     text: str = Field(description="Generated text (a delta when streaming). Customer content.")
     finish_reason: FinishReason | None = Field(None, description="Set on the choice's last event.")
     logprobs: list[TokenLogprob] | None = Field(None, description="Per-token log probabilities, if asked for.")
@@ -27,7 +27,7 @@ class GeneratedChoice(Contract):
 class CompletionGenerated(Envelope):
     """A chunk or the final result of a generation; ``final`` marks the last event of a request."""
 
-    sequence: int = Field(ge=0, description="Position of this event within its request, from 0.")
+    sequence: Count = Field( description="Position of this event within its request, from 0.")
     final: bool = Field(description="True on the last event of the request.")
     model: str = Field(description="Model that generated the text.")
     choices: list[GeneratedChoice] = Field(default_factory=list, description="Per-choice text.")

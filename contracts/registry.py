@@ -38,6 +38,9 @@ class TopicSpec:
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
     carries_content: bool
+    # A caller waits for the request this topic carries: a dead letter of it answers the caller
+    # at once (services.runtime.dead_letters) instead of leaving it to its time-out.
+    caller_waits: bool = False
     partitions: int = 6
     key: str = "resource_id"
     # Retention of topics without customer content; content topics use the configured
@@ -58,17 +61,17 @@ class TopicSpec:
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(grounding_requests_v2, (grounding_requests_v2.GroundingRequested,),
-              producers=("gateway",), consumers=("retrieval",), carries_content=True),
+              producers=("gateway",), consumers=("retrieval",), carries_content=True, caller_waits=True),
     TopicSpec(prompt_submissions, (prompt_submissions.PromptSubmitted,),
-              producers=("gateway", "retrieval"), consumers=("filter",), carries_content=True),
+              producers=("gateway", "retrieval"), consumers=("filter",), carries_content=True, caller_waits=True),
     TopicSpec(generation_requests, (generation_requests.GenerateCompletion,),
-              producers=("filter",), consumers=("inference",), carries_content=True),
+              producers=("filter",), consumers=("inference",), carries_content=True, caller_waits=True),
     TopicSpec(generation_events, (generation_events.CompletionGenerated,),
-              producers=("inference",), consumers=("filter",), carries_content=True),
+              producers=("inference",), consumers=("filter",), carries_content=True, caller_waits=True),
     TopicSpec(generation_cancellations, (generation_cancellations.CancelGeneration,),
               producers=("gateway", "filter"), consumers=("inference",), carries_content=False),
     TopicSpec(embedding_requests, (embedding_requests.EmbedTexts,),
-              producers=("gateway", "retrieval"), consumers=("inference",), carries_content=True),
+              producers=("gateway", "retrieval"), consumers=("inference",), carries_content=True, caller_waits=True),
     TopicSpec(gateway_replies,
               (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
                gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed),
@@ -93,6 +96,19 @@ def retired_topic_names(region: str) -> list[str]:
         name = topic_name(template, region)
         names += [name, dead_letters.dead_letter_topic(name)]
     return names
+
+
+def spec_of(topic: str) -> TopicSpec | None:
+    """The registry entry of a concrete topic name (any region), or None."""
+    region = topic.split(".", 1)[0]
+    return next((spec for spec in TOPICS if _named(spec, region) == topic), None)
+
+
+def _named(spec: TopicSpec, region: str) -> str | None:
+    try:
+        return spec.name(region)
+    except ValueError:  # not a region name: no topic of ours
+        return None
 
 
 def all_topic_names(region: str) -> list[str]:

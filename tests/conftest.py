@@ -74,19 +74,21 @@ GATEWAY_PORTS = (_FIRST_PORT, _FIRST_PORT + 1)
 # A loopback port the stack lets data connections reach besides the customer store: the security
 # tests put a server there that accepts connections and never answers.
 TARPIT_PORT = _FIRST_PORT + 9
+ADMIN_PORT = _FIRST_PORT + 10  # the first replica's admin listener (deploy/local/stack.py: public port + 10)
 
 
 @dataclass(frozen=True)
 class Stack:
     region: str
     gateways: tuple[str, ...]
+    admin_url: str
     admin_key: str
     infra: Infra
     logs: Path
     data: Path
 
     def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.gateways[0], headers={"authorization": f"Bearer {self.admin_key}"})
+        return httpx.Client(base_url=self.admin_url, headers={"authorization": f"Bearer {self.admin_key}"})
 
     def create_resource(self, resource_id: str, deployments: dict[str, str], *, annotate_only: bool = False,
                         **fields) -> dict:
@@ -135,11 +137,12 @@ def stack(infra: Infra) -> Stack:
     # The zero-cost echo engine serves ECHO_MODEL beside vLLM, for assertions on exact text.
     os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL])
     stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)),
-                  "--gateway-port", str(GATEWAY_PORTS[0]), "--kafka-port", kafka_port,
+                  "--gateway-port", str(GATEWAY_PORTS[0]), "--admin-port", str(ADMIN_PORT), "--kafka-port", kafka_port,
                   "--mongo-port", mongo_port, "--customer-mongo-port", str(infra.customer_port),
                   "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}", "--timeout", "300")
     data = ROOT / ".data" / INSTANCE
     secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().split())
     yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),
-                admin_key=secrets["ADMIN_KEY"], infra=infra, logs=data / "logs", data=data)
+                admin_url=f"http://127.0.0.1:{ADMIN_PORT}", admin_key=secrets["ADMIN_KEY"], infra=infra,
+                logs=data / "logs", data=data)
     stack_command("down")

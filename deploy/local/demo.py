@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("RESIDENCY_INFRA_INSTANCE", "demo")
 GATEWAYS = ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
 CUSTOMER_STORE = f"mongodb://127.0.0.1:{os.environ.get('RESIDENCY_CUSTOMER_MONGO_PORT', '27018')}/"
+ADMIN_API = "http://127.0.0.1:8090"  # the first gateway's admin listener (deploy/local/stack.py)
 RESOURCE = {"resource_id": "demo", "region": os.environ.get("RESIDENCY_REGION", "eu-west"),
             "deployments": [{"name": "chat", "model": "smollm2-135m-instruct"}]}
 
@@ -28,7 +29,7 @@ def admin_key() -> str:
 
 def demo_key() -> str:
     """Create the demo resource, or give it a fresh key1 if it exists (keys are shown only once)."""
-    admin = httpx.Client(base_url=GATEWAYS[0], headers={"authorization": f"Bearer {admin_key()}"})
+    admin = httpx.Client(base_url=ADMIN_API, headers={"authorization": f"Bearer {admin_key()}"})
     created = admin.post("/admin/resources", json=RESOURCE)
     if created.status_code == 201:
         return created.json()["keys"]["key1"]
@@ -46,7 +47,7 @@ def grounded_demo(key: str) -> None:
         customer["demo_kb"]["articles"].replace_one({"_id": "kb-1"}, {
             "_id": "kb-1", "title": "Opening hours",
             "content": "The Residency demo shop is open from 9:00 to 17:00, Monday to Friday."}, upsert=True)
-    admin = httpx.Client(base_url=GATEWAYS[0], headers={"authorization": f"Bearer {admin_key()}"})
+    admin = httpx.Client(base_url=ADMIN_API, headers={"authorization": f"Bearer {admin_key()}"})
     registered = admin.post("/admin/resources/demo/data-connections",
                             json={"name": "kb", "endpoint": CUSTOMER_STORE, "database_name": "demo_kb"})
     if registered.status_code not in (201, 409):

@@ -1,10 +1,12 @@
 """Starts and stops the five services on this machine, against the infra of deploy/local/infra.sh.
 
     python deploy/local/stack.py up   [--instance demo] [--region eu-west] [--gateways 2]
+                                      [--gateway-port 8080] [--admin-port GATEWAY_PORT+10]
     python deploy/local/stack.py down [--instance demo]
 
 Each service runs as its own process (``python -m services.<name>``) with its own settings
-prefix; logs go to .data/<instance>/logs/, PIDs to .data/<instance>/pids/. ``up`` creates the
+prefix; logs go to .data/<instance>/logs/, PIDs to .data/<instance>/pids/. Gateway replica i
+serves the public API on gateway-port + i and the admin API on admin-port + i (loopback only). ``up`` creates the
 region's topics first and returns once every gateway answers /healthz and every consumer group
 has its members: the stack is then ready for traffic.
 """
@@ -27,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 BUS_SERVICES = ("filter", "inference", "retrieval", "retention")
+ADMIN_PORT_OFFSET = 10  # admin API of gateway replica i: its public port + 10
 
 
 def say(instance: str, text: str) -> None:
@@ -39,7 +42,7 @@ def secrets_of(data: Path) -> dict[str, str]:
     path = data / "secrets.env"
     data.mkdir(parents=True, exist_ok=True)
     found = dict(line.split("=", 1) for line in path.read_text().split()) if path.exists() else {}
-    made = {"ADMIN_KEY": lambda: secrets.token_hex(16),
+    made = {"ADMIN_KEY": lambda: secrets.token_hex(32),
             "PLATFORM_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
             "CONNECTIONS_KEY": lambda: base64.b64encode(os.urandom(32)).decode()}
     if not made.keys() <= found.keys():
@@ -146,11 +149,13 @@ def up(args: argparse.Namespace) -> None:
     for i, port in enumerate(ports):
         env = service_env("gateway", **common)
         env["RESIDENCY_GATEWAY_PORT"] = str(port)
+        env["RESIDENCY_GATEWAY_ADMIN_PORT"] = str(args.admin_port + i)
         env["RESIDENCY_GATEWAY_REPLICA_ID"] = f"{args.instance}-gw{i + 1}-{secrets.token_hex(2)}"
         processes[f"gateway-{i + 1}"] = start(f"gateway-{i + 1}", "services.gateway", env, data)
     wait_ready(args.instance, processes, ports, data, args.timeout)
     say(args.instance, f"ready in {time.monotonic() - began:.1f} s: region {args.region}, gateways on "
-                       + ", ".join(f"http://127.0.0.1:{p}" for p in ports))
+                       + ", ".join(f"http://127.0.0.1:{p}" for p in ports)
+                       + f", admin API on http://127.0.0.1:{args.admin_port}")
 
 
 def down(args: argparse.Namespace) -> None:
@@ -176,6 +181,8 @@ def main() -> None:
     parser.add_argument("--region", default="eu-west")
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("RESIDENCY_GATEWAY_BASE_PORT", 8080)))
+    parser.add_argument("--admin-port", type=int, default=None,
+                        help="admin API of the first gateway (default: gateway port + 10), next ones follow")
     parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("RESIDENCY_KAFKA_PORT", 9092)))
     parser.add_argument("--mongo-port", type=int, default=int(os.environ.get("RESIDENCY_MONGO_PORT", 27017)))
     parser.add_argument("--customer-mongo-port", type=int,
@@ -185,6 +192,8 @@ def main() -> None:
                         help="another CIDR:port data connections may reach (repeatable)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds; vLLM engines take about a minute")
     args = parser.parse_args()
+    if args.admin_port is None:
+        args.admin_port = args.gateway_port + ADMIN_PORT_OFFSET
     up(args) if args.command == "up" else down(args)
 
 

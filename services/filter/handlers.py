@@ -28,7 +28,11 @@ from services.filter.streaming import RequestStream, Windowing, asynchronous, bu
 
 log = logging.getLogger("residency.filter.handlers")
 
-KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "tool": "document"}
+# A caller writes its system and developer messages as freely as its user messages: an attack
+# placed there is screened too (the classifier holds them to a stricter threshold, see
+# detectors/classifier.py).
+KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "system": "instruction", "developer": "instruction",
+                                     "tool": "document"}
 DROPPED_DOCUMENT = "[This document was removed by the content filter.]"
 
 
@@ -58,8 +62,17 @@ def _filtered_names(verdict: ScreenVerdict) -> str:
 
 
 def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
-    """Messages in order: user messages are prompts, tool output is a document, the rest context."""
-    return [ScreenedText(m.content, KIND_OF_ROLE.get(m.role, "context")) for m in submission.messages]
+    """Messages in order, by role (``KIND_OF_ROLE``). Retrieved documents that retrieval placed in a
+    system message are screened on their own, as documents (``_screen_documents``): here they are
+    left out, so an injected document is dropped rather than read as the caller's instruction."""
+    texts = []
+    for message in submission.messages:
+        content = message.content
+        if message.role == "system":
+            for document in submission.documents:
+                content = content.replace(document, "")
+        texts.append(ScreenedText(content, KIND_OF_ROLE.get(message.role, "context")))
+    return texts
 
 
 async def _screen_documents(submission: PromptSubmitted, policy: EffectivePolicy,

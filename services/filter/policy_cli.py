@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
 from services.filter.adapters.policies import MongoPolicyStore
@@ -38,7 +39,12 @@ async def run(args: argparse.Namespace, settings: FilterSettings) -> int:
             print(policy.model_dump_json(indent=2))
         elif args.command == "put":
             raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-            policy = ResourcePolicy.model_validate({**json.loads(raw), "resource_id": args.resource_id})
+            try:
+                policy = ResourcePolicy.model_validate({**json.loads(raw), "resource_id": args.resource_id})
+            except ValidationError as error:
+                for problem in error.errors(include_input=False, include_url=False):
+                    print(f"refused: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+                return 2
             await store.put(policy)
             print(f"policy of {args.resource_id} stored in {settings.policy_database_name}")
         elif args.command == "delete":

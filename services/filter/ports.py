@@ -15,10 +15,11 @@ from services.filter.policy import EffectivePolicy, Severity
 if TYPE_CHECKING:
     from services.filter.streaming import RequestStream
 
-TextKind = Literal["prompt", "context", "document", "completion"]
-"""prompt: a user message (categories, jailbreak); context: system/assistant/developer messages
-(categories); document: a retrieved document or tool output (categories, indirect attack);
-completion: generated text."""
+TextKind = Literal["prompt", "instruction", "context", "document", "completion"]
+"""prompt: a user message (categories, jailbreak); instruction: a system or developer message
+(categories, jailbreak at a stricter threshold); context: an assistant message (categories);
+document: a retrieved document or tool output (categories, indirect attack); completion: generated
+text."""
 
 
 @dataclass(frozen=True)

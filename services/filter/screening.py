@@ -81,7 +81,7 @@ class LayeredScreen:
         findings = combine(found)
         results: dict[str, dict[str, object]] = dict(category_results(findings.severities, direction))
         if isinstance(direction, PromptPolicy):
-            if kind == "prompt" and "jailbreak" in findings.detected:
+            if kind in ("prompt", "instruction") and "jailbreak" in findings.detected:
                 results["jailbreak"] = detector_result(findings.detected["jailbreak"], direction.jailbreak)
             if kind == "document" and "indirect_attack" in findings.detected:
                 results["indirect_attack"] = detector_result(findings.detected["indirect_attack"],

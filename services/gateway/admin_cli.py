@@ -7,7 +7,8 @@
     python -m services.gateway.admin_cli regenerate-key contoso key2
     python -m services.gateway.admin_cli delete contoso
 
-The admin URL and key come from RESIDENCY_ADMIN_URL (default http://127.0.0.1:8080) and
+The admin URL and key come from RESIDENCY_ADMIN_URL (default http://127.0.0.1:8090,
+the first gateway's admin listener) and
 RESIDENCY_ADMIN_KEY.
 """
 
@@ -25,7 +26,7 @@ def client() -> httpx.Client:
     key = os.environ.get("RESIDENCY_ADMIN_KEY")
     if not key:
         sys.exit("set RESIDENCY_ADMIN_KEY (the demo's is in .data/demo/secrets.env as ADMIN_KEY)")
-    return httpx.Client(base_url=os.environ.get("RESIDENCY_ADMIN_URL", "http://127.0.0.1:8080"),
+    return httpx.Client(base_url=os.environ.get("RESIDENCY_ADMIN_URL", "http://127.0.0.1:8090"),
                         headers={"authorization": f"Bearer {key}"}, timeout=10)
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts import (
     gateway_replies,
@@ -36,7 +37,7 @@ from services.gateway.errors import GatewayError
 from services.gateway.http_admin import admin_router
 from services.gateway.http_data import data_router, new_request_id
 from services.gateway.openai_response import error_body
-from services.gateway.openapi_bodies import install_openapi
+from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DATA_BODIES, install_openapi
 from services.gateway.settings import GatewaySettings
 from services.runtime.replies import wait_until_positioned
 from services.runtime.startup import require_topics
@@ -99,7 +100,26 @@ def install_error_handlers(app: FastAPI) -> None:
                                {"x-request-id": request_id, "apim-request-id": request_id})
 
 
+def _edge_app(title: str, settings: GatewaySettings, **options: Any) -> FastAPI:
+    """A FastAPI app with what every listener has: request IDs and errors in the OpenAI shape."""
+    app = FastAPI(title=title, version="1", **options)
+
+    @app.middleware("http")
+    async def request_ids(request: Request, call_next: Any) -> Any:
+        request.state.request_id = new_request_id()
+        response = await call_next(request)
+        response.headers["x-request-id"] = request.state.request_id
+        response.headers["apim-request-id"] = request.state.request_id
+        response.headers["x-residency-replica"] = settings.replica_id
+        return response
+
+    install_error_handlers(app)
+    return app
+
+
 def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
+    """The public app (data plane); the control plane's app is ``app.state.admin``, served on
+    its own listener (``ADMIN_HOST``:``ADMIN_PORT``, see ``by_listener``)."""
     gateway = bootstrap(settings, **overrides)
     replies = subscribe_replies(gateway, settings)
     own_topics = [topic_name(t, settings.region) for t in (
@@ -115,7 +135,8 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
         await gateway.broker.start()
         await wait_until_positioned(replies)
         app.state.ready = True
-        log.info("replica %s ready on %s:%s", settings.replica_id, settings.host, settings.port)
+        log.info("replica %s ready on %s:%s (admin on %s:%s)", settings.replica_id, settings.host, settings.port,
+                 settings.admin_host, settings.admin_port)
         try:
             yield
         finally:
@@ -125,18 +146,9 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
             if close:
                 await close()
 
-    app = FastAPI(title="Residency gateway", version="1", lifespan=lifespan)
+    app = _edge_app("Residency gateway", settings, lifespan=lifespan)
     app.state.ready = False
     app.state.gateway = gateway
-
-    @app.middleware("http")
-    async def request_ids(request: Request, call_next: Any) -> Any:
-        request.state.request_id = new_request_id()
-        response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        response.headers["apim-request-id"] = request.state.request_id
-        response.headers["x-residency-replica"] = settings.replica_id
-        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -144,9 +156,28 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
         return JSONResponse({"ready": ready, "replica": settings.replica_id, "region": settings.region},
                             status_code=200 if ready else 503)
 
-    install_error_handlers(app)
     app.include_router(data_router(gateway.ports, settings))
-    app.include_router(admin_router(gateway.ports, settings))
-    install_openapi(app)
+    install_openapi(app, DATA_BODIES)
+
+    admin = _edge_app("Residency gateway control plane", settings)
+    admin.state.gateway = gateway
+    admin.include_router(admin_router(gateway.ports, settings))
+    install_openapi(admin, ADMIN_BODIES, ADMIN_PATCH_BODIES)
+    app.state.admin = admin
     return app
 
+
+def by_listener(app: FastAPI, admin_port: int) -> ASGIApp:
+    """One process, two listeners: a request reaches the control plane only through the admin
+    listener. The choice is by the local port of the connection (the socket it arrived on),
+    which a client cannot forge, not by anything in the request. The lifespan is the public app's."""
+    admin: ASGIApp = app.state.admin
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server") or (None, None)
+        if scope["type"] != "lifespan" and server[1] == admin_port:
+            await admin(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return route

@@ -41,7 +41,7 @@ def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
         client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
                                                    serverSelectionTimeoutMS=settings.store_timeout_ms)
         resources = resources or MongoResourceDirectory(client, settings.control_database)
-        windows = windows or MongoWindowCounter(client, settings.control_database)
+        windows = windows or MongoWindowCounter(client, settings.control_database, settings.replica_id)
         connections = connections or MongoDataConnections(client[settings.control_database])
     inbox = InMemoryReplyInbox()
     data_connections = DataConnections(

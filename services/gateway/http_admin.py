@@ -1,7 +1,8 @@
 """Control-plane routes (/admin/...): resources, deployments, content logging, keys, data connections.
 
-A separate router with its own credential (RESIDENCY_GATEWAY_ADMIN_KEY, sent as Bearer); keys
-are returned once, when made, and stored only as hashes.
+A separate router with its own credential (RESIDENCY_GATEWAY_ADMIN_KEY, at least 32 characters,
+sent as Bearer), served only on the admin listener (ADMIN_HOST:ADMIN_PORT), with its own body
+limit (ADMIN_MAX_BODY_BYTES); keys are returned once, when made, and stored only as hashes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contracts.base import Region, ResourceId, utc_now
 from services.gateway.data_connections import Conflict, ConnectionCreate
 from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
-from services.gateway.openai_request import openai_param, parse_json
+from services.gateway.openai_request import openai_param, read_json
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Limits, Resource, hash_key, new_key
 from services.gateway.settings import GatewaySettings
 
@@ -29,7 +30,7 @@ class ResourceCreate(BaseModel):
     region: Region
     content_logging: bool = True
     deployments: list[Deployment] = Field(default_factory=list)
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits | None = Field(None, description="Omitted: the gateway's DEFAULT_LIMITS; {} for none.")
 
 
 class ResourceUpdate(BaseModel):
@@ -71,10 +72,10 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/resources", status_code=201)
     async def create_resource(request: Request) -> Any:
         require_admin(request)
-        spec = _validated(ResourceCreate, parse_json(await request.body()))
+        spec = _validated(ResourceCreate, await read_json(request, settings.admin_max_body_bytes))
         resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
                             content_logging=spec.content_logging, deployments=spec.deployments,
-                            limits=spec.limits, created_at=utc_now())
+                            limits=spec.limits or settings.default_limits, created_at=utc_now())
         keys = {slot: new_key() for slot in KEY_SLOTS}
         if not await ports.resources.create(resource, {s: hash_key(k) for s, k in keys.items()}):
             raise Conflict(f"Resource '{resource.resource_id}' already exists.")
@@ -88,7 +89,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.patch("/resources/{resource_id}")
     async def update_resource(resource_id: str, request: Request) -> Any:
         require_admin(request)
-        change = _validated(ResourceUpdate, parse_json(await request.body()))
+        change = _validated(ResourceUpdate, await read_json(request, settings.admin_max_body_bytes))
         current = await existing(resource_id)
         resource = Resource.model_validate({**current.model_dump(), **change.model_dump(exclude_none=True)})
         await ports.resources.replace(resource)
@@ -106,7 +107,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/resources/{resource_id}/data-connections", status_code=201)
     async def create_data_connection(resource_id: str, request: Request) -> Any:
         require_admin(request)
-        spec = _validated(ConnectionCreate, parse_json(await request.body()))
+        spec = _validated(ConnectionCreate, await read_json(request, settings.admin_max_body_bytes))
         await existing(resource_id)
         return (await ports.connections.register(resource_id, spec)).view()
 

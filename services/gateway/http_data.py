@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from contracts.common import ChatMessage
 from contracts.gateway_replies import RequestFailed
 from services.gateway import openai_request as edge
-from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound, PayloadTooLarge
+from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import (
     ChatCall,
     ChatOutcome,
@@ -52,18 +52,6 @@ async def authenticate(request: Request, ports: GatewayPorts) -> Resource:
     return resource
 
 
-async def read_body(request: Request, settings: GatewaySettings) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise PayloadTooLarge(f"The request body exceeds {settings.max_body_bytes} bytes.")
-    raw = bytearray()
-    async for part in request.stream():
-        raw += part
-        if len(raw) > settings.max_body_bytes:
-            raise PayloadTooLarge(f"The request body exceeds {settings.max_body_bytes} bytes.")
-    return edge.parse_json(bytes(raw))
-
-
 def require_api_version(request: Request, settings: GatewaySettings) -> None:
     version = request.query_params.get("api-version")
     if not version:
@@ -93,7 +81,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
 
     async def caller(request: Request) -> tuple[Resource, dict[str, Any]]:
         resource = await authenticate(request, ports)  # before the body is read: no work for strangers
-        body = await read_body(request, settings)
+        body = await edge.read_json(request, settings.max_body_bytes)
         if resource.region != ports.region:
             raise NotFound(f"Resource '{resource.resource_id}' is served in region '{resource.region}', "
                            f"not '{ports.region}'; use that region's endpoint.", code="WrongRegion")
@@ -129,8 +117,9 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
 
     async def answer(call: ChatCall, resource: Resource, deployment: Any, stream_options: Any) -> Any:
         prompt_chars = sum(len(m.content) for m in call.messages)
-        admission = await admit(ports.windows, resource, deployment,
-                                estimate_tokens(prompt_chars, call.sampling.max_tokens))
+        admission = await admit(ports.windows, resource, deployment, estimate_tokens(
+            prompt_chars, max_tokens=call.sampling.max_tokens, n=call.sampling.n,
+            context_length=deployment.context_length))
         if call.stream:
             include_usage = bool(stream_options and stream_options.include_usage)
             return await stream_chat(call, include_usage, admission)
@@ -179,7 +168,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         resource, body = await caller(request)
         parsed, inputs = edge.parse_embeddings_request(body)
         deployment = deployment_of(resource, deployment_name or parsed.model)
-        admission = await admit(ports.windows, resource, deployment, estimate_tokens(sum(map(len, inputs)), None))
+        admission = await admit(ports.windows, resource, deployment, estimate_tokens(sum(map(len, inputs))))
         reply = await embed(EmbeddingCall(request_id=request_id_of(request), resource=resource, deployment=deployment,
                                           inputs=inputs, dimensions=parsed.dimensions, end_user=parsed.user), ports)
         if isinstance(reply, RequestFailed):

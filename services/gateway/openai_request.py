@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from contracts.common import ChatMessage, SamplingParams
+from contracts.common import (
+    ChatMessage,
+    ChoiceCount,
+    Dimensions,
+    MaxTokens,
+    Penalty,
+    SamplingParams,
+    Seed,
+    Temperature,
+    TopLogprobs,
+    TopP,
+)
 from contracts.grounding_requests_v2 import DEFAULT_CONTEXTS, ContextPart
 from services.gateway.data_connections import RequestedDataSource
-from services.gateway.errors import InvalidRequest
+from services.gateway.errors import InvalidRequest, PayloadTooLarge
 
 log = logging.getLogger("residency.gateway.edge")
 
@@ -98,18 +111,26 @@ class DataSource(_Tolerant):
     parameters: MongoParameters
 
 
+TokenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+Bias = Annotated[float, Field(ge=-100, le=100)]
+
+
 class _GenerationFields(_Tolerant):
-    """Sampling and delivery fields that chat and legacy completions share."""
+    """Sampling and delivery fields that chat and legacy completions share.
+
+    Their types are the bus contract's (contracts.common), so what the edge accepts, the filter
+    and inference accept too; the edge only narrows (``logit_bias`` to OpenAI's ranges).
+    """
 
     model: str | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    n: int = Field(1, ge=1, le=16)
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    n: ChoiceCount = 1
     stop: str | list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    logit_bias: dict[str, float] | None = None
+    seed: Seed | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[TokenId, Bias] | None = Field(None, max_length=300)
     user: str | None = Field(None, max_length=256)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -117,11 +138,11 @@ class _GenerationFields(_Tolerant):
 
 class ChatRequestBody(_GenerationFields):
     messages: list[InputMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
     response_format: ResponseFormat | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(None, ge=0, le=20)
+    top_logprobs: TopLogprobs | None = None
     data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
@@ -141,15 +162,79 @@ def openai_param(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+MAX_JSON_DEPTH = 32  # OpenAI's bodies nest 6 deep; tool schemas a little more
+MAX_INTEGER_DIGITS = 20  # int64 has 19 digits; Python's int() of 5,000 digits is a ValueError
+
+
+class _Refused(ValueError):
+    """A JSON value the edge refuses while parsing; its message is for the caller."""
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _Refused(f"an integer has more than {MAX_INTEGER_DIGITS} digits")
+    return int(digits)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("a number is out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise _Refused(f"{name} is not JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded body, level by level (no recursion), stopped past ``limit``."""
+    level, depth = [value], 0
+    while level and depth <= limit:
+        depth += 1
+        level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, dict | list)]
+    return depth
+
+
 def parse_json(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; hostile shapes are a 400, never a 500.
+
+    Refused: invalid JSON, NaN and Infinity (not JSON), numbers beyond float range, integers
+    longer than ``MAX_INTEGER_DIGITS`` and nesting deeper than ``MAX_JSON_DEPTH``.
+    """
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_int=_integer, parse_float=_finite, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidRequest(f"The request body is not valid JSON: {error.__class__.__name__} at "
                              f"position {getattr(error, 'pos', 0)}.", code="invalid_json") from None
+    except _Refused as error:
+        raise InvalidRequest(f"The request body is refused: {error}.", code="invalid_json") from None
+    except RecursionError:
+        raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+                             code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise InvalidRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
     return body
+
+
+async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+    """A request body of at most ``max_bytes`` (each route has its own), parsed by ``parse_json``.
+
+    A declared length over the limit is refused before reading; a streamed body is refused as
+    soon as it passes the limit, so a large body costs no more than the limit to refuse.
+    """
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.")
+    raw = bytearray()
+    async for part in request.stream():
+        raw += part
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.")
+    return parse_json(bytes(raw))
 
 
 def parse_chat_request(body: dict[str, Any], *, max_messages: int) -> ChatRequestBody:
@@ -165,10 +250,24 @@ def parse_chat_request(body: dict[str, Any], *, max_messages: int) -> ChatReques
         raise InvalidRequest(f"Invalid value for '{param}': {message}.", param=param) from None
     if len(request.messages) > max_messages:
         raise InvalidRequest(f"Too many messages: {len(request.messages)} > {max_messages}.", param="messages")
-    unknown = sorted(request.model_extra or {})
-    if unknown:
-        log.info("ignored request fields: %s", ", ".join(unknown))
+    log_ignored_fields(request)
     return request
+
+
+LOGGED_FIELD_NAMES = 10
+LOGGED_NAME_CHARS = 40
+
+
+def log_ignored_fields(request: BaseModel) -> None:
+    """Names of ignored fields, never values: at most LOGGED_FIELD_NAMES, each cut to
+    LOGGED_NAME_CHARS and escaped, so a caller can neither forge log lines (a newline in a
+    name) nor flood the log (10,000 names), nor pass text through it beyond a short name."""
+    unknown = sorted(request.model_extra or {})
+    if not unknown:
+        return
+    shown = ", ".join(ascii(name[:LOGGED_NAME_CHARS]) for name in unknown[:LOGGED_FIELD_NAMES])
+    more = f" and {len(unknown) - LOGGED_FIELD_NAMES} more" if len(unknown) > LOGGED_FIELD_NAMES else ""
+    log.info("ignored %d request field(s): %s%s", len(unknown), shown, more)
 
 
 def message_text(message: InputMessage, index: int) -> str:
@@ -236,13 +335,14 @@ class EmbeddingsRequestBody(_Tolerant):
     model: str | None = None
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: Dimensions | None = None
     user: str | None = Field(None, max_length=256)
 
 
 def parse_embeddings_request(body: dict[str, Any], *,
                              max_inputs: int = 2048) -> tuple[EmbeddingsRequestBody, list[str]]:
     request = _validate(EmbeddingsRequestBody, body)
+    log_ignored_fields(request)
     inputs = [request.input] if isinstance(request.input, str) else request.input
     if not inputs or not all(isinstance(text, str) for text in inputs):
         raise InvalidRequest("'input' must be a non-empty string or a list of strings; token arrays are not "
@@ -258,15 +358,16 @@ class CompletionsRequestBody(_GenerationFields):
     """Legacy /completions. ``echo``, ``suffix`` and ``best_of`` > ``n`` are refused, not ignored."""
 
     prompt: str | list[str]
-    max_tokens: int | None = Field(16, ge=1)
+    max_tokens: MaxTokens | None = 16
     logprobs: int | None = Field(None, ge=0, le=5)
     echo: bool = False
     suffix: str | None = None
-    best_of: int | None = Field(None, ge=1, le=16)
+    best_of: ChoiceCount | None = None
 
 
 def parse_completions_request(body: dict[str, Any]) -> tuple[CompletionsRequestBody, str]:
     request = _validate(CompletionsRequestBody, body)
+    log_ignored_fields(request)
     prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
     if len(prompts) != 1:
         raise InvalidRequest("Send one prompt per request; a list of several prompts is not supported.",

@@ -8,10 +8,20 @@ import struct
 from typing import Any
 
 from contracts.base import Envelope
-from contracts.common import ApiError, TokenLogprob
+from contracts.common import ApiError, TokenLogprob, Usage
 from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
 from services.gateway.handlers import ChatCall, ChatOutcome
 
+
+def usage_body(usage: Usage | None) -> dict[str, Any] | None:
+    """OpenAI's usage object; prompt_tokens_details.cached_tokens when the engine reported it."""
+    if usage is None:
+        return None
+    body: dict[str, Any] = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                            "total_tokens": usage.total_tokens}
+    if usage.cached_prompt_tokens is not None:
+        body["prompt_tokens_details"] = {"cached_tokens": usage.cached_prompt_tokens}
+    return body
 
 def error_body(error: ApiError) -> dict[str, Any]:
     body: dict[str, Any] = {"message": error.message, "type": error.type, "param": error.param, "code": error.code}
@@ -56,7 +66,7 @@ def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
         "created": int(call.created_at.timestamp()),
         "model": outcome.model,
         "choices": choices,
-        "usage": outcome.usage.model_dump() if outcome.usage else None,
+        "usage": usage_body(outcome.usage),
         "system_fingerprint": None,
         "prompt_filter_results": [p.model_dump() for p in outcome.prompt_filter_results],
     }
@@ -78,7 +88,7 @@ def text_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
         "choices": [{"text": outcome.texts[i], "index": i, "finish_reason": outcome.finish_reasons[i],
                      "logprobs": _legacy_logprobs(outcome.logprobs[i]),
                      "content_filter_results": outcome.choice_filter_results[i]} for i in range(outcome.n)],
-        "usage": outcome.usage.model_dump() if outcome.usage else None,
+        "usage": usage_body(outcome.usage),
         "prompt_filter_results": [p.model_dump() for p in outcome.prompt_filter_results],
     }
 
@@ -133,7 +143,7 @@ class ChunkWriter:
             choices.append(body)
         events = [self._chunk(choices)] if choices else []
         if reply.final and self._include_usage and reply.usage:
-            events.append(self._chunk([], usage=reply.usage.model_dump()))
+            events.append(self._chunk([], usage=usage_body(reply.usage)))
         return events
 
     @staticmethod

@@ -13,29 +13,32 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from services.gateway import openai_request as edge
+from services.gateway.data_connections import ConnectionCreate
 from services.gateway.http_admin import ResourceCreate, ResourceUpdate
 
 REF = "#/components/schemas/{model}"
-BODIES: dict[str, type[BaseModel]] = {
+DATA_BODIES: dict[str, type[BaseModel]] = {
     "/v1/chat/completions": edge.ChatRequestBody,
     "/openai/deployments/{deployment}/chat/completions": edge.ChatRequestBody,
     "/v1/completions": edge.CompletionsRequestBody,
     "/openai/deployments/{deployment}/completions": edge.CompletionsRequestBody,
     "/v1/embeddings": edge.EmbeddingsRequestBody,
     "/openai/deployments/{deployment}/embeddings": edge.EmbeddingsRequestBody,
-    "/admin/resources": ResourceCreate,
 }
-PATCH_BODIES: dict[str, type[BaseModel]] = {"/admin/resources/{resource_id}": ResourceUpdate}
+ADMIN_BODIES: dict[str, type[BaseModel]] = {"/admin/resources": ResourceCreate,
+                                             "/admin/resources/{resource_id}/data-connections": ConnectionCreate}
+ADMIN_PATCH_BODIES: dict[str, type[BaseModel]] = {"/admin/resources/{resource_id}": ResourceUpdate}
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, bodies: dict[str, type[BaseModel]],
+                    patch_bodies: dict[str, type[BaseModel]] | None = None) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         document = get_openapi(title=app.title, version=app.version, routes=app.routes)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        for method, bodies in (("post", BODIES), ("patch", PATCH_BODIES)):
-            for path, model in bodies.items():
+        for method, by_path in (("post", bodies), ("patch", patch_bodies or {})):
+            for path, model in by_path.items():
                 schema = model.model_json_schema(ref_template=REF)
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema

@@ -32,6 +32,9 @@ class Deployment(BaseModel):
     adapter: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
                                 description="Fine-tuned LoRA adapter owned by this resource, served on top of model.")
     limits: Limits = Field(default_factory=Limits)
+    context_length: int = Field(2048, ge=1, le=1 << 24, description=(
+        "Tokens the model's context holds (prompt + completion): the token estimate charges the rest "
+        "of it per choice when a request sets no max_tokens."))
 
 
 class Resource(BaseModel):

@@ -81,11 +81,12 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
         await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=0, final=True, model=cmd.model,
                                                        error=_not_served(cmd.model, cmd.deployment)))
         return
-    pending, sequence, usage = _Choices(cmd.sampling.n), 0, (0, 0)
+    pending, sequence = _Choices(cmd.sampling.n), 0
+    usage: tuple[int, int, int | None] = (0, 0, None)
     last_sent = time.monotonic()
     try:
         async for step in ports.engine.generate(cmd):
-            usage = (step.prompt_tokens, step.completion_tokens)
+            usage = (step.prompt_tokens, step.completion_tokens, step.cached_prompt_tokens)
             pending.add(step)
             # The first text goes out at once (time to first token); later text in groups.
             due = (sequence == 0 or pending.tokens >= ports.stream.tokens
@@ -106,12 +107,12 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
         await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=True,
                                                        model=cmd.model, error=ENGINE_FAILED))
         return
-    prompt_tokens, completion_tokens = usage
+    prompt_tokens, completion_tokens, cached = usage
     await ports.events.publish(CompletionGenerated(
         **cmd.envelope(), sequence=sequence, final=True, model=cmd.model,
         choices=pending.take(final=True, with_logprobs=cmd.sampling.logprobs),
         usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                    total_tokens=prompt_tokens + completion_tokens)))
+                    total_tokens=prompt_tokens + completion_tokens, cached_prompt_tokens=cached)))
 
 
 async def embed_texts(request: EmbedTexts, ports: InferencePorts) -> None:

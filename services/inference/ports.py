@@ -31,6 +31,7 @@ class EngineStep:
     deltas: tuple[ChoiceDelta, ...]
     prompt_tokens: int
     completion_tokens: int
+    cached_prompt_tokens: int | None = None  # prompt tokens found in the prefix cache, if the engine says
 
 
 class CompletionEngine(Protocol):

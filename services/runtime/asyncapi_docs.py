@@ -22,7 +22,8 @@ from contracts.registry import SERVICES
 
 EXAMPLE_REGION = "eu-west"
 # Placeholders so settings validate; nothing connects while documents are generated.
-_PLACEHOLDERS = {"admin_key": "docs", "platform_key": base64.b64encode(bytes(32)).decode()}
+_PLACEHOLDERS = {"admin_key": "docs-placeholder-admin-key-0123456789",
+                 "platform_key": base64.b64encode(bytes(32)).decode()}
 
 
 def build_app(service: str, region: str = EXAMPLE_REGION) -> Any:
@@ -50,9 +51,11 @@ def write(folder: Path) -> list[Path]:
         path = folder / f"{service}.json"
         path.write_text(json.dumps(json.loads(spec.to_specification().to_json()), indent=2, sort_keys=True) + "\n")
         written.append(path)
-    openapi = folder.parent / "openapi-gateway.json"
-    openapi.write_text(json.dumps(build_app("gateway").openapi(), indent=2, sort_keys=True) + "\n")
-    written.append(openapi)
+    gateway = build_app("gateway")
+    for name, app in (("openapi-gateway.json", gateway), ("openapi-gateway-admin.json", gateway.state.admin)):
+        path = folder.parent / name
+        path.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
+        written.append(path)
     for name, app in retention_http_apps().items():
         path = folder.parent / f"openapi-retention-{name}.json"
         path.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")

@@ -15,7 +15,7 @@ from faststream.middlewares import AckPolicy
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
 
-from contracts.base import Envelope, message_key, region_of_topic, topic_name
+from contracts.base import Envelope, envelope_headers, message_key, region_of_topic, topic_name
 from services.runtime.dead_letters import dead_letter_middleware
 from services.runtime.errors import RegionMismatch
 
@@ -55,8 +55,10 @@ class TopicPublisher:
         self._publisher = broker.publisher(self.topic, schema=schema, description=description)
 
     async def publish(self, message: Envelope, *, headers: dict[str, str] | None = None) -> None:
+        """Keyed by resource ID, with the envelope's routing headers (``envelope_headers``)."""
         check_region(message, self.topic)
-        await self._publisher.publish(message, key=message_key(message.resource_id), headers=headers)
+        await self._publisher.publish(message, key=message_key(message.resource_id),
+                                      headers={**envelope_headers(message), **(headers or {})})
 
 
 def check_region(message: BaseModel, topic: str) -> None:

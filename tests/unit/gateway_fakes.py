@@ -34,7 +34,7 @@ from services.gateway.settings import GatewaySettings
 from tests.unit.builders import CREATED_AT, MODEL, REGION
 from tests.unit.connection_fakes import InMemoryDataConnections, TableResolver
 
-ADMIN_KEY = "admin-secret"
+ADMIN_KEY = "admin-secret-of-the-unit-tests-0123456789"
 # Customer servers the fake resolver knows: a public address, and names that resolve privately.
 CUSTOMER_HOSTS = {"docs.contoso.example": ["93.184.216.34"], "internal.contoso.example": ["10.1.2.3"],
                   "rebind.example": ["93.184.216.35", "169.254.169.254"]}
@@ -167,7 +167,8 @@ def answer_failed(error: ApiError) -> Answer:
 
 @dataclass
 class Harness:
-    client: TestClient
+    client: TestClient  # the public listener
+    admin: TestClient  # the admin listener
     directory: InMemoryResourceDirectory
     bus: ScriptedBus
     keys: dict[str, str] = field(default_factory=dict)
@@ -185,7 +186,8 @@ def gateway(answer: Answer | None = answer_hello, **settings: Any) -> Harness:
                      windows=InMemoryWindowCounter(), connections=InMemoryDataConnections(),
                      resolver=TableResolver(CUSTOMER_HOSTS))
     bus.inbox = app.state.gateway.inbox
-    return Harness(TestClient(app, raise_server_exceptions=False), directory, bus, keys)
+    return Harness(TestClient(app, raise_server_exceptions=False),
+                   TestClient(app.state.admin, raise_server_exceptions=False), directory, bus, keys)
 
 
 class InMemoryWindowCounter:

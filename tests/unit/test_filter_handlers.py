@@ -96,7 +96,7 @@ async def test_allowed_prompt_is_annotated_then_sent_to_generation():
         REQUEST_ID, RESOURCE_ID, prompt.region, REPLY_TO)
     assert command.model == MODEL and command.messages == prompt.messages
     assert command.sampling == prompt.sampling and command.stream is True
-    assert screen.kinds == ["context", "prompt", "document"]  # system, user, retrieved document
+    assert screen.kinds == ["instruction", "prompt", "document"]  # system, user, retrieved document
 
 
 async def test_blocked_prompt_fails_the_request_and_never_reaches_generation():

@@ -135,6 +135,21 @@ def test_a_blocklist_pattern_that_does_not_compile_is_refused():
         Blocklist(id="bad", patterns=("(unclosed",))
 
 
+@pytest.mark.parametrize("pattern", [r"(?<=secret )word", r"(\w+) \1", r"project(?! bluebird)"],
+                         ids=["look-behind", "back-reference", "look-ahead"])
+def test_a_pattern_re2_cannot_take_is_refused_with_the_reason(pattern):
+    with pytest.raises(ValueError, match="not accepted by RE2"):
+        Blocklist(id="bad", patterns=(pattern,))
+
+
+async def test_a_catastrophic_pattern_matches_in_linear_time():
+    # On Python's re, (a+)+$ against 40 a's and a '!' backtracks 2**40 times: the event loop stalls.
+    rules = policy(prompt={"blocklists": ("redos",)}, blocklists=(Blocklist(id="redos", patterns=("(a+)+$",)),))
+    screen = LayeredScreen([BlocklistDetector()])
+    assert not (await screen.screen_prompt(user("a" * 40 + "!"), rules)).blocked
+    assert (await screen.screen_prompt(user("b" + "a" * 40), rules)).blocked
+
+
 # -- PII and profanity -----------------------------------------------------------------------------
 
 def test_pii_checksums_separate_numbers_from_cards_and_ibans():

@@ -27,7 +27,7 @@ def h():
 
 def register(h, resource="contoso", **body):
     spec = {"name": "kb", "endpoint": PUBLIC, "database_name": "kb", **body}
-    return h.client.post(f"/admin/resources/{resource}/data-connections", json=spec, headers=ADMIN)
+    return h.admin.post(f"/admin/resources/{resource}/data-connections", json=spec, headers=ADMIN)
 
 
 def grounded(h, key="contoso", deployment="chat-prod", **parameters):
@@ -53,7 +53,7 @@ def test_a_registered_connection_is_shown_without_its_password_and_stored_sealed
     sealer = SecretSealer(StaticKeyProvider({"connections-1": KEY}), "connections-1")
     opened = asyncio.run(sealer.open(stored.password, credentials_associated_data("contoso", "kb")))
     assert opened == b"canary-pass-71"
-    listed = h.client.get("/admin/resources/contoso/data-connections", headers=ADMIN)
+    listed = h.admin.get("/admin/resources/contoso/data-connections", headers=ADMIN)
     assert [c["name"] for c in listed.json()["data"]] == ["kb"] and "canary" not in listed.text
 
 
@@ -129,7 +129,7 @@ def test_one_tenant_cannot_use_another_tenants_connection(h):
     for response in (by_endpoint, by_name):
         assert (response.status_code, response.json()["error"]["code"]) == (400, "data_source_not_registered")
     assert h.bus.published == []
-    assert h.client.get("/admin/resources/fabrikam/data-connections/kb", headers=ADMIN).status_code == 404
+    assert h.admin.get("/admin/resources/fabrikam/data-connections/kb", headers=ADMIN).status_code == 404
 
 
 def test_a_username_other_than_the_registered_one_is_refused(h):
@@ -141,7 +141,7 @@ def test_a_username_other_than_the_registered_one_is_refused(h):
 
 def test_deleting_the_resource_deletes_its_connections(h):
     assert register(h).status_code == 201
-    assert h.client.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
+    assert h.admin.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
     assert store_of(h).connections == {}
 
 

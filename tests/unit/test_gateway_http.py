@@ -55,6 +55,11 @@ REJECTED = {
     "malformed JSON": ("contoso", AZURE, b'{"messages": [', 400, "invalid_json", None),
     "JSON array": ("contoso", AZURE, b'[{"role": "user", "content": "hi"}]', 400, "invalid_json", None),
     "temperature 3": ("contoso", AZURE, {**HELLO, "temperature": 3}, 400, "invalid_request", "temperature"),
+    "seed beyond int64": ("contoso", AZURE, {**HELLO, "seed": 2**64}, 400, "invalid_request", "seed"),
+    "seed below int64": ("contoso", AZURE, {**HELLO, "seed": -(2**63) - 1}, 400, "invalid_request", "seed"),
+    "deep array": ("contoso", AZURE, b"[" * 500 + b"]" * 500, 400, "invalid_json", None),
+    "long integer": ("contoso", AZURE, b'{"seed": ' + b"9" * 900 + b"}", 400, "invalid_json", None),
+    "NaN": ("contoso", AZURE, b'{"messages": [], "temperature": NaN}', 400, "invalid_json", None),
     "invalid role": ("contoso", AZURE,
                      {"messages": [{"role": "user", "content": "a"}, {"role": "wizard", "content": "b"}]}, 400,
                      "invalid_request", "messages.[1].role"),
@@ -103,7 +108,7 @@ def test_answer_has_the_chat_completion_shape_and_the_request_id():
     assert (body["id"], body["object"], body["model"]) == (f"chatcmpl-{request_id}", "chat.completion", MODEL)
     assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "Hello 0", "refusal": None},
                                 "finish_reason": "stop", "logprobs": None, "content_filter_results": SAFE}]
-    assert body["usage"] == USAGE.model_dump()
+    assert body["usage"] == USAGE.model_dump(exclude_none=True)
     assert body["prompt_filter_results"] == [{"prompt_index": 0, "content_filter_results": SAFE}]
     [submission] = h.bus.of_type(PromptSubmitted)
     assert (submission.request_id, submission.deployment, submission.model) == (request_id, "chat-prod", MODEL)
@@ -156,7 +161,7 @@ def test_stream_sends_annotations_role_content_usage_then_done():
     content = [c["choices"][0] for c in chunks[1:-1]]
     assert [c["delta"] for c in content] == [{"role": "assistant", "content": "Hel"}, {"content": "lo"}]
     assert [c["finish_reason"] for c in content] == [None, "stop"]
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == USAGE.model_dump()
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == USAGE.model_dump(exclude_none=True)
     assert h.bus.of_type(PromptSubmitted)[0].stream is True
     assert record_of(h).completions == ["Hello"]
 
@@ -179,40 +184,40 @@ NEWCO = {"resource_id": "newco", "region": REGION, "deployments": [{"name": "cha
                          ids=["none", "wrong", "api-key", "tenant"])
 def test_admin_api_needs_the_admin_bearer(headers):
     h = gateway()
-    assert_error(h.client.post("/admin/resources", json=NEWCO, headers=headers), 401, "401")
-    assert_error(h.client.get("/admin/resources/contoso", headers=headers), 401, "401")
+    assert_error(h.admin.post("/admin/resources", json=NEWCO, headers=headers), 401, "401")
+    assert_error(h.admin.get("/admin/resources/contoso", headers=headers), 401, "401")
     assert "newco" not in h.directory.resources
 
 
 def test_created_keys_are_shown_once_and_both_work():
     h = gateway()
-    created = h.client.post("/admin/resources", json=NEWCO, headers=ADMIN)
+    created = h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN)
     assert created.status_code == 201
     keys = created.json()["keys"]
     assert set(keys) == {"key1", "key2"} and keys["key1"] != keys["key2"]
     for key in keys.values():
         assert post(h, key=key).status_code == 200
-    shown = h.client.get("/admin/resources/newco", headers=ADMIN)
+    shown = h.admin.get("/admin/resources/newco", headers=ADMIN)
     assert shown.status_code == 200 and "keys" not in shown.json()
     for key in keys.values():
         assert key not in shown.text and sha256_hex(key) not in shown.text
-    assert_error(h.client.post("/admin/resources", json=NEWCO, headers=ADMIN), 409, "conflict")
+    assert_error(h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN), 409, "conflict")
 
 
 def test_content_logging_off_shows_in_capabilities_and_in_the_records():
     h = gateway()
-    changed = h.client.patch("/admin/resources/contoso", json={"content_logging": False}, headers=ADMIN)
+    changed = h.admin.patch("/admin/resources/contoso", json={"content_logging": False}, headers=ADMIN)
     off = [{"name": "ContentLogging", "value": "false"}]
     assert changed.status_code == 200 and changed.json()["capabilities"] == off
-    assert h.client.get("/admin/resources/contoso", headers=ADMIN).json()["capabilities"] == off
+    assert h.admin.get("/admin/resources/contoso", headers=ADMIN).json()["capabilities"] == off
     post(h)
     assert record_of(h).messages == [] and record_of(h).completions == []
 
 
 def test_regenerated_key2_replaces_the_old_key2_only():
     h = gateway()
-    keys = h.client.post("/admin/resources", json=NEWCO, headers=ADMIN).json()["keys"]
-    regenerated = h.client.post("/admin/resources/newco/keys/key2/regenerate", headers=ADMIN)
+    keys = h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN).json()["keys"]
+    regenerated = h.admin.post("/admin/resources/newco/keys/key2/regenerate", headers=ADMIN)
     new_key2 = regenerated.json()["key2"]
     assert regenerated.status_code == 200 and new_key2 != keys["key2"]
     assert_error(post(h, key=keys["key2"]), 401, "401")
@@ -222,9 +227,9 @@ def test_regenerated_key2_replaces_the_old_key2_only():
 
 def test_deleted_resource_is_gone_and_its_keys_stop_working():
     h = gateway()
-    assert h.client.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
-    assert_error(h.client.get("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
-    assert_error(h.client.delete("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
+    assert h.admin.delete("/admin/resources/contoso", headers=ADMIN).status_code == 204
+    assert_error(h.admin.get("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
+    assert_error(h.admin.delete("/admin/resources/contoso", headers=ADMIN), 404, "ResourceNotFound")
     assert_error(post(h), 401, "401")
 
 
@@ -232,7 +237,7 @@ def test_deleted_resource_is_gone_and_its_keys_stop_working():
 # JSONDecodeError reaches the catch-all handler: a typo in an admin request is a 500, not a 400.
 def test_admin_malformed_json_is_a_400_not_a_500():
     h = gateway()
-    response = h.client.post("/admin/resources", content=b'{"region": ', headers=ADMIN)
+    response = h.admin.post("/admin/resources", content=b'{"region": ', headers=ADMIN)
     assert response.status_code == 400, response.text
 
 
@@ -242,7 +247,7 @@ def test_admin_malformed_json_is_a_400_not_a_500():
 def test_patching_deployments_makes_the_new_deployment_usable():
     h = gateway()
     deployments = [{"name": "chat-prod", "model": MODEL}, {"name": "chat-new", "model": MODEL}]
-    changed = h.client.patch("/admin/resources/contoso", json={"deployments": deployments}, headers=ADMIN)
+    changed = h.admin.patch("/admin/resources/contoso", json={"deployments": deployments}, headers=ADMIN)
     assert changed.status_code == 200, changed.text
     assert [{k: d[k] for k in ("name", "model")} for d in changed.json()["deployments"]] == deployments
     assert post(h, AZURE.replace("chat-prod", "chat-new")).status_code == 200
@@ -293,3 +298,100 @@ def test_asynchronous_filter_annotations_reach_the_stream_with_azures_offsets():
     assert (annotations[1]["finish_reason"], annotations[1]["content_filter_results"]) == ("content_filter", violent)
     text_chunks = [c["choices"][0] for c in chunks if c["choices"] and "content_filter_offsets" not in c["choices"][0]]
     assert "content_filter_offsets" not in text_chunks[0] and text_chunks[0]["delta"]["content"] == "Color is"
+
+
+def test_a_resource_created_without_limits_gets_the_default_limits_and_empty_limits_means_none():
+    h = gateway(default_limits={"rpm": 7, "tpm": 7000})
+    created = h.admin.post("/admin/resources", json=NEWCO, headers=ADMIN).json()
+    assert created["limits"] == {"rpm": 7, "tpm": 7000}
+    unlimited = h.admin.post("/admin/resources", json={**NEWCO, "resource_id": "free", "limits": {}}, headers=ADMIN)
+    assert unlimited.json()["limits"] == {"rpm": None, "tpm": None}
+
+
+def test_n_and_a_missing_max_tokens_are_charged_against_the_token_limit():
+    h = gateway()
+    resource = h.directory.resources["contoso"]
+    h.directory.resources["contoso"] = type(resource).model_validate({
+        **resource.model_dump(), "limits": {"tpm": 3000},
+        "deployments": [{**resource.deployments[0].model_dump(), "context_length": 1000}]})
+    assert post(h, body={**HELLO, "max_tokens": 100, "n": 4}).status_code == 200
+    over = post(h, body={**HELLO, "max_tokens": 900, "n": 4})
+    assert_error(over, 429, "rate_limit_exceeded", type="rate_limit_error")
+    assert_error(post(h, body={**HELLO, "n": 4}), 429, "rate_limit_exceeded", type="rate_limit_error")
+    assert post(h, body={**HELLO, "n": 1}).status_code == 200
+
+
+def test_the_admin_api_is_not_served_on_the_public_listener():
+    h = gateway()
+    assert_error(h.client.post("/admin/resources", json=NEWCO, headers=ADMIN), 404, "404")
+    assert_error(h.client.get("/admin/resources/contoso", headers=ADMIN), 404, "404")
+    assert h.admin.get("/admin/resources/contoso", headers=ADMIN).status_code == 200
+    assert_error(h.admin.post(AZURE, json=HELLO, headers={"api-key": h.keys["contoso"]}), 404, "404")
+
+
+def test_the_admin_api_has_its_own_body_limit():
+    h = gateway(admin_max_body_bytes=2048)
+    big = {**NEWCO, "deployments": [{"name": f"d{i}", "model": MODEL} for i in range(100)]}
+    assert_error(h.admin.post("/admin/resources", json=big, headers=ADMIN), 413, "request_too_large")
+    assert "newco" not in h.directory.resources
+
+
+@pytest.mark.parametrize("key", ["", "short", " " + "k" * 40, "k" * 31])
+def test_the_gateway_refuses_an_admin_key_under_32_characters(key):
+    from pydantic import ValidationError
+
+    from services.gateway.settings import GatewaySettings
+
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        GatewaySettings(admin_key=key)
+
+
+def test_an_empty_bearer_is_not_the_admin():
+    h = gateway()
+    assert_error(h.admin.get("/admin/resources/contoso", headers={"authorization": "Bearer "}), 401, "401")
+
+
+async def test_the_listener_a_connection_arrived_on_chooses_the_app():
+    from services.gateway.app import by_listener
+
+    h = gateway()
+    route = by_listener(h.client.app, admin_port=8090)
+    seen = []
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            seen.append(message["status"])
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    for port in (8080, 8090):
+        scope = {"type": "http", "method": "GET", "path": "/admin/resources/contoso",
+                 "raw_path": b"/admin/resources/contoso",
+                 "query_string": b"", "headers": [(b"authorization", f"Bearer {ADMIN_KEY}".encode())],
+                 "server": ("127.0.0.1", port), "client": ("127.0.0.1", 50000), "scheme": "http",
+                 "http_version": "1.1", "root_path": "", "asgi": {"version": "3.0"}}
+        await route(scope, receive, send)
+    assert seen == [404, 200]
+
+
+def test_ignored_field_names_are_logged_capped_and_escaped(caplog):
+    h = gateway()
+    forged = "a\n2026-01-01 gateway ERROR residency: forged line"
+    body = {**HELLO, forged: 1, **{f"field_{i:05d}_" + "n" * 100: i for i in range(500)}}
+    with caplog.at_level("INFO", logger="residency.gateway.edge"):
+        assert post(h, body=body).status_code == 200
+    [record] = [r for r in caplog.records if r.name == "residency.gateway.edge"]
+    line = record.getMessage()
+    assert "\n" not in line and "\\n2026-01-01" in line
+    assert "501 request field(s)" in line and "and 491 more" in line
+    assert len(line) < 1000 and "n" * 41 not in line
+
+
+def test_cached_prompt_tokens_reach_the_caller_as_openais_prompt_tokens_details():
+    from tests.unit.gateway_fakes import completion, screened
+
+    cached = USAGE.model_copy(update={"cached_prompt_tokens": 8})
+    body = post(gateway(lambda request: [screened(request), completion(request, "Hi", usage=cached)])).json()
+    assert body["usage"] == {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13,
+                             "prompt_tokens_details": {"cached_tokens": 8}}

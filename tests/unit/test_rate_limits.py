@@ -48,8 +48,8 @@ async def test_tokens_are_estimated_up_front_then_settled_to_real_usage():
     estimate = estimate_tokens(prompt_chars=40, max_tokens=50)
     assert estimate == 60
     admission = await admit(counter, res, dep, estimate, now=NOW)
-    await settle(counter, admission, actual_tokens=20)
-    assert counter.windows[admission.charged[0][0]] == (1, 20)
+    await settle(counter, admission, actual_tokens=20, now=NOW + 5)
+    assert counter.windows[f"contoso@{int(NOW // 60)}"] == (1, 20)
     with pytest.raises(RateLimited) as refused:
         await admit(counter, res, dep, 90, now=NOW)
     assert "tokens" in refused.value.message and refused.value.headers["x-ratelimit-limit-tokens"] == "100"
@@ -60,3 +60,32 @@ async def test_no_limits_means_no_store_calls_and_no_headers():
     res, dep = resource()
     admission = await admit(counter, res, dep, 1_000_000, now=NOW)
     assert admission.headers == {} and counter.windows == {}
+
+
+def test_the_estimate_counts_every_choice_and_the_context_when_max_tokens_is_missing():
+    assert estimate_tokens(400, max_tokens=50, n=4, context_length=2048) == 100 + 4 * 50
+    # No max_tokens: each choice may fill the rest of the context.
+    assert estimate_tokens(400, n=2, context_length=2048) == 100 + 2 * (2048 - 100)
+    # A max_tokens beyond the context cannot be generated: it counts as the context.
+    assert estimate_tokens(0, max_tokens=2**63 - 1, n=16, context_length=2048) == 16 * 2048
+    assert estimate_tokens(400) == 100, "embeddings: the prompt only"
+
+
+async def test_a_correction_after_the_minute_counts_in_the_current_window():
+    counter = InMemoryWindowCounter()
+    res, dep = resource(tpm=1000)
+    admission = await admit(counter, res, dep, 10, now=NOW)
+    await settle(counter, admission, actual_tokens=900, now=NOW + 60)  # a stream that outlived its minute
+    minute = int(NOW // 60)
+    assert counter.windows[f"contoso@{minute}"] == (1, 10)
+    assert counter.windows[f"contoso@{minute + 1}"] == (0, 890)
+    with pytest.raises(RateLimited):
+        await admit(counter, res, dep, 200, now=NOW + 61)
+
+
+async def test_an_over_estimate_is_not_credited_to_a_later_minute():
+    counter = InMemoryWindowCounter()
+    res, dep = resource(tpm=1000)
+    admission = await admit(counter, res, dep, 900, now=NOW)
+    await settle(counter, admission, actual_tokens=100, now=NOW + 60)
+    assert f"contoso@{int(NOW // 60) + 1}" not in counter.windows

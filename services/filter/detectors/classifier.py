@@ -84,8 +84,16 @@ class TrainedModel:
         return bool(probability >= self.bands[self.heads.index(head)][1])
 
 
+# The jailbreak head learnt from user prompts, where "You are ..." role-play is an attack pattern;
+# ordinary system prompts ("You are a helpful assistant. Answer in one sentence.") score up to
+# 0.89 on it, the attacks tried here 0.98-1.0. System and developer messages are held to this
+# probability instead of the head's medium band (0.39).
+INSTRUCTION_JAILBREAK_PROBABILITY = 0.95
+
+
 class TrainedClassifier:
-    """Categories for every text; jailbreak for user prompts; indirect attack for documents."""
+    """Categories for every text; jailbreak for user, system and developer messages; indirect
+    attack for documents."""
 
     name = "classifier"
 
@@ -102,6 +110,8 @@ class TrainedClassifier:
         prompt = policy.policy.prompt
         if kind == "prompt" and prompt.jailbreak != "off":
             detected["jailbreak"] = self.model.detected("jailbreak", probabilities["jailbreak"])
+        if kind == "instruction" and prompt.jailbreak != "off":
+            detected["jailbreak"] = probabilities["jailbreak"] >= INSTRUCTION_JAILBREAK_PROBABILITY
         if kind == "document" and prompt.indirect_attack != "off":
             detected["indirect_attack"] = self.model.detected("indirect_attack", probabilities["indirect_attack"])
         return Findings(severities=severities, detected=detected)

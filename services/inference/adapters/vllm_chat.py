@@ -28,6 +28,12 @@ log = logging.getLogger("residency.inference.engine")
 ROLES = {"developer": "system"}
 
 
+def cache_salt(resource_id: str) -> str:
+    """vLLM's prefix cache, salted per resource: a cached prefix is reused only by requests of the
+    same resource, so no tenant can time another's prompts (a cache hit answers faster)."""
+    return f"residency-resource/{resource_id}"
+
+
 class VllmChatEngine:
     def __init__(self, name: str, model: str, options: EngineOptions, *, adapter_dir: Path, work_dir: Path,
                  stats_interval_s: float = 1.0) -> None:
@@ -87,11 +93,11 @@ class VllmChatEngine:
         completion_tokens = 0
         self._running.add(request.request_id)
         try:
-            async for output in engine.generate({"prompt_token_ids": prompt_ids}, params,
-                                                      request_id=request.request_id, lora_request=lora):
+            prompt = {"prompt_token_ids": prompt_ids, "cache_salt": cache_salt(request.resource_id)}
+            async for output in engine.generate(prompt, params, request_id=request.request_id, lora_request=lora):
                 deltas = tuple(self._delta(o, request) for o in output.outputs)
                 completion_tokens += sum(d.token_count for d in deltas)
-                yield EngineStep(deltas, len(prompt_ids), completion_tokens)
+                yield EngineStep(deltas, len(prompt_ids), completion_tokens, output.num_cached_tokens)
         except (VLLMValidationError, ValueError) as error:
             raise InvalidGenerationRequest(str(error).split("\n")[0]) from None
         except EngineDeadError:
