@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
+from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey, StoredRecords
 
 Clock = Callable[[], datetime]
 
@@ -19,13 +19,12 @@ Clock = Callable[[], datetime]
 class RecordStore(Protocol):
     """The region's record collection."""
 
-    async def put_record(self, record: dict[str, Any]) -> bool:
-        """Insert once; returns False when a record of that request already exists."""
-
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None: ...
 
-    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
-        """Insert each once (duplicates of stored requests are skipped); returns how many were new."""
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> StoredRecords:
+        """Insert each once (duplicates of stored requests are skipped); returns how many were new
+        and which records the store refused. Raises DependencyUnavailable (or pymongo's connection
+        errors) when the store cannot take the write now: the whole batch is then retried."""
 
     async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
                              end_user: str | None, limit: int) -> list[SignalRecord]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
+from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey, StoredRecords
 from services.retention.records import signal_record_of
 from tests.unit.builders import CREATED_AT
 
@@ -28,7 +28,7 @@ class InMemoryRecordStore:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
 
-    async def put_record(self, record: dict[str, Any]) -> bool:
+    def _put(self, record: dict[str, Any]) -> bool:
         key = (record["resource_id"], record["request_id"])
         if key in self.records:
             return False
@@ -38,8 +38,8 @@ class InMemoryRecordStore:
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None:
         return self.records.get((resource_id, request_id))
 
-    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
-        return sum([await self.put_record(r) for r in records])
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> StoredRecords:
+        return StoredRecords(sum([self._put(r) for r in records]))
 
     async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
                              end_user: str | None, limit: int) -> list[SignalRecord]:
