@@ -74,9 +74,11 @@ class KeyProvider(Protocol):
 
 
 class PolicyStore(Protocol):
-    """Per-resource retention set lower than the service's maximum."""
+    """Per-resource retention set lower than the service's maximum. Each replica may cache what it
+    read for a few seconds (own changes at once): the handlers read it for every record."""
 
-    async def retention_days(self, resource_id: str) -> int | None: ...
+    async def retention_days(self, resource_id: str, *, fresh: bool = False) -> int | None:
+        """``fresh`` skips the cache: for answers to the owner, who may have changed it elsewhere."""
 
     async def set_retention_days(self, resource_id: str, days: int) -> None: ...
 
