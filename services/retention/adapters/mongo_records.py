@@ -105,8 +105,10 @@ class MongoRecordStore:
         deleted = 0
         for resource_id in await self._records.distinct("resource_id"):
             query = {"resource_id": resource_id, "expires_at": {"$lte": now}}
-            deleted += (await self._records.delete_many(query)).deleted_count
+            # Signals first, as everywhere here: a sweep stopped in between leaves records, which
+            # the next sweep finds; signals left without records would never be listed again.
             await self._signals.delete_many(query)
+            deleted += (await self._records.delete_many(query)).deleted_count
         return deleted
 
     async def delete_completed_before(self, resource_id: str, before: datetime) -> int:
