@@ -1,8 +1,10 @@
 """What the retention handlers need from the outside world. Every store is the region's own.
 
-Queries that touch records, keys or flags of a resource name its resource ID (the MongoDB
-adapters' indexes lead with it; the sweep goes resource by resource). Two lookups do not: a
-grant by its ID, and the reviewers' list of flags (IDs and rule names, never content).
+Queries that touch records, keys, flags or grants of a resource name its resource ID first (the
+MongoDB adapters' indexes lead with it). The exceptions (README, "Storing"; checked by
+tests/integration/test_retention_queries.py): the sweep's lists of resources and of retentions,
+the reviewers' list of flags (IDs and rule names, never content), a grant by its ID, and the
+audit chain, which is one per region.
 """
 
 from __future__ import annotations

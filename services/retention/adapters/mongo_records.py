@@ -4,8 +4,9 @@ Two collections: ``records`` (one document per request, never changed once writt
 ``signals``, the flagging fields of the records that carry an abuse signal and their flag state,
 so flagging queries and updates touch only that small collection (FerretDB v1 answers most
 queries by scanning; MongoDB uses the indexes). ``get_record`` joins the two by ``_id``.
-Every query names a resource ID and every index leads with it; the sweep, which looks for expired
-records across resources, goes resource by resource. No TTL index (FerretDB v1 has none).
+Every query names a resource ID first and every index leads with it; the sweep, which looks for
+expired records across resources, lists the resource IDs and goes resource by resource. No TTL
+index (FerretDB v1 has none).
 """
 
 from __future__ import annotations
