@@ -2,10 +2,13 @@
 
 Generation requests go through an in-flight window: up to ``max_in_flight`` run in the engine at
 once (vLLM batches them), the consumer waits when the window is full, and offsets are committed
-only up to the first unfinished request.
+only up to the first unfinished request; an outage sends the consumer back to the request, any
+other failure dead-letters it (services/runtime/inflight.py).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
@@ -25,6 +28,7 @@ from contracts.generation_requests import GenerateCompletion
 from services.inference import handlers
 from services.inference.bootstrap import bootstrap
 from services.inference.settings import InferenceSettings
+from services.runtime.dead_letters import dead_letter
 from services.runtime.inflight import InFlightWindow
 from services.runtime.service_app import ServiceWiring
 
@@ -33,7 +37,11 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     inference = bootstrap(settings, **overrides)
     ports = inference.ports
     wiring = ServiceWiring("inference", settings, inference.broker)
-    window = InFlightWindow(settings.max_in_flight)
+
+    async def dead_letter_request(record: Any, error: BaseException) -> None:
+        await dead_letter(inference.broker, record, service="inference", error=error)
+
+    window = InFlightWindow(settings.max_in_flight, dead_letter=dead_letter_request)
 
     @wiring.group_subscriber(generation_requests.TOPIC, "inference", ack_policy=AckPolicy.MANUAL)
     async def on_generation_request(cmd: GenerateCompletion, message: KafkaMessage) -> None:

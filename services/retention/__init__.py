@@ -13,6 +13,7 @@ Exceptions::
     Exception
     └── RetentionError
         ├── WrongRegion        a record of another region reached this region's consumer
+        ├── RecordRefused      the store refused one record of a batch (dead-lettered alone)
         ├── UnreadableRecord   sealed content failed to open (moved, altered, or its key destroyed)
         ├── KeyWindowClosed    a data key was asked for a day whose retention window has passed
         ├── AuditUnavailable   the audit log could not take an entry (so the access is refused)

@@ -16,6 +16,7 @@ from contracts import interaction_records
 from contracts.interaction_records import InteractionCompleted
 from services.retention import handlers
 from services.retention.bootstrap import RetentionService, bootstrap
+from services.retention.errors import RecordRefused
 from services.retention.review.http_customer import customer_app
 from services.retention.review.http_review import review_app
 from services.retention.review.server import RunningServer, Tls, start_server
@@ -47,9 +48,10 @@ async def start_http(service: RetentionService, settings: RetentionSettings) -> 
 
 
 async def store_batch(records: tuple[Any, ...], service: RetentionService) -> None:
-    """Each record prepared on its own: a poison record goes to the DLQ alone, an outage retries
-    the batch (storing is idempotent, so what was stored before the outage is not stored twice)."""
-    prepared = []
+    """Each record prepared on its own: a poison record goes to the DLQ alone, and so does one the
+    store refuses; an outage retries the batch (storing is idempotent, so what was stored before
+    the outage is not stored twice)."""
+    prepared: list[tuple[Any, dict[str, Any]]] = []
     for record in records:
         try:
             event = InteractionCompleted.model_validate_json(record.value)
@@ -60,8 +62,10 @@ async def store_batch(records: tuple[Any, ...], service: RetentionService) -> No
             await dead_letter(service.broker, record, service="retention", error=error)
             continue
         if stored is not None:
-            prepared.append(stored)
-    await handlers.store_records(prepared, service.ports)
+            prepared.append((record, stored))
+    refused = await handlers.store_records([stored for _, stored in prepared], service.ports)
+    for index, code in refused.items():
+        await dead_letter(service.broker, prepared[index][0], service="retention", error=RecordRefused(code))
 
 
 @dataclass

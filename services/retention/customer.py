@@ -59,6 +59,6 @@ async def set_retention(resource_id: str, days: int, ports: CustomerPorts) -> di
 
 
 async def retention(resource_id: str, ports: CustomerPorts) -> dict[str, int]:
-    days = await ports.sweep.policies.retention_days(resource_id)
+    days = await ports.sweep.policies.retention_days(resource_id, fresh=True)  # it may have changed elsewhere
     maximum = ports.sweep.max_retention_days
     return {"retention_days": min(days or maximum, maximum), "maximum_days": maximum}

@@ -9,6 +9,14 @@ class WrongRegion(RetentionError):
     """A record names another region than the store it reached; it is dead-lettered, never stored."""
 
 
+class RecordRefused(RetentionError):
+    """The store refused one record of a batch for what it holds (not an outage); it is dead-lettered alone."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"the store refused the record (error code {code})")
+        self.code = code
+
+
 class UnreadableRecord(RetentionError):
     """Sealed content failed authentication or its key is gone: it is reported, never served."""
 

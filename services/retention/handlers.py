@@ -7,12 +7,12 @@ so one bad message is dead-lettered alone; the prepared records are then stored 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from contracts.interaction_records import InteractionCompleted
-from services.retention.errors import WrongRegion
+from services.retention.errors import RecordRefused, WrongRegion
 from services.retention.flagging import Rule, evaluate
 from services.retention.keyring import Keyring
 from services.retention.ports import Clock, FlagStore, PolicyStore, RecordStore
@@ -63,21 +63,29 @@ async def prepare_record(event: InteractionCompleted, ports: RetentionPorts) -> 
     return build_record(event, expires_at=expires_at, retention_days=days, content=content)
 
 
-async def store_records(records: Sequence[dict[str, Any]], ports: RetentionPorts) -> None:
+async def store_records(records: Sequence[dict[str, Any]], ports: RetentionPorts) -> Mapping[int, int]:
+    """Store the records, flag those with signals; returns the ones the store refused (index ->
+    error code), which the caller dead-letters. An outage raises: the whole batch comes again."""
     if not records:
-        return
-    inserted = await ports.records.put_records(records)
-    log.info("%d records stored, %d already stored", inserted, len(records) - inserted)
-    for record in records:
-        if record["has_signals"]:
+        return {}
+    stored = await ports.records.put_records(records)
+    log.info("%d of %d records new, %d refused by the store", stored.inserted, len(records), len(stored.refused))
+    for index, record in enumerate(records):
+        if index in stored.refused:
+            log.error("request %s of resource %s refused by the store (code %d)", record["request_id"],
+                      record["resource_id"], stored.refused[index])
+        elif record["has_signals"]:
             # Also after a duplicate delivery: flag IDs are deterministic, so a crash between
             # storing and flagging is repaired by the redelivery.
             await raise_flags(record, ports)
+    return stored.refused
 
 
 async def store_interaction(event: InteractionCompleted, ports: RetentionPorts) -> None:
     record = await prepare_record(event, ports)
-    await store_records([record] if record else [], ports)
+    refused = await store_records([record] if record else [], ports)
+    if refused:
+        raise RecordRefused(refused[0])
 
 
 async def raise_flags(record: dict[str, Any], ports: RetentionPorts) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -39,6 +40,15 @@ class StoredDataKey:
     @property
     def destroyed(self) -> bool:
         return self.wrapped is None
+
+
+@dataclass(frozen=True)
+class StoredRecords:
+    """What the record store did with a batch: how many records were new, and which it refused
+    (index in the batch -> the store's error code; e.g. FerretDB refuses a field name with a dot)."""
+
+    inserted: int
+    refused: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """What the retention handlers need from the outside world. Every store is the region's own.
 
-Queries that touch records, keys or flags of a resource name its resource ID (the MongoDB
-adapters' indexes lead with it; the sweep goes resource by resource). Two lookups do not: a
-grant by its ID, and the reviewers' list of flags (IDs and rule names, never content).
+Queries that touch records, keys, flags or grants of a resource name its resource ID first (the
+MongoDB adapters' indexes lead with it). The exceptions (README, "Storing"; checked by
+tests/integration/test_retention_queries.py): the sweep's lists of resources and of retentions,
+the reviewers' list of flags (IDs and rule names, never content), a grant by its ID, and the
+audit chain, which is one per region.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
+from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey, StoredRecords
 from services.runtime.sealing import KeyProvider as KeyProvider  # the shared key-provider port
 
 Clock = Callable[[], datetime]
@@ -20,13 +22,12 @@ Clock = Callable[[], datetime]
 class RecordStore(Protocol):
     """The region's record collection."""
 
-    async def put_record(self, record: dict[str, Any]) -> bool:
-        """Insert once; returns False when a record of that request already exists."""
-
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None: ...
 
-    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
-        """Insert each once (duplicates of stored requests are skipped); returns how many were new."""
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> StoredRecords:
+        """Insert each once (duplicates of stored requests are skipped); returns how many were new
+        and which records the store refused. Raises DependencyUnavailable (or pymongo's connection
+        errors) when the store cannot take the write now: the whole batch is then retried."""
 
     async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
                              end_user: str | None, limit: int) -> list[SignalRecord]:
@@ -65,9 +66,11 @@ class KeyStore(Protocol):
 
 
 class PolicyStore(Protocol):
-    """Per-resource retention set lower than the service's maximum."""
+    """Per-resource retention set lower than the service's maximum. Each replica may cache what it
+    read for a few seconds (own changes at once): the handlers read it for every record."""
 
-    async def retention_days(self, resource_id: str) -> int | None: ...
+    async def retention_days(self, resource_id: str, *, fresh: bool = False) -> int | None:
+        """``fresh`` skips the cache: for answers to the owner, who may have changed it elsewhere."""
 
     async def set_retention_days(self, resource_id: str, days: int) -> None: ...
 

@@ -23,6 +23,7 @@ from contracts.grounding_requests_v2 import GroundingRequested
 from services.retrieval import handlers
 from services.retrieval.bootstrap import bootstrap
 from services.retrieval.settings import RetrievalSettings
+from services.runtime.dead_letters import dead_letter
 from services.runtime.inflight import InFlightWindow
 from services.runtime.replies import wait_until_positioned
 from services.runtime.reply_inbox import InMemoryReplyInbox
@@ -37,7 +38,11 @@ def create_app(settings: RetrievalSettings, **overrides: Any) -> FastStream:
     inbox = InMemoryReplyInbox()
     broker, ports = bootstrap(settings, inbox=inbox, **overrides)
     wiring = ServiceWiring("retrieval", settings, broker)
-    window = InFlightWindow(settings.max_in_flight)
+
+    async def dead_letter_request(record: Any, error: BaseException) -> None:
+        await dead_letter(broker, record, service="retrieval", error=error)
+
+    window = InFlightWindow(settings.max_in_flight, dead_letter=dead_letter_request)
 
     @wiring.group_subscriber(grounding_requests_v2.TOPIC, "retrieval", ack_policy=AckPolicy.MANUAL)
     async def on_grounding_request(request: GroundingRequested, message: KafkaMessage) -> None:

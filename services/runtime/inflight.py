@@ -7,6 +7,16 @@ consumer stops fetching (back-pressure). Each partition's offset is committed on
 first message whose work has not finished — commit after publish still holds: a crash
 re-delivers everything not yet finished, never skips it. A message whose key (the request ID) is
 already running or finished recently is not run twice.
+
+A work that raises follows the runtime's one dead-letter rule (services.runtime.dead_letters):
+
+- an outage (``is_retryable``: the broker or a store unreachable, a time-out) leaves the offset
+  uncommitted — later offsets may finish, the commit stays behind it — and after a pause seeks
+  the consumer back to it, as FastStream's nack does for a plain subscriber. The later messages
+  come again too and are skipped (running or settled offsets); the failed one runs again.
+- anything else is dead-lettered, then its offset counts as finished. If the dead letter cannot
+  be published, the message is treated as an outage: it comes again, never silently dropped.
+- a cancelled work (shutdown) is left uncommitted: the next owner of the partition runs it.
 """
 
 from __future__ import annotations
@@ -14,42 +24,56 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from services.runtime.dead_letters import RETRY_PAUSE_S, is_retryable
 
 log = logging.getLogger("residency.inflight")
 RECENT_KEYS = 10_000
+DeadLetter = Callable[[Any, BaseException], Awaitable[None]]  # (consumer record, error)
 
 
 class PartitionOffsets:
-    """Offsets of one partition: which are still running, and how far it is safe to commit."""
+    """Offsets of one partition: which are not finished, and how far it is safe to commit."""
 
     def __init__(self) -> None:
-        self.running: set[int] = set()
+        self.pending: set[int] = set()  # running, or failed for an outage and waiting to come again
+        self.retrying: set[int] = set()  # the failed ones: the consumer is sent back to the lowest
+        self.first_offset = -1  # the first offset seen: the group's position when consuming began
         self.next_offset = 0  # one past the highest offset seen
         self.committed = -1  # never commit backwards when commits of two works interleave
 
     def start(self, offset: int) -> None:
         if self.committed < 0:
-            self.committed = offset  # the group's position is already here: nothing to commit yet
-        self.running.add(offset)
+            self.first_offset = self.committed = offset  # the group is already here: nothing to commit yet
+        self.pending.add(offset)
+        self.retrying.discard(offset)
         self.next_offset = max(self.next_offset, offset + 1)
 
     def finish(self, offset: int) -> None:
-        self.running.discard(offset)
+        self.pending.discard(offset)
+
+    def seen(self, offset: int) -> bool:
+        """Running, or finished (done or dead-lettered): this offset must not start again."""
+        if offset in self.pending:
+            return offset not in self.retrying
+        return self.first_offset <= offset < self.next_offset
 
     @property
     def safe_to_commit(self) -> int:
         """The first offset whose work has not finished (or one past the last seen)."""
-        return min(self.running) if self.running else self.next_offset
+        return min(self.pending) if self.pending else self.next_offset
 
 
 class InFlightWindow:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, dead_letter: DeadLetter, retry_pause_s: float = RETRY_PAUSE_S) -> None:
         self._slots = asyncio.Semaphore(limit)
+        self._dead_letter = dead_letter
+        self._retry_pause_s = retry_pause_s
         self._partitions: dict[TopicPartition, PartitionOffsets] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._keys_running: set[str] = set()
@@ -64,6 +88,9 @@ class InFlightWindow:
         record = message.raw_message
         partition = TopicPartition(record.topic, record.partition)
         offsets = self._partitions.setdefault(partition, PartitionOffsets())
+        if offsets.seen(record.offset):
+            work.close()  # this very message again, after a seek back to an earlier one
+            return
         if key in self._keys_running or key in self._keys_done:
             work.close()
             log.info("request %s delivered again; not run twice", key)
@@ -80,19 +107,53 @@ class InFlightWindow:
 
     async def _run(self, message: Any, partition: TopicPartition, offset: int,
                    work: Coroutine[Any, Any, None], key: str) -> None:
+        offsets = self._partitions[partition]
         try:
             await work
-        except Exception:  # the work reports its own errors; the window must go on
-            log.exception("work for request %s failed", key)
-        finally:
-            self._keys_running.discard(key)
+        except asyncio.CancelledError:
+            self._release(key, done=False)
+            raise
+        except Exception as error:  # noqa: BLE001 - sorted by the dead-letter rule below
+            self._release(key, done=False)
+            if is_retryable(error) or not await self._dead_lettered(message.raw_message, key, error):
+                await self._deliver_again(message.consumer, partition, offsets, offset, key, error)
+                return
+        else:
+            self._release(key, done=True)
+        offsets.finish(offset)
+        await self._commit(message.consumer, partition, offsets)
+
+    def _release(self, key: str, *, done: bool) -> None:
+        self._slots.release()
+        self._keys_running.discard(key)
+        if done:  # a failed or dead-lettered request may run again (redelivery, a DLQ replay)
             self._keys_done[key] = None
             while len(self._keys_done) > RECENT_KEYS:
                 self._keys_done.popitem(last=False)
-            self._slots.release()
-            offsets = self._partitions[partition]
-            offsets.finish(offset)
-            await self._commit(message.consumer, partition, offsets)
+
+    async def _dead_lettered(self, record: Any, key: str, error: Exception) -> bool:
+        try:
+            await self._dead_letter(record, error)
+        except Exception as failure:  # noqa: BLE001 - whatever it was, the message must come again
+            log.warning("request %s could not be dead-lettered (%s)", key, type(failure).__name__)
+            return False
+        return True
+
+    async def _deliver_again(self, consumer: Any, partition: TopicPartition, offsets: PartitionOffsets,
+                             offset: int, key: str, error: Exception) -> None:
+        log.warning("request %s at %s@%d failed (%s); delivering it again", key, partition, offset,
+                    type(error).__name__)
+        offsets.retrying.add(offset)
+        await asyncio.sleep(self._retry_pause_s)
+        if not offsets.retrying:
+            return  # delivered again meanwhile (a rebalance brought the partition back)
+        try:
+            # To the lowest failed offset: a later failure must not seek past an earlier one.
+            consumer.seek(partition, min(offsets.retrying))
+        except IllegalStateError:
+            # The partition moved to another replica: it starts from the committed offset,
+            # which is not past this one.
+            log.warning("%s moved to another consumer before %d came again", partition, offset)
 
     @staticmethod
     async def _commit(consumer: Any, partition: TopicPartition, offsets: PartitionOffsets) -> None:

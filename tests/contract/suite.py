@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import region_of_topic
 from contracts.registry import TOPICS, TopicSpec
+from services.runtime.bus import TopicPublisher
 from tests.contract.snapshots import breaking_changes, schema_of, snapshot_path
 
 ENVELOPE: dict[str, Any] = {
@@ -67,6 +68,25 @@ class ContractSuite:
             with pytest.raises(ValidationError):
                 example.request_id = "changed-id-000"  # type: ignore[misc]
 
-    def test_key_is_the_resource_id(self) -> None:
+    @pytest.mark.parametrize("resource_id", ["contoso", "fabrikam-eu", "Tenant_42"])
+    async def test_key_is_the_resource_id(self, resource_id: str) -> None:
+        """The topic's key function, and what the publisher actually sends, is the message's resource ID."""
         for example in self.examples:
-            assert self.module.key(example.resource_id) == b"contoso"
+            message = type(example).model_validate({**example.model_dump(), "resource_id": resource_id})
+            assert self.module.key(message.resource_id) == resource_id.encode()
+            broker = KeyRecordingBroker()
+            await TopicPublisher(broker, self.spec.template, message.region).publish(message)  # type: ignore[arg-type]
+            assert broker.keys == [self.module.key(resource_id)]
+
+
+class KeyRecordingBroker:
+    """The one broker call TopicPublisher makes, recording the key of what it publishes."""
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+
+    def publisher(self, topic: str, **_: object) -> KeyRecordingBroker:
+        return self
+
+    async def publish(self, message: object, *, key: bytes, headers: object = None) -> None:
+        self.keys.append(key)

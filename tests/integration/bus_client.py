@@ -71,5 +71,8 @@ class BusClient:
                 await self._changed.wait()
         return self._received[request_id]
 
+    def received(self, request_id: str) -> list[Any]:
+        return self._received.get(request_id, [])
+
     def records(self, request_id: str) -> list[Any]:
         return self._records.get(request_id, [])

@@ -11,15 +11,18 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
+from pymongo.errors import NetworkTimeout, ServerSelectionTimeoutError
 
 from contracts import interaction_records
 from contracts.base import topic_name
 from contracts.dead_letters import DeadLetter
 from contracts.interaction_records import InteractionCompleted
+from services.retention.adapters.mongo_records import MongoRecordStore
+from services.retention.adapters.mongo_region import MongoRegionStore
 from services.retention.app import create_app
+from services.retention.model import StoredRecords
 from services.retention.settings import RetentionSettings
 from services.runtime import dlq_cli
-from services.runtime.errors import DependencyUnavailable
 from tests.contract.suite import ENVELOPE
 from tests.integration.kafka_tools import read_topic
 
@@ -83,37 +86,37 @@ async def test_a_malformed_message_is_dead_lettered_and_the_partition_moves_on(i
     assert all(not k.startswith("dlq-") for k, _ in replayed[-1].headers)
 
 
-class FlakyStore:
-    """A store that is down for the first ``outages`` writes."""
+class FlakyRecords:
+    """The real record adapter behind a store that fails the first writes with pymongo's own errors."""
 
-    def __init__(self, outages: int) -> None:
-        self.outages = outages
-        self.records: dict[str, dict[str, Any]] = {}
+    def __init__(self, real: MongoRecordStore, *outages: Exception) -> None:
+        self.real = real
+        self.outages = list(outages)
         self.attempts = 0
 
-    async def put_record(self, record: dict[str, Any]) -> bool:
+    async def put_records(self, records: list[dict[str, Any]]) -> StoredRecords:
         self.attempts += 1
-        if self.attempts <= self.outages:
-            raise DependencyUnavailable("store down")
-        return self.records.setdefault(record["_id"], record) is record
+        if self.outages:
+            raise self.outages.pop(0)
+        return await self.real.put_records(records)
 
-    async def put_records(self, records: list[dict[str, Any]]) -> int:
-        return sum([await self.put_record(record) for record in records])
-
-    async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None:
-        return self.records.get(f"{resource_id}/{request_id}")
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
 
 
 async def test_an_unavailable_store_is_retried_never_dead_lettered(infra, region) -> None:
-    store = FlakyStore(outages=2)
+    settings = settings_for(region, infra)
+    region_store = MongoRegionStore(infra.mongo, settings.database_name)
+    store = FlakyRecords(region_store.records, ServerSelectionTimeoutError("127.0.0.1:1: Connection refused"),
+                         NetworkTimeout("127.0.0.1:1: timed out"))
     source = topic_name(interaction_records.TOPIC, region)
     await publish_raw(infra.kafka, source, interaction(region, "survives-outage").model_dump_json().encode())
-    async with create_app(settings_for(region, infra), store=store):
-        async with asyncio.timeout(20):
-            while not store.records:
-                await asyncio.sleep(0.1)
+    try:
+        async with create_app(settings, store=store):
+            await wait_for_record(infra, settings, "survives-outage")
+    finally:
+        await region_store.close()
     assert store.attempts == 3
-    assert list(store.records) == ["contoso/survives-outage"]
     assert await read_topic(infra.kafka, source + ".dlq") == []
 
 
@@ -146,3 +149,19 @@ async def test_a_dead_lettered_request_answers_its_caller_at_once(infra, region)
         "req-poison-0001", "contoso", "replica-7", region)
     assert (failed.error.status, failed.error.code) == (500, "internal_error")
     assert "req-poison-0001" in failed.error.message
+
+
+async def test_a_record_the_store_refuses_is_dead_lettered_alone(infra, region) -> None:
+    settings = settings_for(region, infra)
+    source = topic_name(interaction_records.TOPIC, region)
+    # FerretDB refuses a field name with a dot, wherever it sits; the contract allows any name.
+    refused = interaction(region, "refused-by-store").model_copy(
+        update={"prompt_filter_results": [{"hate.v2": {"filtered": False, "severity": "safe"}}]})
+    values = [interaction(region, "stored-before").model_dump_json().encode(), refused.model_dump_json().encode(),
+              interaction(region, "stored-after").model_dump_json().encode()]
+    await publish_raw(infra.kafka, source, *values)  # before the service starts: one batch
+    async with create_app(settings):
+        for request_id in ("stored-before", "stored-after"):
+            await wait_for_record(infra, settings, request_id)
+        letters = await read_topic(infra.kafka, source + ".dlq", until=lambda r: len(r) >= 1)
+    assert [(r.value, dict(r.headers)["dlq-error-type"]) for r in letters] == [(values[1], b"RecordRefused")]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from services.retention.errors import UnreadableRecord
 from services.retention.records import associated_data, document_to_sealed
@@ -47,12 +48,33 @@ async def test_expiry_and_key_destruction(infra, tmp_path) -> None:
         await eventually(swept)
         keys = await harness.db["data_keys"].find({"resource_id": "contoso"}).to_list()
         assert keys and all(k["wrapped"] is None and k["destroyed_at"] for k in keys)
-        assert await harness.db["flags"].count_documents({"resource_id": "contoso"}) == 0
+        for collection in ("signals", "flags"):  # the flag state and the flags went with the records
+            assert await harness.db[collection].count_documents({"resource_id": "contoso"}) == 0, collection
         # Copies that outlived the sweep (a lagging replica, a restored backup) stay unreadable.
         await harness.db["records"].insert_many(copies)
         for copy in copies:
             with pytest.raises(UnreadableRecord):
                 await try_open(harness, copy)
+
+
+async def test_a_sweep_that_fails_half_way_leaves_nothing_behind_after_the_next(infra, tmp_path, monkeypatch) -> None:
+    async with running(infra, tmp_path) as harness:
+        await harness.store_flagged("contoso", "interrupted")
+        assert await harness.db["signals"].count_documents({"resource_id": "contoso"}) == 3
+        signals = harness.service.store.records._signals
+        real_delete = signals.delete_many
+
+        async def store_gone_once(*args: Any, **kwargs: Any) -> Any:
+            monkeypatch.setattr(signals, "delete_many", real_delete)
+            raise AutoReconnect("connection reset by peer")
+
+        monkeypatch.setattr(signals, "delete_many", store_gone_once)
+        harness.clock.offset = timedelta(days=30, hours=1)
+        with pytest.raises(AutoReconnect):
+            await sweep(harness.service.sweep)
+        await sweep(harness.service.sweep)
+        for collection in ("records", "signals", "flags"):
+            assert await harness.db[collection].count_documents({"resource_id": "contoso"}) == 0, collection
 
 
 async def test_a_lowered_retention_applies_to_stored_data(infra, tmp_path) -> None:
@@ -89,8 +111,9 @@ async def test_deletion_unrecoverable(infra, tmp_path) -> None:
         assert deleted.status_code == 200 and deleted.json()["records_deleted"] == 3
         assert wrong_owner.status_code == 401
 
-        for collection in ("records", "flags", "grants"):
+        for collection in ("records", "signals", "flags", "grants"):
             assert await harness.db[collection].count_documents({"resource_id": "contoso"}) == 0, collection
+        assert await harness.db["signals"].count_documents({"resource_id": "fabrikam"}) == 3
         keys = await harness.db["data_keys"].find({"resource_id": "contoso"}).to_list()
         assert keys and all(k["wrapped"] is None and k["destroyed_because"] == "customer deletion" for k in keys)
         await harness.db["records"].insert_many(copies)  # even a full copy of the records

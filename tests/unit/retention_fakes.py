@@ -1,14 +1,20 @@
 """Hand-written in-memory fakes of the retention ports, with the semantics of the Mongo adapters
-(unique keys, one active data key per day, conditional grant approval, unique audit sequence)."""
+(unique keys, one active data key per day, conditional grant approval, unique audit sequence,
+records as BSON gives them back, a per-replica policy cache). The store-contract suite
+(tests/integration/test_retention_store_contracts.py) runs each fake and its adapter alike."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey
+import bson
+from bson.codec_options import CodecOptions
+
+from services.retention.model import AuditEntry, Flag, Grant, SignalRecord, StoredDataKey, StoredRecords
 from services.retention.records import signal_record_of
 from tests.unit.builders import CREATED_AT
 
@@ -24,22 +30,31 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
+BSON = CodecOptions(tz_aware=True)
+
+
+def as_stored(document: dict[str, Any]) -> dict[str, Any]:
+    """What MongoDB gives back: a copy, bytes for Binary, lists for tuples, UTC times to the millisecond."""
+    return bson.decode(bson.encode(document), BSON)
+
+
 class InMemoryRecordStore:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
 
-    async def put_record(self, record: dict[str, Any]) -> bool:
+    def _put(self, record: dict[str, Any]) -> bool:
         key = (record["resource_id"], record["request_id"])
         if key in self.records:
             return False
-        self.records[key] = dict(record)
+        self.records[key] = as_stored(record)
         return True
 
     async def get_record(self, resource_id: str, request_id: str) -> dict[str, Any] | None:
-        return self.records.get((resource_id, request_id))
+        found = self.records.get((resource_id, request_id))
+        return as_stored(found) if found is not None else None
 
-    async def put_records(self, records: Sequence[dict[str, Any]]) -> int:
-        return sum([await self.put_record(r) for r in records])
+    async def put_records(self, records: Sequence[dict[str, Any]]) -> StoredRecords:
+        return StoredRecords(sum([self._put(r) for r in records]))
 
     async def signal_history(self, resource_id: str, since: datetime, until: datetime, *, kind: str | None,
                              end_user: str | None, limit: int) -> list[SignalRecord]:
@@ -52,10 +67,10 @@ class InMemoryRecordStore:
     async def mark_flagged(self, resource_id: str, request_ids: Sequence[str], flag_id: str, rule: str) -> None:
         for request_id in request_ids:
             record = self.records.get((resource_id, request_id))
-            if record is not None:
+            if record is not None and record["has_signals"]:  # flag state lives beside signals only
                 record["flagged"] = True
-                record["flag_ids"] = sorted({*record["flag_ids"], flag_id})
-                record["flag_rules"] = sorted({*record["flag_rules"], rule})
+                record["flag_ids"] += [flag_id] if flag_id not in record["flag_ids"] else []  # $addToSet
+                record["flag_rules"] += [rule] if rule not in record["flag_rules"] else []
 
     def _delete(self, keep) -> int:
         before = len(self.records)
@@ -109,14 +124,30 @@ class InMemoryKeyStore:
 
 
 class InMemoryPolicyStore:
-    def __init__(self, days: dict[str, int] | None = None) -> None:
-        self.days = dict(days or {})
+    """Like the adapter, each replica caches what it read for ``cache_s`` (own writes at once)."""
 
-    async def retention_days(self, resource_id: str) -> int | None:
-        return self.days.get(resource_id)
+    def __init__(self, days: dict[str, int] | None = None, *, cache_s: float = 30.0) -> None:
+        self.days = dict(days or {})
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[int | None, float]] = {}
+
+    def replica(self, *, cache_s: float = 30.0) -> InMemoryPolicyStore:
+        """Another process's store over the same policies, with its own cache."""
+        other = InMemoryPolicyStore(cache_s=cache_s)
+        other.days = self.days
+        return other
+
+    async def retention_days(self, resource_id: str, *, fresh: bool = False) -> int | None:
+        cached = self._cache.get(resource_id)
+        if cached and not fresh and time.monotonic() - cached[1] < self.cache_s:
+            return cached[0]
+        days = self.days.get(resource_id)
+        self._cache[resource_id] = (days, time.monotonic())
+        return days
 
     async def set_retention_days(self, resource_id: str, days: int) -> None:
         self.days[resource_id] = days
+        self._cache[resource_id] = (days, time.monotonic())
 
     async def all_retention_days(self) -> dict[str, int]:
         return dict(self.days)

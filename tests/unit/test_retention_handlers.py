@@ -219,7 +219,7 @@ async def test_a_redelivered_trigger_raises_the_same_flag_once():
 async def test_a_retention_lowered_during_the_day_shortens_the_window_of_that_days_later_records():
     world = World()
     await store_interaction(interaction(request_id="req_before-001"), world.ports)
-    world.policies.days[RESOURCE_ID] = 1
+    await world.policies.set_retention_days(RESOURCE_ID, 1)
     await store_interaction(interaction(request_id="req_after-0001"), world.ports)
 
     assert (await stored(world, "req_before-001"))["expires_at"] == datetime(2025, 4, 13, tzinfo=UTC)

@@ -114,3 +114,15 @@ async def test_a_customer_sets_retention_and_deletes_content():
     assert deleted["records_deleted"] == 4 and deleted["keys_destroyed"] == 1
     assert world.policies.days == {RESOURCE_ID: 7}
     assert await world.records.count_resource(RESOURCE_ID) == 0
+
+
+async def test_a_changed_retention_reads_back_through_every_replica_at_once():
+    here = await world_with_records()
+    there = World(records=here.records, keys=here.keys, flags=here.flags, grants=here.grants,
+                  audit_store=here.audit_store, policies=here.policies.replica())  # a second process
+    async with customer_client(here) as via_here, customer_client(there) as via_there:
+        url = f"/customer/resources/{RESOURCE_ID}/retention"
+        assert (await via_there.get(url)).json()["retention_days"] == 30
+        assert (await via_here.put(url, json={"days": 7})).status_code == 200
+        assert (await via_there.get(url)).json() == {"retention_days": 7, "maximum_days": 30}, \
+            "the owner behind a load balancer must read back what they set"

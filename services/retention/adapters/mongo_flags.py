@@ -17,7 +17,7 @@ COLLECTION = "flags"
 def _from_document(d: dict[str, Any]) -> Flag:
     return Flag(flag_id=d["_id"], resource_id=d["resource_id"], rule=d["rule"], end_user=d.get("end_user"),
                 request_ids=tuple(d["request_ids"]), window_start=d["window_start"], window_end=d["window_end"],
-                raised_at=d["raised_at"], expires_at=d["expires_at"])
+                raised_at=d["raised_at"], expires_at=d["expires_at"], window_count=d.get("window_count", 0))
 
 
 class MongoFlagStore:
@@ -33,7 +33,7 @@ class MongoFlagStore:
         document = {"_id": flag.flag_id, "resource_id": flag.resource_id, "rule": flag.rule,
                     "end_user": flag.end_user, "request_ids": list(flag.request_ids),
                     "window_start": flag.window_start, "window_end": flag.window_end,
-                    "raised_at": flag.raised_at, "expires_at": flag.expires_at}
+                    "raised_at": flag.raised_at, "expires_at": flag.expires_at, "window_count": flag.window_count}
         try:
             await self._flags.insert_one(document)
         except DuplicateKeyError:

@@ -1,7 +1,8 @@
 """Per-resource retention in the region's store (collection ``retention_policies``).
 
 Read on every stored interaction, so values are cached briefly; a lowered retention reaches
-other replicas within ``cache_s`` and the sweep applies it to stored data regardless.
+other replicas within ``cache_s`` and the sweep applies it to stored data regardless. The
+owner's own reads (customer API) skip the cache, whichever replica answers them.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ class MongoPolicyStore:
         self._cache_s = cache_s
         self._cache: dict[str, tuple[int | None, float]] = {}
 
-    async def retention_days(self, resource_id: str) -> int | None:
+    async def retention_days(self, resource_id: str, *, fresh: bool = False) -> int | None:
         cached = self._cache.get(resource_id)
-        if cached and time.monotonic() - cached[1] < self._cache_s:
+        if cached and not fresh and time.monotonic() - cached[1] < self._cache_s:
             return cached[0]
         found = await self._policies.find_one({"_id": resource_id})
         days = found["retention_days"] if found else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from pymongo import AsyncMongoClient
 
 from services.retention.adapters.mongo_audit import MongoAuditStore
@@ -13,15 +16,17 @@ from services.retention.adapters.mongo_records import MongoRecordStore
 
 
 class MongoRegionStore:
-    def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
-        self._client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms)
+    def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000, policy_cache_s: float = 30.0,
+                 event_listeners: Sequence[Any] = ()) -> None:
+        self._client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms,
+                                                          event_listeners=list(event_listeners))
         db = self._client[database]
         self.records = MongoRecordStore(db)
         self.keys = MongoKeyStore(db)
         self.flags = MongoFlagStore(db)
         self.grants = MongoGrantStore(db)
         self.audit = MongoAuditStore(db)
-        self.policies = MongoPolicyStore(db)
+        self.policies = MongoPolicyStore(db, cache_s=policy_cache_s)
 
     async def create_indexes(self) -> None:
         for adapter in (self.records, self.keys, self.flags, self.grants, self.audit):
