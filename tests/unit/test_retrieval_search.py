@@ -238,3 +238,14 @@ async def test_a_failed_query_fails_the_request_unless_partial_results_are_allow
     await ground_request(grounded(allow_partial_result=True), retrieval)
     found = timeline[0][1]
     assert isinstance(found, GroundingFound) and [c.chunk_id for c in found.citations] == ["kb-tides"]
+
+
+def test_vectors_are_read_as_arrays_or_as_bson_float32_vectors():
+    from bson.binary import Binary, BinaryVectorDtype
+
+    from services.retrieval.adapters.mongo_documents import _vector
+
+    assert _vector(Binary.from_vector([0.5, -1.0], BinaryVectorDtype.FLOAT32)) == [0.5, -1.0]
+    assert _vector([1, 2.5]) == [1, 2.5]
+    assert _vector(Binary.from_vector([1, 0], BinaryVectorDtype.INT8)) is None
+    assert _vector("not a vector") is None and _vector([]) is None and _vector(["a"]) is None

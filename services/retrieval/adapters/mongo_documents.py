@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import bson
+import numpy as np
+from bson.binary import BinaryVectorDtype
 from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConfigurationError, PyMongoError
@@ -37,6 +39,16 @@ from services.runtime.sealing import SecretSealer, Unreadable
 log = logging.getLogger("residency.retrieval.documents")
 BATCH_SIZE = 50
 VECTOR_BATCH_SIZE = 1000
+VECTOR_SUBTYPE, FLOAT32_DTYPE = 9, BinaryVectorDtype.FLOAT32.value
+
+
+def _vector(value: Any) -> list[float] | None:
+    """An array of numbers, or a BSON vector (binary subtype 9, float32: Atlas' compact form)."""
+    if isinstance(value, list) and value and all(isinstance(x, int | float) for x in value):
+        return value
+    if isinstance(value, bson.Binary) and value.subtype == VECTOR_SUBTYPE and bytes(value[:1]) == FLOAT32_DTYPE:
+        return np.frombuffer(bytes(value)[2:], dtype="<f4").tolist()  # after the dtype and padding bytes
+    return None
 
 
 def _display_fields(source: ConnectionDataSource) -> dict[str, int]:
@@ -109,8 +121,8 @@ class MongoCustomerDocuments:
                 async for raw in cursor:
                     read += len(raw.raw)
                     document = bson.decode(raw.raw)
-                    vector = document.get(vector_field)
-                    if isinstance(vector, list) and vector and all(isinstance(x, int | float) for x in vector):
+                    vector = _vector(document.get(vector_field))
+                    if vector is not None:
                         yield document["_id"], vector
                     if read > 2 * max_bytes:  # raw BSON is about twice the float32 index
                         break

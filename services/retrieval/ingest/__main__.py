@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--collection", required=True)
     parser.add_argument("--vector-field", default="vector")
+    parser.add_argument("--vector-format", choices=["binary", "array"], default="binary",
+                        help="BSON vector (float32, Atlas' compact form; the default) or an array of doubles")
     parser.add_argument("--url-prefix", default=None, help="a chunk's url is this prefix + its file path")
     parser.add_argument("--max-chars", type=int, default=800)
     parser.add_argument("--overlap", type=int, default=100)
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set RESIDENCY_API_KEY to a key of your resource")
     report = ingest(args.paths, Ingestion(
         gateway=args.gateway, api_key=key, deployment=args.deployment, mongo_uri=args.mongo, database=args.database,
-        collection=args.collection, vector_field=args.vector_field, url_prefix=args.url_prefix,
+        collection=args.collection, vector_field=args.vector_field, vector_format=args.vector_format,
+        url_prefix=args.url_prefix,
         max_chars=args.max_chars, overlap=args.overlap))
     print(f"[ingest] {report.files} files, {report.chunks} chunks: {report.embedded} embedded, "
           f"{report.unchanged} unchanged, {report.removed} removed", file=sys.stderr)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bson.binary import Binary, BinaryVectorDtype
+
 from services.retrieval.ingest.chunking import SUFFIXES, Chunk, chunks_of
 
 
@@ -25,6 +27,7 @@ class Ingestion:
     vector_field: str = "vector"
     url_prefix: str | None = None  # a chunk's url: prefix + its file path
     batch_size: int = 64
+    vector_format: str = "binary"  # BSON vector (float32, as Atlas stores them) or "array" of doubles
     max_chars: int = 800
     overlap: int = 100
 
@@ -55,8 +58,14 @@ def files_under(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
 
 
 def _documents(chunks: list[Chunk], vectors: list[list[float]], config: Ingestion) -> list[dict[str, Any]]:
+    def stored(vector: list[float]) -> Any:
+        if config.vector_format == "array":
+            return vector
+        return Binary.from_vector(vector, BinaryVectorDtype.FLOAT32)
+
     return [{"_id": chunk_id(c), "title": c.title, "content": c.content, "filepath": c.filepath,
-             "url": f"{config.url_prefix}{c.filepath}" if config.url_prefix else None, config.vector_field: v}
+             "url": f"{config.url_prefix}{c.filepath}" if config.url_prefix else None,
+             config.vector_field: stored(v)}
             for c, v in zip(chunks, vectors, strict=True)]
 
 
