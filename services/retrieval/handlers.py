@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from services.retrieval.vector_index import IndexKey, VectorIndexes
 
 log = logging.getLogger("residency.retrieval.handlers")
 VECTOR_HITS = 50  # nearest documents per query and vector field, before fusion
+KEYWORD_SHARE = 0.3  # of the deadline, for a hybrid query's keyword scan
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ async def _vector_hits(connection: DataConnection, source: ConnectionDataSource,
     for field in source.vector_fields:
         key = IndexKey(connection.resource_id, connection.name, connection.created_at.timestamp(),
                        connection.database, source.collection_name, field)
-        def load(cap: int, field: str = field) -> AsyncIterator[tuple[Any, list[float]]]:
+        def load(cap: int, field: str = field) -> AsyncIterator[tuple[Any, Sequence[float] | np.ndarray]]:
             return ports.documents.vectors(connection, source, field, cap)
 
         index = await ports.indexes.index(key, load=load, marker=lambda: ports.documents.marker(connection, source))
@@ -117,20 +118,34 @@ async def _search(request: GroundingRequested, queries: list[str], ports: Retrie
     for number, query in enumerate(queries):
         try:
             terms = query_terms(query)
-            keyword = await ports.documents.candidates(connection, source, terms, ports.max_candidates)
-            pool.add_keyword(query, terms, keyword)
             if hybrid:
-                hits = await _vector_part(connection, source, vectors[number], ports)
-                missing = [doc_id for doc_id, _ in hits if str(doc_id) not in pool.documents]
-                found = {key_of(d): d for d in await ports.documents.by_ids(connection, source, missing)}
-                found.update({key: entry.document for key, entry in pool.documents.items()})
-                pool.add_vector(query, hits, found)
+                await _hybrid_query(query, terms, vectors[number], connection, source, pool, ports)
+            else:
+                keyword = await ports.documents.candidates(connection, source, terms, ports.max_candidates)
+                pool.add_keyword(query, terms, keyword)
         except CUSTOMER_SIDE as error:
             log.info("request %s: search query %d failed (%s)", request.request_id, number, type(error).__name__)
             failures.append(error)
     if failures and (not source.allow_partial_result or len(failures) == len(queries)):
         raise _as_failure(request, failures[0], ports)
     return pool
+
+
+async def _hybrid_query(query: str, terms: list[str], vector: list[float], connection: DataConnection,
+                        source: ConnectionDataSource, pool: Pool, ports: RetrievalPorts) -> None:
+    """Vector hits first, then the keyword scan within a share of the deadline; a scan that takes
+    longer (a large collection on a store without a text index) scores the vector hits only."""
+    hits = await _vector_part(connection, source, vector, ports)
+    found = {key_of(d): d for d in await ports.documents.by_ids(connection, source, [i for i, _ in hits])}
+    try:
+        async with asyncio.timeout(ports.deadline_s * KEYWORD_SHARE):
+            keyword = await ports.documents.candidates(connection, source, terms, ports.max_candidates)
+    except TimeoutError:
+        log.info("keyword scan of %s/%s over its budget; keyword scores of the vector hits only",
+                 connection.resource_id, connection.name)
+        keyword = list(found.values())
+    pool.add_keyword(query, terms, keyword)
+    pool.add_vector(query, hits, {**found, **{key: e.document for key, e in pool.documents.items()}})
 
 
 async def _vector_part(connection: DataConnection, source: ConnectionDataSource, vector: list[float],

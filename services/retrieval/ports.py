@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
+
+import numpy as np
 
 from contracts.base import Envelope
 from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
@@ -34,7 +36,7 @@ class CustomerDocuments(Protocol):
         ...
 
     def vectors(self, connection: DataConnection, source: ConnectionDataSource, vector_field: str,
-                max_bytes: int) -> AsyncIterator[tuple[Any, list[float]]]:
+                max_bytes: int) -> AsyncIterator[tuple[Any, Sequence[float] | np.ndarray]]:
         """Every document's ID and vector, for an in-memory index (no text is read)."""
         ...
 

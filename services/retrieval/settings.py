@@ -44,4 +44,4 @@ class RetrievalSettings(ServiceSettings, DataConnectionSettings):
     index_ttl_s: float = Field(1800, gt=0, description="An index unused this long is dropped.")
     index_refresh_s: float = Field(30, gt=0, description="How often an index checks its collection for changes.")
     index_exact_limit: int = Field(20_000, ge=1, description="Exact search up to this many vectors, IVF above.")
-    index_probes: int = Field(12, ge=1, description="IVF cells visited per query.")
+    index_probes: int = Field(16, ge=1, description="IVF cells visited per query (see just bench retrieval).")

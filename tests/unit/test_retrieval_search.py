@@ -146,10 +146,12 @@ CONNECTION = DataConnection(resource_id=RESOURCE_ID, name="kb", database="kb", u
 
 
 class FakeDocuments:
-    def __init__(self, *, failing_terms: list[str] | None = None) -> None:
+    def __init__(self, *, failing_terms: list[str] | None = None, slow_scan_s: float = 0.0) -> None:
         self.failing_terms = failing_terms  # the one query whose read fails
+        self.slow_scan_s = slow_scan_s  # a keyword scan of a large collection without a text index
 
     async def candidates(self, connection, source, terms, limit):
+        await asyncio.sleep(self.slow_scan_s)
         if terms == self.failing_terms:
             raise DataSourceUnavailable("NetworkTimeout")
         return [d for d in DOCS.values() if any(t in d["content"].lower() for t in terms)][:limit]
@@ -180,13 +182,14 @@ def request_for(question: str, **source: Any) -> GroundingRequested:
                               data_source=ConnectionDataSource(**{**fields, **source}))
 
 
-def ports(documents: FakeDocuments | None = None) -> tuple[RetrievalPorts, list]:
+def ports(documents: FakeDocuments | None = None, deadline_s: float = 5.0) -> tuple[RetrievalPorts, list]:
     timeline: list = []
     connections = InMemoryDataConnections()
     connections.connections[(RESOURCE_ID, "kb")] = CONNECTION
     return RetrievalPorts(connections=connections, documents=documents or FakeDocuments(),
                           submissions=Recorder("submissions", timeline), replies=Recorder("replies", timeline),
-                          max_candidates=50, deadline_s=5.0, indexes=indexes(), embedder=FakeEmbedder()), timeline
+                          max_candidates=50, deadline_s=deadline_s, indexes=indexes(),
+                          embedder=FakeEmbedder()), timeline
 
 
 async def test_a_vector_match_without_a_shared_word_is_cited():
@@ -245,7 +248,16 @@ def test_vectors_are_read_as_arrays_or_as_bson_float32_vectors():
 
     from services.retrieval.adapters.mongo_documents import _vector
 
-    assert _vector(Binary.from_vector([0.5, -1.0], BinaryVectorDtype.FLOAT32)) == [0.5, -1.0]
+    assert list(_vector(Binary.from_vector([0.5, -1.0], BinaryVectorDtype.FLOAT32))) == [0.5, -1.0]
     assert _vector([1, 2.5]) == [1, 2.5]
     assert _vector(Binary.from_vector([1, 0], BinaryVectorDtype.INT8)) is None
     assert _vector("not a vector") is None and _vector([]) is None and _vector(["a"]) is None
+
+
+async def test_a_keyword_scan_over_its_budget_scores_the_vector_hits_instead_of_failing():
+    retrieval, timeline = ports(FakeDocuments(slow_scan_s=30), deadline_s=1.0)
+    began = asyncio.get_running_loop().time()
+    await ground_request(request_for("moon tides and the sea?"), retrieval)
+    found = timeline[0][1]
+    assert isinstance(found, GroundingFound) and found.citations[0].chunk_id == "kb-tides"
+    assert asyncio.get_running_loop().time() - began < 1.0

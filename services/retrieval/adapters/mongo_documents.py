@@ -42,12 +42,12 @@ VECTOR_BATCH_SIZE = 1000
 VECTOR_SUBTYPE, FLOAT32_DTYPE = 9, BinaryVectorDtype.FLOAT32.value
 
 
-def _vector(value: Any) -> list[float] | None:
+def _vector(value: Any) -> list[float] | np.ndarray | None:
     """An array of numbers, or a BSON vector (binary subtype 9, float32: Atlas' compact form)."""
     if isinstance(value, list) and value and all(isinstance(x, int | float) for x in value):
         return value
     if isinstance(value, bson.Binary) and value.subtype == VECTOR_SUBTYPE and bytes(value[:1]) == FLOAT32_DTYPE:
-        return np.frombuffer(bytes(value)[2:], dtype="<f4").tolist()  # after the dtype and padding bytes
+        return np.frombuffer(bytes(value)[2:], dtype="<f4")  # after the dtype and padding bytes
     return None
 
 
@@ -109,7 +109,7 @@ class MongoCustomerDocuments:
             raise DataSourceUnavailable(type(error).__name__) from error
 
     async def vectors(self, connection: DataConnection, source: ConnectionDataSource, vector_field: str,
-                      max_bytes: int) -> AsyncIterator[tuple[Any, list[float]]]:
+                      max_bytes: int) -> AsyncIterator[tuple[Any, list[float] | np.ndarray]]:
         """Every document's ID and vector (for an in-memory index); no text is read."""
         client = await self._client(connection)
         read = 0
