@@ -89,6 +89,14 @@ RETIRED_TOPICS: tuple[str, ...] = ("{region}.retrieval.grounding-requests.v1",)
 GATEWAY_REPLY: TypeAdapter[gateway_replies.GatewayReply] = TypeAdapter(gateway_replies.GatewayReply)
 
 
+def topics_of(service: str) -> list[str]:
+    """The topic templates a service consumes or produces, as the registry declares them: what its
+    start-up check requires (derived here, never listed again in the service)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return [spec.template for spec in TOPICS if service in spec.producers or service in spec.consumers]
+
+
 def retired_topic_names(region: str) -> list[str]:
     """Retired topics of a region and their DLQs."""
     names: list[str] = []

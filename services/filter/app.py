@@ -5,10 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 
 from contracts import (
-    gateway_replies,
-    generation_cancellations,
     generation_events,
-    generation_requests,
     prompt_submissions,
 )
 from contracts.generation_events import CompletionGenerated
@@ -31,5 +28,4 @@ def create_app(settings: FilterSettings, **overrides) -> FastStream:
     async def on_generation(event: CompletionGenerated) -> None:
         await handlers.screen_generation(event, ports)
 
-    return wiring.app(topics=[prompt_submissions.TOPIC, generation_events.TOPIC, generation_requests.TOPIC,
-                              generation_cancellations.TOPIC, gateway_replies.TOPIC])
+    return wiring.app()

@@ -24,14 +24,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts import (
     gateway_replies,
-    generation_cancellations,
-    grounding_requests_v2,
-    interaction_records,
-    prompt_submissions,
 )
 from contracts.base import topic_name
 from contracts.common import ApiError
-from contracts.registry import GATEWAY_REPLY
+from contracts.registry import GATEWAY_REPLY, topics_of
 from services.gateway.bootstrap import Gateway, bootstrap
 from services.gateway.errors import GatewayError
 from services.gateway.http_admin import admin_router
@@ -122,9 +118,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     its own listener (``ADMIN_HOST``:``ADMIN_PORT``, see ``by_listener``)."""
     gateway = bootstrap(settings, **overrides)
     replies = subscribe_replies(gateway, settings)
-    own_topics = [topic_name(t, settings.region) for t in (
-        gateway_replies.TOPIC, prompt_submissions.TOPIC, grounding_requests_v2.TOPIC,
-        generation_cancellations.TOPIC, interaction_records.TOPIC)]
+    own_topics = [topic_name(t, settings.region) for t in topics_of("gateway")]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,11 +16,8 @@ from faststream.middlewares import AckPolicy
 
 from contracts import (
     embedding_requests,
-    gateway_replies,
     generation_cancellations,
-    generation_events,
     generation_requests,
-    query_embeddings,
 )
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
@@ -72,7 +69,4 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
         for engine in inference.engines:
             await engine.close()
 
-    return wiring.app(
-        topics=[generation_requests.TOPIC, embedding_requests.TOPIC, generation_cancellations.TOPIC,
-                generation_events.TOPIC, gateway_replies.TOPIC, query_embeddings.TOPIC],
-        on_startup=[start_engines], after_shutdown=[stop_engines])
+    return wiring.app(on_startup=[start_engines], after_shutdown=[stop_engines])

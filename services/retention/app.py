@@ -113,4 +113,4 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
         await background.stop()
         await service.store.close()
 
-    return wiring.app(topics=[interaction_records.TOPIC], on_startup=[start], after_shutdown=[stop])
+    return wiring.app(on_startup=[start], after_shutdown=[stop])

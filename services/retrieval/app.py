@@ -18,7 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter
 
-from contracts import embedding_requests, gateway_replies, grounding_requests_v2, prompt_submissions, query_embeddings
+from contracts import grounding_requests_v2, query_embeddings
 from contracts.grounding_requests_v2 import GroundingRequested
 from services.retrieval import handlers
 from services.retrieval.bootstrap import bootstrap
@@ -80,6 +80,4 @@ def create_app(settings: RetrievalSettings, **overrides: Any) -> FastStream:
         if close is not None:
             await close()
 
-    return wiring.app(topics=[grounding_requests_v2.TOPIC, prompt_submissions.TOPIC, gateway_replies.TOPIC,
-                              embedding_requests.TOPIC, query_embeddings.TOPIC],
-                      after_startup=[start_sweeping], after_shutdown=[stop])
+    return wiring.app(after_startup=[start_sweeping], after_shutdown=[stop])

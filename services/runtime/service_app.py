@@ -16,6 +16,7 @@ from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 
 from contracts.base import topic_name
+from contracts.registry import topics_of
 from services.runtime.bus import COMMIT_AFTER_HANDLER
 from services.runtime.readiness import ready_hook
 from services.runtime.settings import ServiceSettings
@@ -52,11 +53,12 @@ class ServiceWiring:
         return self.broker.subscriber(self.topic(template), auto_offset_reset="latest",
                                       fetch_max_wait_ms=self.settings.fetch_max_wait_ms)
 
-    def app(self, *, topics: Sequence[str], on_startup: Sequence[Hook] = (), after_startup: Sequence[Hook] = (),
+    def app(self, *, on_startup: Sequence[Hook] = (), after_startup: Sequence[Hook] = (),
             after_shutdown: Sequence[Hook] = ()) -> FastStream:
-        """``after_startup`` hooks run once the broker consumes, before the service reports ready."""
+        """``after_startup`` hooks run once the broker consumes, before the service reports ready.
+        Before consuming, every topic the registry says this service consumes or produces must exist."""
         async def check_topics() -> None:
-            await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics])
+            await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics_of(self.service)])
 
         ready = ready_hook(self.service, self.settings.ready_file, self._groups)
         return FastStream(self.broker, on_startup=[check_topics, *on_startup], after_startup=[*after_startup, ready],

@@ -10,8 +10,9 @@ import pytest
 from pydantic import BaseModel
 
 import contracts
-from contracts import generation_cancellations
-from contracts.registry import SERVICES, TOPICS
+from contracts import embedding_requests, generation_cancellations
+from contracts.base import topic_name
+from contracts.registry import SERVICES, TOPICS, topics_of
 from services.runtime.asyncapi_docs import broker_of
 from services.runtime.dead_letters import dead_letter_middleware
 from tests.contract.snapshots import breaking_changes
@@ -103,3 +104,13 @@ def test_the_committed_bus_documents_are_current(tmp_path) -> None:
         committed = docs / fresh.relative_to(tmp_path)
         assert committed.exists() and committed.read_text() == fresh.read_text(), \
             f"{committed} is stale: run `just docs`"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_requires_at_start_exactly_the_topics_it_uses(service, wiring) -> None:
+    """Start-up checks come from the registry (topics_of), and match the service's real wiring: the
+    gateway's check once missed the embeddings topic it publishes to."""
+    subscribed, published = wiring[service]
+    assert {topic_name(t, REGION) for t in topics_of(service)} == subscribed | published
+    if service == "gateway":
+        assert embedding_requests.TOPIC in topics_of("gateway")
