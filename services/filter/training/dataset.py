@@ -180,6 +180,8 @@ def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
                   "speec": "written:reported_speech"}.get(group[:5].rstrip("0123456789"),
                                                                                           "written:benign_prompts")
         yield _benign(text, source, group)
+    for text, group in written.identifiers():
+        yield _benign(text, "written:identifiers", group)
     for text, group in written.benign_documents():
         yield _benign(text, "written:benign_documents", group)
     for text, group in written.self_harm_texts():
