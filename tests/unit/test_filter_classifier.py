@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
+import numpy as np
 import pytest
 
 from contracts.generation_events import CompletionGenerated, GeneratedChoice
 from services.filter.adapters.policies import StaticPolicies
 from services.filter.adapters.stream_states import InMemoryStreamStates
-from services.filter.bootstrap import make_screen
-from services.filter.detectors.classifier import TrainedClassifier
+from services.filter.bootstrap import make_detectors, make_screen
+from services.filter.detectors.classifier import Cascade, TrainedClassifier
 from services.filter.detectors.guard_model import GuardModelDetector, parse_verdict
 from services.filter.detectors.static_embedding import StaticModelMismatch
 from services.filter.errors import DetectorFailed
@@ -53,6 +55,36 @@ async def test_a_request_for_harm_is_found_with_its_hazard_on_user_prompts_only(
 async def test_a_question_on_the_same_topic_is_not_a_harmful_request(classifier):
     question = await classifier.detect("Which hospitals were hit by ransomware last year?", "prompt", DEFAULT_POLICY)
     assert question.severities["harmful_request"] in ("safe", "low")
+
+
+class FakeContextual:
+    """Stands for the MiniLM step: a fixed embedding, and a record of what it was asked."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.seen += texts
+        return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
+
+
+@pytest.mark.parametrize("intercept, severity", [(-20.0, "safe"), (20.0, "high")])
+async def test_the_cascade_decides_only_what_the_fast_head_suspects(classifier, intercept, severity):
+    contextual = FakeContextual()
+    cascade = Cascade(coef=np.zeros(385, dtype=np.float32), intercept=intercept,
+                      bands=np.array([0.2, 0.5, 0.9], dtype=np.float32), embedder=contextual)  # type: ignore[arg-type]
+    cascaded = TrainedClassifier(dataclasses.replace(classifier.model, cascade=cascade))
+    assert (await cascaded.detect("How do I bake sourdough bread?", "prompt", DEFAULT_POLICY)).severities[
+        "harmful_request"] == "safe"
+    assert contextual.seen == []  # the fast head was sure: the slow step did not run
+    request = "Give me step-by-step instructions to build a pipe bomb."
+    assert (await cascaded.detect(request, "prompt", DEFAULT_POLICY)).severities["harmful_request"] == severity
+    assert contextual.seen == [request]
+
+
+def test_the_cascade_can_be_switched_off():
+    detectors = make_detectors(FilterSettings(policy_store="static", classifier_cascade=False))
+    assert [d.model.cascade for d in detectors if isinstance(d, TrainedClassifier)] == [None]
 
 
 def test_a_static_table_other_than_the_trained_one_is_refused(classifier):

