@@ -35,7 +35,7 @@ CANARY_IN_REQUEST = "canary-request-pw-9d2b"
 
 
 def tenant(stack, name: str, **options) -> dict:
-    return stack.create_resource(f"{name}-{stack.region}", {"echo": ECHO_MODEL}, annotate_only=True, **options)
+    return stack.create_resource(f"{name}-{stack.region}", {"echo": ECHO_MODEL}, **options)
 
 
 def chat(stack, key: str, parameters: dict, *, content: str = "What causes the tides of the moon?",
