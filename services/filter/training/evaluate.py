@@ -6,7 +6,8 @@ or above ``medium``, the default threshold; detectors: detected), the share of h
 default policy blocks and of benign texts it blocks (false-positive rate), each with a 95 % Wilson
 interval, per source category and overall; the benign texts of the outside split that are still
 blocked; PII on a generated set; and latency per text (p50, p99, mean CPU) for the fast lexical
-layers and the whole screen. The dev split is what thresholds were chosen on; only the outside
+layers and the whole screen (all texts, and benign texts alone), and the share of texts that reach
+the harmful-request cascade. The dev split is what thresholds were chosen on; only the outside
 split is evidence. Texts are printed from public datasets only; the service itself never logs text.
 """
 

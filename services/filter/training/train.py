@@ -8,7 +8,9 @@ Each head's bands come from out-of-fold predictions (4 folds by group) on the tr
 BENIGN_FPR_TARGET (per head: 3 % for harmful requests, 1 % for the others, so that together they stay
 under 5 %), ``low`` at half of it,
 ``high`` where precision reaches 0.9 (at least halfway to 1). A multinomial head over the embedding
-names the hazard of a harmful request. The dev split is never touched here.
+names the hazard of a harmful request. The cascade's head (contextual MiniLM embedding and the fast
+logit) trains on the training texts the fast harmful-request head suspects out of fold
+(``train_cascade``). The dev split is never touched here.
 Writes services/filter/data/classifier.npz.
 """
 
