@@ -85,12 +85,13 @@ filter-policy *args:
 filter-data:
     {{python}} -m services.filter.training.sources
     {{python}} -m services.filter.training.lexicon
+    OMP_NUM_THREADS=1 {{python}} -m services.filter.detectors.static_embedding
 
-# Train the filter's classifier into services/filter/data/classifier.npz (committed; about a minute).
+# Train the filter's classifier into services/filter/data/classifier.npz (committed; a few minutes).
 filter-train: filter-data
     OMP_NUM_THREADS=1 {{python}} -m services.filter.training.train
 
-# Offline evaluation on the validation split: `just eval filter`.
+# Offline evaluation: `just eval filter` (the filter: dev split and the outside test split).
 eval what:
     OMP_NUM_THREADS=1 {{python}} -m services.{{what}}.training.evaluate
 

@@ -23,14 +23,10 @@ key = message_key
 REPLY_TO_HEADER = "residency-reply-to"
 
 
-class RetrievedDocument(Contract):
-    """One retrieved document, as Azure's ``all_retrieved_documents`` entry."""
+class RetrievedDocument(Citation):
+    """One retrieved document, as Azure's ``all_retrieved_documents`` entry: a citation's fields and
+    why it was (not) cited."""
 
-    content: str = Field(description="Text of the document's content fields (customer content).")
-    title: str | None = Field(None, description="Document title field.")
-    url: str | None = Field(None, description="Document URL field.")
-    filepath: str | None = Field(None, description="Document file path field.")
-    chunk_id: str = Field(description="ID of the document in the customer's collection.")
     search_queries: list[str] = Field(description="The search queries that retrieved it.")
     data_source_index: int = Field(0, ge=0, le=15, description="Index of the data source in the request.")
     original_search_score: float = Field(description="Fused keyword/vector score before filtering.")

@@ -14,13 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.filter.policy import DirectionPolicy, FilterPolicy, PromptPolicy, ResourcePolicy
+from services.filter.policy import ResourcePolicy
 from services.runtime.topics import TopicPolicy, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
-_OFF = {"hate": "off", "sexual": "off", "violence": "off", "self_harm": "off"}
-ANNOTATE_ONLY = FilterPolicy(prompt=PromptPolicy(**_OFF, jailbreak="annotate", indirect_attack="annotate"),
-                             completion=DirectionPolicy(**_OFF))
 
 
 @dataclass(frozen=True)
@@ -90,18 +87,14 @@ class Stack:
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.admin_url, headers={"authorization": f"Bearer {self.admin_key}"})
 
-    def create_resource(self, resource_id: str, deployments: dict[str, str], *, annotate_only: bool = False,
-                        **fields) -> dict:
-        """A resource through the admin API. ``annotate_only``: its content-filter policy annotates
-        and never filters, for tests of routing and API shapes that must not depend on the trained
-        classifier's verdict on short test texts (its false positives are measured by `just eval filter`)."""
+    def create_resource(self, resource_id: str, deployments: dict[str, str], **fields) -> dict:
+        """A resource through the admin API, with the default content-filter policy (Azure's defaults
+        and Residency's harmful-request threshold)."""
         with self.admin() as admin:
             response = admin.post("/admin/resources", json={
                 "resource_id": resource_id, "region": self.region, **fields,
                 "deployments": [{"name": n, "model": m} for n, m in deployments.items()]})
         assert response.status_code == 201, response.text
-        if annotate_only:
-            self.put_filter_policy(ResourcePolicy(resource_id=resource_id, default=ANNOTATE_ONLY))
         return response.json()
 
     def create_connection(self, resource_id: str, name: str, *, endpoint: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from faststream.kafka import KafkaBroker
@@ -35,7 +36,10 @@ def make_detectors(settings: FilterSettings) -> list[Detector]:
             path = Path(settings.classifier_path) if settings.classifier_path else MODEL_PATH
             if not path.exists():
                 raise ClassifierMissing(f"{path} is missing: run `just filter-train`")
-            detectors.append(TrainedClassifier(TrainedModel.load(path)))
+            model = TrainedModel.load(path)
+            if not settings.classifier_cascade:
+                model = dataclasses.replace(model, cascade=None)
+            detectors.append(TrainedClassifier(model))
         elif layer == "guard":
             from services.filter.detectors.guard_model import GuardModelDetector, VllmGuardClient
             assert settings.guard_model_path is not None  # checked by the settings

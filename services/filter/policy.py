@@ -4,7 +4,8 @@ A resource has one default policy, optional per-deployment policies that replace
 content-filter configuration attached to a deployment replaces the resource default), and its
 custom blocklists. Thresholds follow Azure: a category is filtered when its severity reaches the
 threshold (``low`` filters low, medium and high; ``high`` filters high only; ``off`` annotates only).
-``safe`` is never filtered.
+``safe`` is never filtered. Prompts also carry Residency's own ``harmful_request`` threshold (a
+request for help with harm, of any hazard; default ``medium``), beside Azure's four categories.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class DirectionPolicy(_Strict):
 
 
 class PromptPolicy(DirectionPolicy):
+    harmful_request: Threshold = Field(
+        "medium", description="Lowest severity of a harmful request (Residency's own; hazards.py) that is filtered.")
     jailbreak: DetectorMode = Field("filter", description="User prompt attacks (Prompt Shields).")
     indirect_attack: DetectorMode = Field(
         "filter", description="Instructions hidden in retrieved documents or tool output.")

@@ -39,10 +39,11 @@ class PiiSpan:
 class Findings:
     """What one detector measured in one text. Holds labels and offsets, never text."""
 
-    severities: Mapping[str, Severity] = field(default_factory=dict)  # category -> severity
+    severities: Mapping[str, Severity] = field(default_factory=dict)  # category or harmful_request -> severity
     detected: Mapping[str, bool] = field(default_factory=dict)  # jailbreak, indirect_attack, profanity, pii
     blocklists: Mapping[str, bool] = field(default_factory=dict)  # blocklist ID -> matched
     pii_spans: tuple[PiiSpan, ...] = ()
+    hazard: str | None = None  # harmful requests: the most likely hazard (services/filter/hazards.py)
 
 
 class Detector(Protocol):

@@ -6,6 +6,8 @@ Shapes (Azure OpenAI content filtering, 2024-10-21):
     blocklists   {"custom_blocklists": {"filtered": true, "details": [{"id": "pizza", "filtered": true}]}}
     error        {"error": {"code": "content_filter_error", "message": "The contents are not filtered"}}
 ``pii`` ({"filtered", "detected"}, plus "redacted" when masked) is Residency's own, in the detector shape.
+``harmful_request`` ({"filtered", "severity"}, plus "hazard" when not safe) is Residency's own, in the
+category shape, on user prompts only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from contracts.common import FilterResults
-from services.filter.policy import CATEGORIES, SEVERITY_RANK, DirectionPolicy, Severity, reaches
+from services.filter.policy import CATEGORIES, SEVERITY_RANK, DirectionPolicy, Severity, Threshold, reaches
 
 DETECTORS = ("jailbreak", "indirect_attack", "profanity", "pii")
 ERROR = {"code": "content_filter_error", "message": "The contents are not filtered"}
@@ -22,6 +24,13 @@ ERROR = {"code": "content_filter_error", "message": "The contents are not filter
 def category_results(severities: Mapping[str, Severity], direction: DirectionPolicy) -> FilterResults:
     return {c: {"filtered": reaches(severities[c], direction.threshold(c)), "severity": severities[c]}
             for c in CATEGORIES if c in severities}
+
+
+def harmful_request_result(severity: Severity, hazard: str | None, threshold: Threshold) -> dict[str, object]:
+    result: dict[str, object] = {"filtered": reaches(severity, threshold), "severity": severity}
+    if severity != "safe" and hazard:
+        result["hazard"] = hazard
+    return result
 
 
 def detector_result(detected: bool, mode: str) -> dict[str, object]:
@@ -59,10 +68,14 @@ def merge_results(many: Iterable[FilterResults]) -> FilterResults:
                 seen["details"] = list(by_id.values())
                 seen["filtered"] = bool(seen["filtered"] or value["filtered"])
             else:
+                if "severity" in value and _worse(str(value["severity"]), str(seen["severity"])) != seen["severity"]:
+                    seen.pop("hazard", None)  # the worse text names the hazard
+                    if "hazard" in value:
+                        seen["hazard"] = value["hazard"]
                 for key, flag in value.items():
                     if key == "severity":
                         seen[key] = _worse(str(seen[key]), str(flag))
-                    else:
+                    elif key != "hazard":
                         seen[key] = bool(seen.get(key) or flag)
     return merged
 

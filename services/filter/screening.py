@@ -19,6 +19,7 @@ from services.filter.results import (
     blocklist_results,
     category_results,
     detector_result,
+    harmful_request_result,
     is_filtered,
     merge_results,
 )
@@ -40,7 +41,11 @@ def combine(findings: Sequence[Findings]) -> Findings:
     detected: dict[str, bool] = {}
     blocklists: dict[str, bool] = {}
     spans: list[PiiSpan] = []
+    hazard = None
     for found in findings:
+        if found.hazard and SEVERITY_RANK[found.severities.get("harmful_request", "safe")] >= SEVERITY_RANK[
+                severities.get("harmful_request", "safe")]:
+            hazard = found.hazard
         for category, severity in found.severities.items():
             if SEVERITY_RANK[severity] >= SEVERITY_RANK[severities.get(category, "safe")]:
                 severities[category] = severity
@@ -49,7 +54,8 @@ def combine(findings: Sequence[Findings]) -> Findings:
         for list_id, flag in found.blocklists.items():
             blocklists[list_id] = blocklists.get(list_id, False) or flag
         spans.extend(found.pii_spans)
-    return Findings(severities=severities, detected=detected, blocklists=blocklists, pii_spans=tuple(spans))
+    return Findings(severities=severities, detected=detected, blocklists=blocklists, pii_spans=tuple(spans),
+                    hazard=hazard)
 
 
 class LayeredScreen:
@@ -81,6 +87,9 @@ class LayeredScreen:
         findings = combine(found)
         results: dict[str, dict[str, object]] = dict(category_results(findings.severities, direction))
         if isinstance(direction, PromptPolicy):
+            if kind == "prompt" and "harmful_request" in findings.severities:
+                results["harmful_request"] = harmful_request_result(
+                    findings.severities["harmful_request"], findings.hazard, direction.harmful_request)
             if kind in ("prompt", "instruction") and "jailbreak" in findings.detected:
                 results["jailbreak"] = detector_result(findings.detected["jailbreak"], direction.jailbreak)
             if kind == "document" and "indirect_attack" in findings.detected:

@@ -21,6 +21,9 @@ class FilterSettings(ServiceSettings):
         description="Detectors, cheapest first; 'guard' adds a guard model (GUARD_MODEL_PATH).")
     classifier_path: str | None = Field(
         None, description="Trained artefact; default services/filter/data/classifier.npz.")
+    classifier_cascade: bool = Field(
+        True, description="Send prompts the fast harmful-request head suspects to the contextual MiniLM head "
+                          "(~10 ms each); off: the fast head alone decides.")
     guard_model_path: str | None = Field(
         None, description="Folder of a Llama-Guard-style model served in-process by vLLM.")
     guard_timeout_s: float = Field(5.0, gt=0, description="Longest wait for the guard model; then a detector error.")

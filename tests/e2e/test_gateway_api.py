@@ -14,8 +14,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 
 
 def test_legacy_completions_with_both_clients(stack) -> None:
-    key = stack.create_resource(f"legacy-{stack.region}", {"echo": ECHO_MODEL, "gpt": CHAT_MODEL},
-                                annotate_only=True)["keys"]["key1"]
+    key = stack.create_resource(f"legacy-{stack.region}", {"echo": ECHO_MODEL, "gpt": CHAT_MODEL})["keys"]["key1"]
     azure = AzureOpenAI(azure_endpoint=stack.gateways[0], api_key=key, api_version="2024-10-21")
     echoed = azure.completions.create(model="echo", prompt="plain prompt text", max_tokens=10)
     assert echoed.object == "text_completion" and echoed.choices[0].text == "You said: plain prompt text"
@@ -31,8 +30,7 @@ def test_legacy_completions_with_both_clients(stack) -> None:
 
 
 def test_a_limit_holds_across_both_gateway_replicas(stack) -> None:
-    created = stack.create_resource(f"limited-{stack.region}", {"echo": ECHO_MODEL}, limits={"rpm": 4},
-                                    annotate_only=True)
+    created = stack.create_resource(f"limited-{stack.region}", {"echo": ECHO_MODEL}, limits={"rpm": 4})
     clients = [OpenAI(base_url=f"{g}/v1", api_key=created["keys"]["key1"], max_retries=0) for g in stack.gateways]
     if time.time() % 60 > 45:  # windows are whole minutes: keep all seven requests in one
         time.sleep(61 - time.time() % 60)
@@ -49,7 +47,7 @@ def test_a_limit_holds_across_both_gateway_replicas(stack) -> None:
 
 
 def test_errors_are_in_the_openai_shape(stack) -> None:
-    key = stack.create_resource(f"errors-{stack.region}", {"echo": ECHO_MODEL}, annotate_only=True)["keys"]["key1"]
+    key = stack.create_resource(f"errors-{stack.region}", {"echo": ECHO_MODEL})["keys"]["key1"]
     openai = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=key, max_retries=0)
     with pytest.raises(AuthenticationError):
         OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key="wrong", max_retries=0).models.list()

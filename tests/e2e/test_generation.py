@@ -15,8 +15,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 
 @pytest.fixture(scope="module")
 def key(stack) -> str:
-    resource = stack.create_resource(f"northwind-{stack.region}", {"gpt": CHAT_MODEL, "embed": EMBEDDING_MODEL},
-                                     annotate_only=True)
+    resource = stack.create_resource(f"northwind-{stack.region}", {"gpt": CHAT_MODEL, "embed": EMBEDDING_MODEL})
     return resource["keys"]["key1"]
 
 

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 
 @pytest.fixture(scope="module")
 def key(stack) -> str:
-    return stack.create_resource(f"langchain-{stack.region}", {"echo": ECHO_MODEL}, annotate_only=True)["keys"]["key1"]
+    return stack.create_resource(f"langchain-{stack.region}", {"echo": ECHO_MODEL})["keys"]["key1"]
 
 
 def test_azure_chat_openai_invokes_and_streams(stack, key) -> None:

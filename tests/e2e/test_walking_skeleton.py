@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 @pytest.fixture(scope="module")
 def tenant(stack) -> dict:
     resource_id = f"contoso-{stack.region}"
-    return stack.create_resource(resource_id, {"echo": ECHO_MODEL, "chat": CHAT_MODEL}, annotate_only=True)
+    return stack.create_resource(resource_id, {"echo": ECHO_MODEL, "chat": CHAT_MODEL})
 
 
 async def retention_record(stack, request_id: str) -> dict:
@@ -121,8 +121,7 @@ async def test_a_grounded_request_reads_the_customers_collection_and_cites_it(st
 
 
 async def test_content_logging_off_stores_no_content(stack) -> None:
-    quiet = stack.create_resource(f"quiet-{stack.region}", {"echo": ECHO_MODEL}, content_logging=False,
-                                  annotate_only=True)
+    quiet = stack.create_resource(f"quiet-{stack.region}", {"echo": ECHO_MODEL}, content_logging=False)
     assert {"name": "ContentLogging", "value": "false"} in quiet["capabilities"]
     client = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=quiet["keys"]["key1"])
     raw = client.chat.completions.with_raw_response.create(
@@ -142,7 +141,7 @@ async def test_content_logging_off_stores_no_content(stack) -> None:
 
 
 def test_two_resources_cannot_see_each_others_deployments(stack, tenant) -> None:
-    other = stack.create_resource(f"fabrikam-{stack.region}", {"private-chat": ECHO_MODEL}, annotate_only=True)
+    other = stack.create_resource(f"fabrikam-{stack.region}", {"private-chat": ECHO_MODEL})
     client = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=tenant["keys"]["key1"])
     with pytest.raises(NotFoundError):
         client.chat.completions.create(model="private-chat", messages=[{"role": "user", "content": "hi"}])

@@ -35,9 +35,8 @@ CANARY_IN_REQUEST = "canary-request-pw-9d2b"
 
 
 def tenant(stack, name: str, **options) -> dict:
-    """A resource of its own (IDs unique across the session's shared stack)."""
-    return stack.create_resource(f"{name}-{uuid.uuid4().hex[:8]}", {"echo": ECHO_MODEL}, annotate_only=True,
-                                 **options)
+    """A resource of its own (IDs unique across the session's shared stack), default filter policy."""
+    return stack.create_resource(f"{name}-{uuid.uuid4().hex[:8]}", {"echo": ECHO_MODEL}, **options)
 
 
 def chat(stack, key: str, parameters: dict, *, content: str = "What causes the tides of the moon?",

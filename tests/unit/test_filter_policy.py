@@ -34,6 +34,8 @@ def test_defaults_are_azures():
     for direction in (policy.prompt, policy.completion):
         assert [direction.threshold(c) for c in ("hate", "sexual", "violence", "self_harm")] == ["medium"] * 4
     assert policy.prompt.jailbreak == "filter" and policy.on_detector_error == "fail_open"
+    assert policy.prompt.harmful_request == "medium"  # Residency's own, beside Azure's four
+    assert not hasattr(policy.completion, "harmful_request")
     assert policy.streaming == "buffered"
 
 

@@ -101,6 +101,46 @@ async def test_indirect_attack_is_judged_on_documents_only():
     assert detector.seen == ["prompt", "document"]
 
 
+def harmful(severity: str, hazard: str = "cyber_crimes") -> FixedDetector:
+    return FixedDetector(Findings(severities={**severities().severities, "harmful_request": severity},
+                                  hazard=hazard if severity != "safe" else None))
+
+
+@pytest.mark.parametrize("threshold, filtered_severities", [
+    ("low", {"low", "medium", "high"}), ("medium", {"medium", "high"}), ("high", {"high"}), ("off", set())])
+@pytest.mark.parametrize("severity", ["safe", "low", "medium", "high"])
+async def test_harmful_request_blocks_at_its_own_threshold_and_names_the_hazard(threshold, filtered_severities,
+                                                                                 severity):
+    verdict = await LayeredScreen([harmful(severity)]).screen_prompt(user(), policy(
+        prompt={"harmful_request": threshold}))
+    expected: dict[str, object] = {"filtered": severity in filtered_severities, "severity": severity}
+    if severity != "safe":
+        expected["hazard"] = "cyber_crimes"
+    assert verdict.results["harmful_request"] == expected
+    assert verdict.blocked is (severity in filtered_severities)
+
+
+async def test_harmful_request_is_filtered_at_medium_by_default_and_judged_on_user_prompts_only():
+    screen = LayeredScreen([harmful("medium")])
+    assert (await screen.screen_prompt(user(), policy())).blocked
+    for kind in ("context", "document"):
+        verdict = await screen.screen_prompt([ScreenedText("text", kind)], policy())
+        assert "harmful_request" not in verdict.results and not verdict.blocked
+    assert "harmful_request" not in (await screen.screen_completion("text", policy())).results
+
+
+async def test_several_prompts_keep_the_hazard_of_the_worst_one():
+    class PerText(FixedDetector):
+        async def detect(self, text, kind, policy) -> Findings:
+            level, hazard = text.split()
+            return Findings(severities={"harmful_request": level}, hazard=hazard)
+
+    verdict = await LayeredScreen([PerText()]).screen_prompt(
+        [ScreenedText("low fraud", "prompt"), ScreenedText("high weapons", "prompt"),
+         ScreenedText("medium privacy", "prompt")], policy(prompt={"harmful_request": "high"}))
+    assert verdict.results["harmful_request"] == {"filtered": True, "severity": "high", "hazard": "weapons"}
+
+
 # -- blocklists ------------------------------------------------------------------------------------
 
 BLOCKLISTS = (Blocklist(id="products", terms=("Project Bluebird",), patterns=(r"\bTKT-\d{6}\b",)),

@@ -1,11 +1,14 @@
-"""The trained layer: hashed character and word n-grams, one logistic head per category or detector.
+"""The trained layer: hashed n-grams beside static sentence embeddings, one logistic head per category
+or detector, and a hazard head that names what a harmful request is about.
 
-The artefact (``services/filter/data/classifier.npz``, a few MB, built by ``just filter-train``;
-services/filter/training/) holds the heads' weights, the IDF vector and each head's probability
-bands. Hashing needs no vocabulary, so nothing else is loaded; scikit-learn's HashingVectorizer
-(already a dependency of vLLM) turns text into features, numpy does the rest. Severity is a band of
-the head's probability (safe < low < medium < high, bands fitted on a calibration split of the
-training data): a confidence scale, not Azure's graded harm scale; see README.
+The artefact (``services/filter/data/classifier.npz``, about 1 MB, built by ``just filter-train``;
+services/filter/training/) holds the heads' weights, the IDF vector, each head's probability bands
+and a fingerprint of the static embedding table it was trained with. N-grams see words, static
+embeddings (static_embedding.py: model2vec's recipe on the packaged MiniLM, ~0.07 ms a text) carry
+what a request asks for beyond its topic words; each head reads both (one linear score over the
+concatenation). Severity is a band of the head's probability (safe < low < medium < high; ``medium``
+starts where the head's false-positive rate on benign training texts, out of fold, falls to its
+target): a confidence scale, not Azure's graded harm scale; see README.
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from services.filter.policy import CATEGORIES, EffectivePolicy, Severity
+from services.filter.detectors.contextual import ContextualEmbedder
+from services.filter.detectors.static_embedding import StaticEmbedder
+from services.filter.policy import CATEGORIES, EffectivePolicy, PromptPolicy, Severity
 from services.filter.ports import Findings, TextKind
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "classifier.npz"
-HEADS = (*CATEGORIES, "jailbreak", "indirect_attack")
+HEADS = (*CATEGORIES, "jailbreak", "indirect_attack", "harmful_request")
 SEVERITIES: tuple[Severity, ...] = ("safe", "low", "medium", "high")
 
 
@@ -41,41 +47,102 @@ class Featurizer:
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
         matrix = self.counts(texts)
+        matrix.sum_duplicates()
         matrix.data = 1.0 + np.log(matrix.data)
         if self.idf is not None:
-            matrix = matrix.multiply(self.idf.reshape(1, -1)).tocsr()
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+            matrix.data *= self.idf[matrix.indices]  # on the stored entries only: no dense row is built
+        squares = sparse.csr_matrix((matrix.data ** 2, matrix.indices, matrix.indptr), shape=matrix.shape)
+        norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sparse.diags(1.0 / norms) @ matrix
+
+
+def _logit(probability: float) -> float:
+    clipped = min(max(probability, 1e-6), 1 - 1e-6)
+    return float(np.log(clipped / (1 - clipped)))
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """A second opinion on harmful requests the fast head suspects: a logistic head over the contextual
+    MiniLM embedding and the fast head's logit, with its own bands."""
+
+    coef: np.ndarray  # (contextual dimensions + 1,)
+    intercept: float
+    bands: np.ndarray  # (3,)
+    embedder: ContextualEmbedder
+
+    def probability(self, text: str, fast_probability: float) -> float:
+        features = np.append(self.embedder.embed([text])[0], _logit(fast_probability))
+        return float(1.0 / (1.0 + np.exp(-(features @ self.coef + self.intercept))))
+
+    def severity(self, probability: float) -> Severity:
+        return SEVERITIES[int(np.searchsorted(self.bands, probability, side="right"))]
 
 
 @dataclass(frozen=True)
 class TrainedModel:
     heads: tuple[str, ...]
-    coef: np.ndarray  # (heads, features)
+    coef: np.ndarray  # (heads, n-gram features)
+    embed_coef: np.ndarray  # (heads, embedding dimensions), applied to embed_scale * embedding
     intercept: np.ndarray  # (heads,)
     bands: np.ndarray  # (heads, 3): probabilities where low, medium, high begin
+    hazards: tuple[str, ...]
+    hazard_coef: np.ndarray  # (hazards, embedding dimensions): multinomial head over harmful requests
+    hazard_intercept: np.ndarray  # (hazards,)
     featurizer: Featurizer
+    embedder: StaticEmbedder
+    embed_scale: float
+    cascade: Cascade | None = None  # harmful_request's slow step, for what the fast head suspects
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> TrainedModel:
+    def load(cls, path: Path = MODEL_PATH, embedder: StaticEmbedder | None = None) -> TrainedModel:
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
-            featurizer = Featurizer(meta["n_features"], stored["idf"].astype(np.float32))
+            embedder = embedder or StaticEmbedder(meta["static_dimensions"])
+            embedder.check(meta["static_fingerprint"])
+            cascade = None
+            if "cascade_coef" in stored:
+                cascade = Cascade(coef=stored["cascade_coef"].astype(np.float32),
+                                  intercept=float(meta["cascade_intercept"]),
+                                  bands=stored["cascade_bands"].astype(np.float32), embedder=ContextualEmbedder())
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
-                       intercept=stored["intercept"].astype(np.float32),
-                       bands=stored["bands"].astype(np.float32), featurizer=featurizer)
+                       embed_coef=stored["embed_coef"].astype(np.float32),
+                       intercept=stored["intercept"].astype(np.float32), bands=stored["bands"].astype(np.float32),
+                       hazards=tuple(meta["hazards"]), hazard_coef=stored["hazard_coef"].astype(np.float32),
+                       hazard_intercept=stored["hazard_intercept"].astype(np.float32),
+                       featurizer=Featurizer(meta["n_features"], stored["idf"].astype(np.float32)),
+                       embedder=embedder, embed_scale=float(meta["embed_scale"]), cascade=cascade)
 
     def save(self, path: Path, **meta: object) -> None:
         if self.featurizer.idf is None:
             raise ValueError("the featurizer has no idf yet: fit it before saving the model")
-        body = {"heads": list(self.heads), "n_features": self.featurizer.n_features, **meta}
-        np.savez_compressed(path, coef=self.coef.astype(np.float16), intercept=self.intercept,
-                            bands=self.bands, idf=self.featurizer.idf.astype(np.float16), meta=json.dumps(body))
+        body = {"heads": list(self.heads), "n_features": self.featurizer.n_features, "hazards": list(self.hazards),
+                "embed_scale": self.embed_scale, "static_dimensions": self.embedder.dimensions,
+                "static_fingerprint": self.embedder.fingerprint(), **meta}
+        arrays: dict[str, Any] = {
+            "coef": self.coef.astype(np.float16), "embed_coef": self.embed_coef, "intercept": self.intercept,
+            "bands": self.bands, "idf": self.featurizer.idf.astype(np.float16), "hazard_coef": self.hazard_coef,
+            "hazard_intercept": self.hazard_intercept}
+        if self.cascade is not None:
+            body["cascade_intercept"] = self.cascade.intercept
+            arrays |= {"cascade_coef": self.cascade.coef, "cascade_bands": self.cascade.bands}
+        np.savez_compressed(path, meta=json.dumps(body), **arrays)
+
+    def scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per text: each head's probability, and the embedding (for the hazard head)."""
+        embedding = self.embedder.embed(texts)
+        ngrams = self.featurizer.transform(texts)
+        linear = np.vstack([self.coef[:, ngrams.indices[start:end]] @ ngrams.data[start:end]
+                            for start, end in zip(ngrams.indptr[:-1], ngrams.indptr[1:], strict=True)])
+        logits = linear + (self.embed_scale * embedding) @ self.embed_coef.T + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits))), embedding
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        scores = self.featurizer.transform(texts) @ self.coef.T + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.asarray(scores)))
+        return self.scores(texts)[0]
+
+    def hazard(self, embedding: np.ndarray) -> str:
+        return self.hazards[int(np.argmax(embedding @ self.hazard_coef.T + self.hazard_intercept))]
 
     def severity(self, head: str, probability: float) -> Severity:
         return SEVERITIES[int(np.searchsorted(self.bands[self.heads.index(head)], probability, side="right"))]
@@ -92,8 +159,8 @@ INSTRUCTION_JAILBREAK_PROBABILITY = 0.95
 
 
 class TrainedClassifier:
-    """Categories for every text; jailbreak for user, system and developer messages; indirect
-    attack for documents."""
+    """Categories for every text; jailbreak for user, system and developer messages; harmful request
+    for user prompts; indirect attack for documents."""
 
     name = "classifier"
 
@@ -104,14 +171,24 @@ class TrainedClassifier:
         return True  # categories are always annotated
 
     async def detect(self, text: str, kind: TextKind, policy: EffectivePolicy) -> Findings:
-        probabilities = dict(zip(self.model.heads, self.model.probabilities([text])[0].tolist(), strict=True))
+        scores, embedding = self.model.scores([text])
+        probabilities = dict(zip(self.model.heads, scores[0].tolist(), strict=True))
         severities = {c: self.model.severity(c, probabilities[c]) for c in CATEGORIES}
         detected: dict[str, bool] = {}
-        prompt = policy.policy.prompt
+        hazard = None
+        prompt: PromptPolicy = policy.policy.prompt
         if kind == "prompt" and prompt.jailbreak != "off":
             detected["jailbreak"] = self.model.detected("jailbreak", probabilities["jailbreak"])
         if kind == "instruction" and prompt.jailbreak != "off":
             detected["jailbreak"] = probabilities["jailbreak"] >= INSTRUCTION_JAILBREAK_PROBABILITY
         if kind == "document" and prompt.indirect_attack != "off":
             detected["indirect_attack"] = self.model.detected("indirect_attack", probabilities["indirect_attack"])
-        return Findings(severities=severities, detected=detected)
+        if kind == "prompt":
+            fast = probabilities["harmful_request"]
+            severities["harmful_request"] = self.model.severity("harmful_request", fast)
+            if severities["harmful_request"] != "safe" and self.model.cascade is not None:
+                cascade = self.model.cascade
+                severities["harmful_request"] = cascade.severity(cascade.probability(text, fast))
+            if severities["harmful_request"] != "safe":
+                hazard = self.model.hazard(embedding[0])
+        return Findings(severities=severities, detected=detected, hazard=hazard)

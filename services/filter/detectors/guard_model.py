@@ -2,7 +2,8 @@
 
 ``RESIDENCY_FILTER_LAYERS`` naming ``guard`` adds ``GuardModelDetector``; ``GUARD_MODEL_PATH`` names
 the model folder. The detector asks the model whether a user prompt or an assistant reply is safe
-and maps the hazard codes it answers (``unsafe\\nS1,S10``) to Azure's categories; an answer it
+and maps the hazard codes it answers (``unsafe\\nS1,S10``) to Azure's categories and, for a user
+prompt, to ``harmful_request`` (``high`` when unsafe, with the first code's hazard); an answer it
 cannot parse, or a time-out, is a detector failure, judged by the policy (fail open or closed).
 
 ``VllmGuardClient`` runs the model in this process on vLLM's ``AsyncLLM`` (a GPU node in practice).
@@ -36,6 +37,11 @@ HAZARDS: dict[str, tuple[str, Severity]] = {
     "S12": ("sexual", "medium"),  # sexual content
 }
 CATEGORIES = ("hate", "sexual", "violence", "self_harm")
+# Llama Guard 3 code -> Residency's hazard (services/filter/hazards.py), for harmful_request on user prompts
+HAZARD_NAMES = {"S1": "violent_crimes", "S2": "non_violent_crimes", "S3": "sex_crimes", "S4": "child_exploitation",
+                "S5": "defamation", "S6": "specialized_advice", "S7": "privacy", "S8": "intellectual_property",
+                "S9": "weapons", "S10": "hate", "S11": "self_harm", "S12": "sexual_content", "S13": "elections",
+                "S14": "cyber_crimes"}
 
 
 class GuardClient(Protocol):
@@ -60,6 +66,15 @@ def parse_verdict(answer: str) -> dict[str, Severity]:
     return severities
 
 
+def first_hazard(answer: str) -> str | None:
+    """The Residency hazard of the first Llama Guard code in an 'unsafe' answer (None when safe or unknown)."""
+    lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
+    if len(lines) < 2 or lines[0].lower() != "unsafe":
+        return None
+    codes = [c.strip().upper() for c in lines[1].split(",") if c.strip()]
+    return next((HAZARD_NAMES[c] for c in codes if c in HAZARD_NAMES), None)
+
+
 class GuardModelDetector:
     name = "guard"
 
@@ -76,7 +91,13 @@ class GuardModelDetector:
             answer = await asyncio.wait_for(self.client.classify(conversation), self.timeout_s)
         except TimeoutError as timeout:
             raise DetectorFailed("guard model timed out") from timeout
-        return Findings(severities=parse_verdict(answer))
+        severities = parse_verdict(answer)
+        if kind != "prompt":
+            return Findings(severities=severities)
+        hazard = first_hazard(answer)
+        # An unsafe user turn is a harmful request whatever its hazard; a safe one says nothing more.
+        severities["harmful_request"] = "high" if answer.strip().lower().startswith("unsafe") else "safe"
+        return Findings(severities=severities, hazard=hazard)
 
 
 class VllmGuardClient:

