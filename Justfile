@@ -127,3 +127,17 @@ bench what *args:
 # Control-plane CLI over the admin API: just admin create-resource --region eu-west ...
 admin *args:
     {{python}} -m services.gateway.admin_cli {{args}}
+
+# Heavy (image builds, a containerised stack with vLLM): not part of `just test` or .ci/run.
+# The shipped docker-compose.yml under podman-compose with local Kafka/FerretDB images: build, up,
+# health, demo, e2e suite, down (gateways on 8180-8181; README "Containers").
+compose-check:
+    deploy/podman/compose-check.sh
+
+# Render and validate every deploy/k8s overlay, then smoke-run eu-west with `podman kube play` (gateway on 8190).
+k8s-check:
+    deploy/podman/k8s-check.sh
+
+# Build the images the container checks run (base from debootstrap, Kafka, FerretDB, the services).
+images *which:
+    deploy/podman/images.sh {{which}}
