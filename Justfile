@@ -134,3 +134,17 @@ admin *args:
 # RESIDENCY_API_KEY=... just ingest docs/ --gateway http://127.0.0.1:8080 --deployment embeddings --mongo mongodb://127.0.0.1:27018/ --database kb --collection articles
 ingest *args:
     {{python}} -m services.retrieval.ingest {{args}}
+
+# Heavy (image builds, a containerised stack with vLLM): not part of `just test` or .ci/run.
+# The shipped docker-compose.yml under podman-compose with local Kafka/FerretDB images: build, up,
+# health, demo, e2e suite, down (gateways on 8180-8181; README "Containers").
+compose-check:
+    deploy/podman/compose-check.sh
+
+# Render and validate every deploy/k8s overlay, then smoke-run eu-west with `podman kube play` (gateway on 8190).
+k8s-check:
+    deploy/podman/k8s-check.sh
+
+# Build the images the container checks run (base from debootstrap, Kafka, FerretDB, the services).
+images *which:
+    deploy/podman/images.sh {{which}}

@@ -121,8 +121,25 @@ def stack_command(command: str, *args: str) -> None:
                    cwd=ROOT, check=True)
 
 
+def external_stack(infra: Infra) -> Stack | None:
+    """A stack started elsewhere (`just compose-check`): RESIDENCY_TEST_EXTERNAL_GATEWAYS (two URLs,
+    comma-separated), RESIDENCY_TEST_EXTERNAL_REGION and RESIDENCY_TEST_EXTERNAL_ADMIN_KEY, with the
+    infra's addresses as the host reaches them in RESIDENCY_TEST_KAFKA/_MONGO/_CUSTOMER_MONGO. The
+    customer store's URI must reach the same server from the tests and from the stack's retrieval,
+    and that stack must serve ECHO_MODEL (RESIDENCY_INFERENCE_ECHO_MODELS)."""
+    gateways = os.environ.get("RESIDENCY_TEST_EXTERNAL_GATEWAYS")
+    if not gateways:
+        return None
+    logs = Path(os.environ.get("RESIDENCY_TEST_EXTERNAL_LOGS", ROOT / ".data" / "external" / "logs"))
+    return Stack(region=os.environ["RESIDENCY_TEST_EXTERNAL_REGION"], gateways=tuple(gateways.split(",")),
+                 admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent)
+
+
 @pytest.fixture(scope="session")
 def stack(infra: Infra) -> Stack:
+    if external := external_stack(infra):
+        yield external
+        return
     region = unique_region("e")
     stack_command("down")  # processes left by an interrupted run
     kafka_port = infra.kafka.rsplit(":", 1)[1]

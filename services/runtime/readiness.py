@@ -1,7 +1,9 @@
 """Readiness: a service is ready once each of its consumer-group subscribers owns partitions.
 
 Then it logs "ready" and, if its settings name a ``ready_file``, writes it: the local stack
-launcher and the Kubernetes readiness probe (an exec of ``test -f``) both read that file.
+launcher and the Kubernetes readiness probe (an exec of ``test -f``) both read that file. From then
+on the event loop touches the file every HEARTBEAT_S seconds: a loop that stops running (blocked, or
+deadlocked) leaves it stale, which the liveness probe (``find <file> -mmin -1``) notices.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+HEARTBEAT_S = 10.0
+_heartbeats: set[asyncio.Task[None]] = set()  # held so the tasks are not collected while they run
 
 
 async def wait_for_assignments(subscribers: Iterable[Any], timeout_s: float = 60.0) -> None:
@@ -30,6 +35,15 @@ def ready_hook(service: str, ready_file: str | None, subscribers: list[Any]) -> 
         await wait_for_assignments(subscribers)
         if ready_file:
             Path(ready_file).write_text(str(os.getpid()))  # noqa: ASYNC240 - a few bytes, once, at start-up
+            task = asyncio.create_task(_heartbeat(Path(ready_file)))
+            _heartbeats.add(task)
+            task.add_done_callback(_heartbeats.discard)
         log.info("ready")
 
     return mark_ready
+
+
+async def _heartbeat(ready_file: Path) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        ready_file.touch()  # noqa: ASYNC240 - a timestamp update, no data

@@ -1,0 +1,3 @@
+module residency.local/mongosh-ping
+
+go 1.21

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# `just k8s-check`: every overlay of deploy/k8s rendered with kustomize and validated against
+# Kubernetes' schemas (kubernetes-validate --strict, offline), then the eu-west overlay smoke-run with
+# `podman kube play` (Kafka and the stores as in compose; see deploy/podman/k8s_smoke.py for what the
+# smoke run changes) until every service is ready, a request through the gateway, and down.
+# NetworkPolicies and PodDisruptionBudgets are validated only: podman enforces neither. The GPU
+# overlay is validated only. Output: .data/k8s-check/. Ports: the gateway on 8190.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/deploy/podman/containers.conf}"
+eval "$(deploy/podman/tools.sh)"
+out="$root/.data/k8s-check"
+rm -rf "$out" && mkdir -p "$out/rendered" "$out/logs"
+say() { printf '[k8s-check %4ds] %s\n' "$SECONDS" "$*" >&2; }
+gateway_port=8190 network=residency-k8s-check
+
+for overlay in deploy/k8s/overlays/*/; do
+  name=$(basename "$overlay")
+  "$kustomize" build "$overlay" > "$out/rendered/$name.yaml"
+  "$ops_venv/bin/kubernetes-validate" --strict --quiet "$out/rendered/$name.yaml" \
+    || { say "$name: kubernetes-validate failed"; exit 1; }
+  say "$name: rendered and valid ($(grep -c '^kind:' "$out/rendered/$name.yaml") objects: $(grep '^kind:' \
+      "$out/rendered/$name.yaml" | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $3; sep=", "}'))"
+done
+
+say "smoke run of eu-west with podman kube play"
+deploy/podman/images.sh
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
+.venv/bin/python deploy/podman/k8s_smoke.py "$out/rendered/eu-west.yaml" "$out/smoke" \
+    --image localhost/residency:local --kafka-image "localhost/residency-kafka:$kafka_version" \
+    --mongo-image localhost/residency-ferretdb:1 --gateway-port "$gateway_port"
+
+down() {
+  say "collecting logs and playing down"
+  for name in $(podman ps -a --filter "network=$network" --format '{{.Names}}'); do
+    podman logs "$name" > "$out/logs/$name.log" 2>&1 || true
+  done
+  for file in services topics infra; do podman kube down "$out/smoke/$file.yaml" >/dev/null 2>&1 || true; done
+  podman network rm -f "$network" >/dev/null 2>&1 || true
+}
+down 2>/dev/null  # an interrupted run's pods
+trap down EXIT
+podman network create "$network" >/dev/null
+
+# Podman runs liveness probes as health checks, but schedules them through systemd timers, which
+# these machines lack: run them here until they pass.
+wait_healthy() {  # timeout_s container-name-pattern...
+  local timeout=$1; shift
+  local deadline=$((SECONDS + timeout)) pending name
+  while :; do
+    pending=()
+    for name in $(podman ps -a --filter "network=$network" --format '{{.Names}}' | grep -E "$(IFS='|'; echo "$*")"); do
+      podman healthcheck run "$name" >/dev/null 2>&1 || pending+=("$name")
+    done
+    ((${#pending[@]} == 0)) && { say "healthy: $*"; return 0; }
+    ((SECONDS < deadline)) || { say "not healthy after ${timeout} s: ${pending[*]}"; return 1; }
+    sleep 3
+  done
+}
+
+started=$SECONDS
+podman kube play --network "$network" "$out/smoke/infra.yaml" > "$out/play-infra.log" 2>&1
+wait_healthy 120 '^kafka-pod' '^control-store-pod' '^retention-store-pod'
+podman kube play --network "$network" "$out/smoke/topics.yaml" > "$out/play-topics.log" 2>&1
+rc=$(podman wait residency-topics-topics)
+[[ $rc == 0 ]] || { say "topics pod exited with $rc"; podman logs residency-topics-topics >&2; exit 1; }
+say "topics created"
+podman kube play --network "$network" "$out/smoke/services.yaml" > "$out/play-services.log" 2>&1
+# The bus services' liveness probe passes only once the ready file exists and is fresh. The gateway's
+# httpGet probe becomes a `curl` health check in podman, and the image has no curl (a kubelet needs
+# none): the gateway is checked through its host port instead.
+wait_healthy 420 '^residency-(filter|inference|retrieval|retention)-pod'
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null 2>&1 && break
+  sleep 2
+done
+curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null
+say "all pods up and ready $((SECONDS - started)) s after the first play"
+podman ps --filter "network=$network" --format '{{.Names}}\t{{.Status}}' | grep -v infra | tee "$out/ps.txt" >&2
+
+say "a request through the gateway (admin API, then the echo and the SmolLM2 deployments)"
+RESIDENCY_SMOKE_GATEWAY="http://127.0.0.1:$gateway_port" RESIDENCY_ADMIN_KEY="$(cat "$out/smoke/admin-key")" \
+    .venv/bin/python - <<'PY' 2>&1 | tee "$out/request.txt"
+import os
+
+import httpx
+from openai import OpenAI
+
+gateway = os.environ["RESIDENCY_SMOKE_GATEWAY"]
+admin = httpx.Client(base_url=gateway, headers={"authorization": f"Bearer {os.environ['RESIDENCY_ADMIN_KEY']}"})
+created = admin.post("/admin/resources", json={"resource_id": "smoke", "region": "eu-west", "deployments": [
+    {"name": "echo", "model": "echo"}, {"name": "chat", "model": "smollm2-135m-instruct"}]})
+assert created.status_code == 201, created.text
+client = OpenAI(base_url=f"{gateway}/v1", api_key=created.json()["keys"]["key1"])
+for deployment in ("echo", "chat"):
+    answer = client.chat.completions.create(model=deployment, max_tokens=20, temperature=0,
+                                            messages=[{"role": "user", "content": "What is the capital of France?"}])
+    print(f"{deployment}: {answer.choices[0].message.content!r} ({answer.usage.total_tokens} tokens)")
+PY
+say "passed"

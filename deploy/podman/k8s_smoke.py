@@ -1,0 +1,165 @@
+"""Turns a rendered overlay into what `podman kube play` can run here, for `just k8s-check`'s smoke run.
+
+    python deploy/podman/k8s_smoke.py <rendered.yaml> <out-dir> --image localhost/residency:local ...
+
+Writes three files to play in order: infra.yaml (Kafka and the two stores, as in compose: the local
+Kafka image and FerretDB standing in for MongoDB), topics.yaml (the topics Job as a Pod) and
+services.yaml (the overlay's Deployments). What changes, and why (nothing else does):
+- Secrets become ConfigMaps and secretKeyRef/secret volumes their ConfigMap forms: podman 4.3 fails
+  on secretKeyRef ("secret ... is not valid JSON"). The real Secret objects are checked by
+  kubernetes-validate instead. Their example values are replaced by throw-away keys, and the TLS
+  Secrets (made by cert-manager or the operator in a cluster) by a PKI made for this run.
+- Addresses: podman resolves pods by name (<deployment>-pod-<n>), not Services, so the region's
+  Kafka bootstrap and store URIs point at the infra pods; topics get replication factor 1 (one broker).
+- Images: the locally built ones. The gateway's container port gets a host port for the smoke request.
+- The inference Deployment also serves the zero-cost echo model, for a request that needs no engine.
+NetworkPolicies and PodDisruptionBudgets are dropped: podman enforces neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.pki import make_pki  # noqa: E402 - the repo root is put on the path just above
+
+KAFKA = "kafka-pod-0"
+CONTROL_STORE = "control-store-pod-0"
+RETENTION_STORE = "retention-store-pod-0"
+
+
+def deployment(name: str, image: str, env: dict[str, str], args: list[str] | None = None,
+               health: list[str] | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": image,
+                                 "env": [{"name": k, "value": v} for k, v in env.items()]}
+    if args:
+        container["args"] = args
+    if health:
+        container["livenessProbe"] = {"exec": {"command": health}, "periodSeconds": 10}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}}}
+
+
+def infra(kafka_image: str, mongo_image: str) -> list[dict[str, Any]]:
+    kafka_env = {
+        "KAFKA_NODE_ID": "1", "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://{KAFKA}:9092",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER", "KAFKA_CONTROLLER_QUORUM_VOTERS": f"1@{KAFKA}:9093",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1", "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1", "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false"}
+    ping = ["mongosh", "--quiet", "--eval", "db.adminCommand('ping')"]
+    return [deployment("kafka", kafka_image, kafka_env,
+                       health=["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--list"]),
+            deployment("control-store", mongo_image, {}, health=ping),
+            deployment("retention-store", mongo_image, {}, health=ping)]
+
+
+def as_config_map(secret: dict[str, Any]) -> dict[str, Any]:
+    data = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+    data.update(secret.get("stringData", {}))
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": secret["metadata"]["name"]}, "data": data}
+
+
+def secret_refs_to_config_maps(pod_spec: dict[str, Any]) -> None:
+    for container in pod_spec.get("containers", []):
+        for variable in container.get("env", []):
+            ref = variable.get("valueFrom", {}).pop("secretKeyRef", None)
+            if ref:
+                variable["valueFrom"]["configMapKeyRef"] = ref
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                source["configMapRef"] = source.pop("secretRef")
+    for volume in pod_spec.get("volumes", []):
+        if "secret" in volume:
+            secret = volume.pop("secret")
+            volume["configMap"] = {"name": secret["secretName"]}
+
+
+def tls_config_maps(directory: Path) -> list[dict[str, Any]]:
+    pki = make_pki(directory)
+    files = {"tls.crt": pki.server.certificate.read_text(), "tls.key": pki.server.private_key.read_text(),
+             "ca.crt": pki.ca.read_text()}
+    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": files}
+            for name in ("residency-review-tls", "residency-customer-tls")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rendered", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--image", required=True)
+    parser.add_argument("--kafka-image", required=True)
+    parser.add_argument("--mongo-image", required=True)
+    parser.add_argument("--gateway-port", type=int, required=True)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    objects = [o for o in yaml.safe_load_all(args.rendered.read_text()) if o]
+    config_maps, workloads = [], []
+    for obj in objects:
+        kind = obj["kind"]
+        if kind == "ConfigMap" and obj["metadata"]["name"].startswith("residency-region"):
+            obj["data"].update(KAFKA_BOOTSTRAP=f"{KAFKA}:9092", TOPIC_REPLICATION_FACTOR="1",
+                               TOPIC_MIN_INSYNC_REPLICAS="1",
+                               PLATFORM_STORES=f'["{CONTROL_STORE}:27017", "{RETENTION_STORE}:27017"]')
+            config_maps.append(obj)
+        elif kind == "Secret" and obj["metadata"]["name"].startswith("residency-secrets"):
+            cm = as_config_map(obj)
+            cm["data"].update(ADMIN_KEY=secrets.token_urlsafe(24),
+                              PLATFORM_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                              CONNECTIONS_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                              CONTROL_MONGO_URI=f"mongodb://{CONTROL_STORE}:27017/",
+                              RETENTION_MONGO_URI=f"mongodb://{RETENTION_STORE}:27017/")
+            (args.out / "admin-key").write_text(cm["data"]["ADMIN_KEY"])
+            config_maps.append(cm)
+        elif kind == "Secret":
+            config_maps.append(as_config_map(obj))
+        elif kind in ("Deployment", "Job"):
+            workloads.append(obj)
+        # Namespace, Service, NetworkPolicy, PodDisruptionBudget, PersistentVolumeClaim: not for podman.
+    config_maps += tls_config_maps(args.out / "pki")
+
+    topics, services = [], []
+    for obj in workloads:
+        pod_spec = obj["spec"]["template"]["spec"]
+        secret_refs_to_config_maps(pod_spec)
+        for container in pod_spec["containers"]:
+            if container["image"].split("/")[-1].startswith("residency"):
+                container["image"] = args.image
+            if container["name"] == "gateway":
+                container["ports"] = [{**p, "hostPort": args.gateway_port} for p in container.get("ports", [])]
+            if container["name"] == "inference":
+                container["env"].append({"name": "RESIDENCY_INFERENCE_ECHO_MODELS", "value": '["echo"]'})
+        if obj["kind"] == "Job":
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": obj["metadata"]["name"]},
+                   "spec": copy.deepcopy(pod_spec)}
+            topics.append(pod)
+        else:
+            if obj["metadata"]["name"] == "residency-gateway":
+                obj["spec"]["replicas"] = 1  # one host port; the other replicas are exercised by compose
+            services.append(obj)
+
+    def write(name: str, docs: list[dict[str, Any]]) -> None:
+        (args.out / name).write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+    write("infra.yaml", infra(args.kafka_image, args.mongo_image))
+    write("topics.yaml", [*config_maps, *topics])
+    write("services.yaml", [*config_maps, *services])
+
+
+if __name__ == "__main__":
+    main()
