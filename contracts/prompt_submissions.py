@@ -29,3 +29,6 @@ class PromptSubmitted(Envelope):
     answer_without_model: str | None = Field(None, max_length=1000, description=(
         "When set, the filter screens the prompt and answers this text instead of generating: an "
         "in-scope grounded request whose search found nothing relevant."))
+    grounding_message: int | None = Field(None, ge=0, le=1024, description=(
+        "Index of the system message retrieval wrote (the retrieved documents and how to cite them): "
+        "screened as context, not as the caller's instructions; its documents are screened one by one."))

@@ -62,16 +62,18 @@ def _filtered_names(verdict: ScreenVerdict) -> str:
 
 
 def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
-    """Messages in order, by role (``KIND_OF_ROLE``). Retrieved documents that retrieval placed in a
-    system message are screened on their own, as documents (``_screen_documents``): here they are
-    left out, so an injected document is dropped rather than read as the caller's instruction."""
+    """Messages in order, by role (``KIND_OF_ROLE``). The system message retrieval wrote
+    (``grounding_message``) is context, not the caller's instruction, and its documents are left
+    out here: they are screened on their own, as documents (``_screen_documents``), so an injected
+    document is dropped rather than failing the request."""
     texts = []
-    for message in submission.messages:
-        content = message.content
-        if message.role == "system":
+    for position, message in enumerate(submission.messages):
+        content, kind = message.content, KIND_OF_ROLE.get(message.role, "context")
+        if position == submission.grounding_message:  # written by retrieval, not by the caller
+            kind = "context"
             for document in submission.documents:
                 content = content.replace(document, "")
-        texts.append(ScreenedText(content, KIND_OF_ROLE.get(message.role, "context")))
+        texts.append(ScreenedText(content, kind))
     return texts
 
 

@@ -33,7 +33,11 @@ def grounding_message(citations: list[Citation], *, in_scope: bool) -> ChatMessa
     return ChatMessage(role="system", content="\n\n".join(parts))
 
 
+def grounding_position(messages: list[ChatMessage]) -> int:
+    """Where the grounding goes: after the caller's leading system messages."""
+    return next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+
+
 def augment(messages: list[ChatMessage], grounding: ChatMessage) -> list[ChatMessage]:
-    """Insert the grounding after the caller's leading system messages."""
-    at = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+    at = grounding_position(messages)
     return [*messages[:at], grounding, *messages[at:]]

@@ -28,7 +28,13 @@ from contracts.prompt_submissions import PromptSubmitted
 from services.connections.errors import ConnectionRefused
 from services.connections.model import DataConnection
 from services.retrieval.errors import CredentialsUnreadable, DataSourceUnavailable, QueryEmbeddingFailed
-from services.retrieval.grounding import NOT_FOUND_ANSWER, augment, citation_of, grounding_message
+from services.retrieval.grounding import (
+    NOT_FOUND_ANSWER,
+    augment,
+    citation_of,
+    grounding_message,
+    grounding_position,
+)
 from services.retrieval.ports import Connections, CustomerDocuments, PromptSubmissions, QueryEmbedder, Replies
 from services.retrieval.ranking import query_terms
 from services.retrieval.search import Pool, Retrieved, key_of
@@ -190,5 +196,5 @@ async def ground_request(request: GroundingRequested, ports: RetrievalPorts) -> 
         **request.envelope(), model=request.model,
         messages=augment(request.messages, grounding_message(citations, in_scope=source.in_scope)),
         sampling=request.sampling, stream=request.stream, end_user=request.end_user, adapter=request.adapter,
-        documents=[c.content for c in citations],
+        documents=[c.content for c in citations], grounding_message=grounding_position(request.messages),
         answer_without_model=NOT_FOUND_ANSWER if source.in_scope and not citations else None))

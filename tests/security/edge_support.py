@@ -54,7 +54,7 @@ def echo_resource(stack: Stack, prefix: str, **fields) -> tuple[str, str]:
     """A resource with deployment ``echo`` (the echo engine) and an annotate-only filter policy;
     returns (resource ID, key1)."""
     resource_id = unique(prefix)
-    created = stack.create_resource(resource_id, {"echo": ECHO_MODEL}, annotate_only=True, **fields)
+    created = stack.create_resource(resource_id, {"echo": ECHO_MODEL}, **fields)
     return resource_id, created["keys"]["key1"]
 
 

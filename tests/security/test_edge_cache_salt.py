@@ -23,7 +23,7 @@ def cached_tokens(stack, key: str, prompt: str) -> int | None:
 
 
 def test_a_cached_prefix_is_reused_by_its_own_resource_only(stack):
-    keys = [stack.create_resource(unique(f"edge-salt{i}"), {"chat": CHAT_MODEL}, annotate_only=True)["keys"]["key1"]
+    keys = [stack.create_resource(unique(f"edge-salt{i}"), {"chat": CHAT_MODEL})["keys"]["key1"]
             for i in range(2)]
     marker = uuid.uuid4().hex  # a prompt no earlier run cached
     prompt = f"{marker} " + " ".join(f"line {i} of the shared document about harbour logistics." for i in range(90))

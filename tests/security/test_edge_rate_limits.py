@@ -43,7 +43,7 @@ def test_a_missing_max_tokens_is_charged_the_rest_of_the_context(stack):
 
 def test_a_resource_created_without_limits_gets_the_default_limits(stack):
     resource_id = unique("edge-default")
-    created = stack.create_resource(resource_id, {"echo": "echo"}, annotate_only=True)
+    created = stack.create_resource(resource_id, {"echo": "echo"})
     assert created["limits"] == {"rpm": 600, "tpm": 1000000}
     with client(stack, created["keys"]["key1"]) as gateway:
         response = gateway.post(chat_url(), json={"messages": HELLO, "max_tokens": 5})
@@ -55,7 +55,7 @@ def test_a_burst_across_both_replicas_admits_no_more_than_the_limit(stack):
     from concurrent.futures import ThreadPoolExecutor
 
     resource_id = unique("edge-burst")
-    key = stack.create_resource(resource_id, {"echo": "echo"}, annotate_only=True, limits={"rpm": 10})["keys"]["key1"]
+    key = stack.create_resource(resource_id, {"echo": "echo"}, limits={"rpm": 10})["keys"]["key1"]
 
     def send(i: int) -> int:
         with client(stack, key, replica=i % 2) as gateway:

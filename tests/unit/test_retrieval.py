@@ -155,6 +155,7 @@ async def test_grounding_cites_documents_then_submits_the_augmented_prompt():
 
     assert isinstance(submitted, PromptSubmitted)
     assert submitted.documents == [c.content for c in found.citations]
+    assert submitted.grounding_message == 2, "after the caller's two leading system messages"
     roles = [m.role for m in submitted.messages]
     assert roles == ["system", "system", "system", "user", "assistant", "user"]
     assert submitted.messages[:2] == request.messages[:2] and submitted.messages[3:] == request.messages[2:]
