@@ -31,9 +31,12 @@ kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy
     --image localhost/residency:local --kafka-image "localhost/residency-kafka:$kafka_version" \
     --mongo-image localhost/residency-ferretdb:1 --gateway-port "$gateway_port"
 
+# The smoke run's containers (kube play names them <pod>-<container>; pods <deployment>-pod-<n>).
+containers() { podman ps -a --format '{{.Names}}' | grep -E '^((kafka|control-store|retention-store|residency-[a-z]+)-pod|residency-topics-)' || true; }
+
 down() {
   say "collecting logs and playing down"
-  for name in $(podman ps -a --filter "network=$network" --format '{{.Names}}'); do
+  for name in $(containers); do
     podman logs "$name" > "$out/logs/$name.log" 2>&1 || true
   done
   for file in services topics infra; do podman kube down "$out/smoke/$file.yaml" >/dev/null 2>&1 || true; done
@@ -47,11 +50,15 @@ podman network create "$network" >/dev/null
 # these machines lack: run them here until they pass.
 wait_healthy() {  # timeout_s container-name-pattern...
   local timeout=$1; shift
-  local deadline=$((SECONDS + timeout)) pending name
+  local deadline=$((SECONDS + timeout)) pending name pattern found
   while :; do
     pending=()
-    for name in $(podman ps -a --filter "network=$network" --format '{{.Names}}' | grep -E "$(IFS='|'; echo "$*")"); do
-      podman healthcheck run "$name" >/dev/null 2>&1 || pending+=("$name")
+    for pattern in "$@"; do
+      found=$(containers | grep -E "$pattern" || true)
+      [[ -n $found ]] || { pending+=("$pattern (no container)"); continue; }
+      for name in $found; do
+        podman healthcheck run "$name" >/dev/null 2>&1 || pending+=("$name")
+      done
     done
     ((${#pending[@]} == 0)) && { say "healthy: $*"; return 0; }
     ((SECONDS < deadline)) || { say "not healthy after ${timeout} s: ${pending[*]}"; return 1; }
@@ -70,14 +77,15 @@ podman kube play --network "$network" "$out/smoke/services.yaml" > "$out/play-se
 # The bus services' liveness probe passes only once the ready file exists and is fresh. The gateway's
 # httpGet probe becomes a `curl` health check in podman, and the image has no curl (a kubelet needs
 # none): the gateway is checked through its host port instead.
-wait_healthy 420 '^residency-(filter|inference|retrieval|retention)-pod'
+wait_healthy 420 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod'
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null 2>&1 && break
   sleep 2
 done
 curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null
 say "all pods up and ready $((SECONDS - started)) s after the first play"
-podman ps --filter "network=$network" --format '{{.Names}}\t{{.Status}}' | grep -v infra | tee "$out/ps.txt" >&2
+podman ps --format '{{.Names}}\t{{.Status}}' | grep -E '^(kafka|control-store|retention-store|residency-[a-z]+)-pod' \
+    | tee "$out/ps.txt" >&2
 
 say "a request through the gateway (admin API, then the echo and the SmolLM2 deployments)"
 RESIDENCY_SMOKE_GATEWAY="http://127.0.0.1:$gateway_port" RESIDENCY_ADMIN_KEY="$(cat "$out/smoke/admin-key")" \

@@ -11,8 +11,12 @@ services.yaml (the overlay's Deployments). What changes, and why (nothing else d
   Secrets (made by cert-manager or the operator in a cluster) by a PKI made for this run.
 - Addresses: podman resolves pods by name (<deployment>-pod-<n>), not Services, so the region's
   Kafka bootstrap and store URIs point at the infra pods; topics get replication factor 1 (one broker).
-- Images: the locally built ones. The gateway's container port gets a host port for the smoke request.
+- Images: the locally built ones. The gateway's container port gets a host port for the smoke request;
+  the others' container ports are dropped (podman would publish each on the host, and replicas collide).
 - The inference Deployment also serves the zero-cost echo model, for a request that needs no engine.
+- The /dev/shm emptyDir is dropped: podman 4.3 makes it a root-owned 0755 folder on disk (Kubernetes
+  makes a 0777 one, in memory with medium: Memory), where vLLM's non-root engine cannot create its
+  shared memory ("Permission denied: '/psm_...'"); podman's own /dev/shm (a tmpfs) serves instead.
 NetworkPolicies and PodDisruptionBudgets are dropped: podman enforces neither.
 """
 
@@ -45,7 +49,9 @@ def deployment(name: str, image: str, env: dict[str, str], args: list[str] | Non
     if args:
         container["args"] = args
     if health:
-        container["livenessProbe"] = {"exec": {"command": health}, "periodSeconds": 10}
+        # A JVM-started health check takes seconds on a busy machine; podman kills the container on failure.
+        container["livenessProbe"] = {"exec": {"command": health}, "periodSeconds": 10, "timeoutSeconds": 30,
+                                      "failureThreshold": 6}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}}}
@@ -61,7 +67,9 @@ def infra(kafka_image: str, mongo_image: str) -> list[dict[str, Any]]:
         "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1", "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
         "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1", "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false"}
-    ping = ["mongosh", "--quiet", "--eval", "db.adminCommand('ping')"]
+    # podman joins an exec probe into one shell line, so the eval expression would not survive its quotes:
+    # the local mongosh stand-in pings whatever it is given.
+    ping = ["mongosh", "--quiet"]
     return [deployment("kafka", kafka_image, kafka_env,
                        health=["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--list"]),
             deployment("control-store", mongo_image, {}, health=ping),
@@ -142,8 +150,11 @@ def main() -> None:
                 container["image"] = args.image
             if container["name"] == "gateway":
                 container["ports"] = [{**p, "hostPort": args.gateway_port} for p in container.get("ports", [])]
+            else:  # podman publishes a containerPort on the host; two replicas would collide
+                container.pop("ports", None)
             if container["name"] == "inference":
                 container["env"].append({"name": "RESIDENCY_INFERENCE_ECHO_MODELS", "value": '["echo"]'})
+                container["volumeMounts"] = [m for m in container["volumeMounts"] if m["mountPath"] != "/dev/shm"]
         if obj["kind"] == "Job":
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": obj["metadata"]["name"]},
                    "spec": copy.deepcopy(pod_spec)}

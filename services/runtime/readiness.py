@@ -3,7 +3,9 @@
 Then it logs "ready" and, if its settings name a ``ready_file``, writes it: the local stack
 launcher and the Kubernetes readiness probe (an exec of ``test -f``) both read that file. From then
 on the event loop touches the file every HEARTBEAT_S seconds: a loop that stops running (blocked, or
-deadlocked) leaves it stale, which the liveness probe (``find <file> -mmin -1``) notices.
+deadlocked) leaves it stale, which the liveness probe notices:
+
+    python -m services.runtime.readiness /tmp/ready 60   (exit 1 when missing or older than 60 s)
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -47,3 +51,14 @@ async def _heartbeat(ready_file: Path) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_S)
         ready_file.touch()  # noqa: ASYNC240 - a timestamp update, no data
+
+
+def is_alive(ready_file: Path, max_age_s: float) -> bool:
+    try:
+        return time.time() - ready_file.stat().st_mtime < max_age_s
+    except FileNotFoundError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(0 if is_alive(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 60.0) else 1)

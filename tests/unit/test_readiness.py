@@ -27,7 +27,12 @@ async def test_the_ready_file_is_written_once_assigned_and_touched_while_the_loo
     await mark_ready()
     assert ready_file.read_text() == str(os.getpid())
     os.utime(ready_file, (0, 0))
+    assert not readiness.is_alive(ready_file, max_age_s=60)
     await asyncio.sleep(0.2)
-    assert ready_file.stat().st_mtime > 0, "the heartbeat must refresh the file while the loop runs"
+    assert readiness.is_alive(ready_file, max_age_s=60), "the heartbeat must refresh the file while the loop runs"
     for task in list(readiness._heartbeats):
         task.cancel()
+
+
+def test_a_missing_ready_file_is_not_alive(tmp_path: Path) -> None:
+    assert not readiness.is_alive(tmp_path / "ready", max_age_s=60)
