@@ -23,6 +23,10 @@ key = message_key
 REPLY_TO_HEADER = "residency-reply-to"
 
 
+# What stands in a prompt, and in a citation, for a retrieved document the filter dropped.
+WITHHELD_DOCUMENT = "[This document was removed by the content filter.]"
+
+
 class RetrievedDocument(Citation):
     """One retrieved document, as Azure's ``all_retrieved_documents`` entry: a citation's fields and
     why it was (not) cited."""

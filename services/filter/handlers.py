@@ -6,7 +6,14 @@ import logging
 from dataclasses import dataclass, field
 
 from contracts.common import ApiError, ChatMessage, FilterResults, Usage
-from contracts.gateway_replies import CompletionReady, PromptAnnotation, PromptScreened, ReplyChoice, RequestFailed
+from contracts.gateway_replies import (
+    WITHHELD_DOCUMENT,
+    CompletionReady,
+    PromptAnnotation,
+    PromptScreened,
+    ReplyChoice,
+    RequestFailed,
+)
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
@@ -33,7 +40,6 @@ log = logging.getLogger("residency.filter.handlers")
 # detectors/classifier.py).
 KIND_OF_ROLE: dict[str, TextKind] = {"user": "prompt", "system": "instruction", "developer": "instruction",
                                      "tool": "document"}
-DROPPED_DOCUMENT = "[This document was removed by the content filter.]"
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def _without_documents(messages: list[ChatMessage], documents: list[str], droppe
     """Grounding system messages with each dropped document's text replaced by a notice."""
     def neutralised(text: str) -> str:
         for position in dropped:
-            text = text.replace(documents[position], DROPPED_DOCUMENT)
+            text = text.replace(documents[position], WITHHELD_DOCUMENT)
         return text
 
     return [m.model_copy(update={"content": neutralised(m.content)}) if m.role == "system" else m for m in messages]

@@ -16,6 +16,7 @@ from contracts.base import Envelope, utc_now
 from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, TokenLogprob, Usage
 from contracts.embedding_requests import EmbedTexts
 from contracts.gateway_replies import (
+    WITHHELD_DOCUMENT,
     CompletionReady,
     EmbeddingsReady,
     GroundingFound,
@@ -162,17 +163,14 @@ async def replies_for(request_id: str, envelope: dict[str, object], publish: Cal
                 await ports.bus.cancel(CancelGeneration(**envelope, reason="client_disconnected"))
 
 
-WITHHELD = "[This document was removed by the content filter.]"
-
-
 def withheld(found: GroundingFound, dropped: list[int]) -> GroundingFound:
     """The citations the filter dropped from the prompt keep their place ([docN]) and ID, not their text."""
     if not dropped:
         return found
     ids = {found.citations[i].chunk_id for i in dropped if i < len(found.citations)}
-    citations = [Citation(content=WITHHELD, chunk_id=c.chunk_id) if i in dropped else c
+    citations = [Citation(content=WITHHELD_DOCUMENT, chunk_id=c.chunk_id) if i in dropped else c
                  for i, c in enumerate(found.citations)]
-    retrieved = [d.model_copy(update={"content": WITHHELD, "title": None, "url": None, "filepath": None})
+    retrieved = [d.model_copy(update={"content": WITHHELD_DOCUMENT, "title": None, "url": None, "filepath": None})
                  if d.chunk_id in ids else d for d in found.all_retrieved_documents]
     return found.model_copy(update={"citations": citations, "all_retrieved_documents": retrieved})
 

@@ -10,6 +10,7 @@ from typing import Any
 from contracts.base import Envelope
 from contracts.common import ApiError, TokenLogprob, Usage
 from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
+from contracts.grounding_requests_v2 import DEFAULT_CONTEXTS
 from services.gateway.handlers import ChatCall, ChatOutcome
 
 
@@ -39,7 +40,7 @@ def logprobs_body(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
 
 def _context(call: ChatCall, grounding: GroundingFound | None) -> dict[str, Any]:
     """Azure's ``message.context``, with the parts the data source's include_contexts asks for."""
-    parts = call.data_source.include_contexts if call.data_source else ["citations", "intent"]
+    parts = call.data_source.include_contexts if call.data_source else DEFAULT_CONTEXTS
     context: dict[str, Any] = {}
     if "citations" in parts:
         context["citations"] = [c.model_dump() for c in grounding.citations] if grounding else []

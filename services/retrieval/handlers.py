@@ -58,6 +58,12 @@ class RetrievalPorts:
     embedder: QueryEmbedder | None = None
 
 
+def is_hybrid(source: ConnectionDataSource, ports: RetrievalPorts) -> bool:
+    """Vector search beside the keywords: the source names vector fields and an embedding model,
+    and this replica can embed and index (one answer for the search and for its ranking)."""
+    return bool(source.vector_fields and source.embedding_model and ports.embedder and ports.indexes)
+
+
 class SearchFailed(Exception):
     def __init__(self, failure: RequestFailed) -> None:
         super().__init__(failure.error.code)
@@ -115,7 +121,7 @@ async def _search(request: GroundingRequested, queries: list[str], ports: Retrie
         raise _failure(request, 400, "data_source_not_registered",
                        "The data connection is not registered for this resource.")
     pool = Pool(source.content_fields)
-    hybrid = bool(source.vector_fields and source.embedding_model and ports.embedder and ports.indexes)
+    hybrid = is_hybrid(source, ports)
     vectors: list[list[float]] = []
     if hybrid and queries:
         assert ports.embedder is not None
@@ -183,8 +189,8 @@ async def ground_request(request: GroundingRequested, ports: RetrievalPorts) -> 
     except CUSTOMER_SIDE as error:  # the deadline, or a failure outside any one query
         await ports.replies.publish(_as_failure(request, error, ports).failure)
         return
-    hybrid = bool(source.vector_fields and source.embedding_model)
-    cited, everything = pool.select(strictness=source.strictness, top_n=source.top_n_documents, hybrid=hybrid)
+    cited, everything = pool.select(strictness=source.strictness, top_n=source.top_n_documents,
+                                    hybrid=is_hybrid(source, ports))
     citations = [citation_of(r, source) for r in cited]
     log.info("request %s grounded on %d of %d retrieved documents (%d queries)", request.request_id,
              len(citations), len(everything), len(queries))
