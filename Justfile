@@ -75,7 +75,7 @@ contract-snapshots:
 
 # Write the AsyncAPI documents of the five services' bus interfaces to docs/asyncapi/.
 docs:
-    {{python}} -m services.runtime.asyncapi_docs docs/asyncapi
+    {{python}} -m services.ops.asyncapi_docs docs/asyncapi
 
 # Content-filter policy of a resource: just filter-policy show|put|delete <resource> [policy.json]
 filter-policy *args:
@@ -97,7 +97,7 @@ eval what:
 
 # Inspect or replay dead letters: just dlq inspect eu-west.filter.prompt-submissions.v1.dlq
 dlq *args:
-    {{python}} -m services.runtime.dlq_cli {{args}}
+    {{python}} -m services.ops.dlq_cli {{args}}
 
 # Retention operator commands on this region's store: just retention sweep | verify-audit
 retention *args:

@@ -31,9 +31,9 @@ from contracts.registry import GATEWAY_REPLY, topics_of
 from services.gateway.bootstrap import Gateway, bootstrap
 from services.gateway.errors import GatewayError
 from services.gateway.http_admin import admin_router
-from services.gateway.http_data import data_router, new_request_id
 from services.gateway.openai_response import error_body
 from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DATA_BODIES, install_openapi
+from services.gateway.routes import data_router, new_request_id
 from services.gateway.settings import GatewaySettings
 from services.runtime.replies import wait_until_positioned
 from services.runtime.startup import require_topics

@@ -222,15 +222,6 @@ def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
         usage=outcome.usage)
 
 
-async def complete_chat(call: ChatCall, ports: GatewayPorts) -> ChatOutcome:
-    """The whole answer of a non-streamed request; the interaction is recorded before returning."""
-    outcome = ChatOutcome(model=call.deployment.model, n=call.sampling.n)
-    async for reply in chat_replies(call, ports):
-        outcome.add(reply)
-    await ports.bus.record_interaction(interaction_record(call, outcome, ports.replica_id))
-    return outcome
-
-
 @dataclass(frozen=True, kw_only=True)
 class EmbeddingCall(AcceptedCall):
     """An authenticated, validated embeddings request."""

@@ -16,7 +16,7 @@ from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 
 from contracts.base import topic_name
-from contracts.registry import topics_of
+from contracts.registry import TOPICS, topics_of
 from services.runtime.bus import COMMIT_AFTER_HANDLER
 from services.runtime.readiness import ready_hook
 from services.runtime.settings import ServiceSettings
@@ -35,6 +35,14 @@ class ServiceWiring:
     def topic(self, template: str) -> str:
         return topic_name(template, self.settings.region)
 
+    def _consumed(self, template: str) -> str:
+        """The topic of a subscriber, which the registry must list this service as a consumer of:
+        the wiring cannot drift from contracts/registry.py (start-up checks and docs derive from it)."""
+        if not any(spec.template == template and self.service in spec.consumers for spec in TOPICS):
+            raise ValueError(f"{self.service} subscribes to {template!r}, which contracts/registry.py "
+                             f"does not list it as a consumer of")
+        return self.topic(template)
+
     def group_subscriber(self, template: str, group: str, *, ack_policy: AckPolicy = COMMIT_AFTER_HANDLER,
                          **options: Any) -> Any:
         """One consumer group per region and purpose: each message is handled by one replica.
@@ -43,14 +51,14 @@ class ServiceWiring:
         ``options`` go to FastStream (e.g. ``batch=True``: one commit per batch, after it).
         """
         subscriber = self.broker.subscriber(
-            self.topic(template), group_id=f"{self.settings.region}.{group}", auto_offset_reset="earliest",
+            self._consumed(template), group_id=f"{self.settings.region}.{group}", auto_offset_reset="earliest",
             ack_policy=ack_policy, fetch_max_wait_ms=self.settings.fetch_max_wait_ms, **options)
         self._groups.append(subscriber)
         return subscriber
 
     def fanout_subscriber(self, template: str) -> Any:
         """No group: every replica reads every message published from now on."""
-        return self.broker.subscriber(self.topic(template), auto_offset_reset="latest",
+        return self.broker.subscriber(self._consumed(template), auto_offset_reset="latest",
                                       fetch_max_wait_ms=self.settings.fetch_max_wait_ms)
 
     def app(self, *, on_startup: Sequence[Hook] = (), after_startup: Sequence[Hook] = (),

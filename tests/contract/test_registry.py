@@ -13,7 +13,7 @@ import contracts
 from contracts import embedding_requests, generation_cancellations
 from contracts.base import topic_name
 from contracts.registry import SERVICES, TOPICS, topics_of
-from services.runtime.asyncapi_docs import broker_of
+from services.ops.asyncapi_docs import broker_of
 from services.runtime.dead_letters import dead_letter_middleware
 from tests.contract.snapshots import breaking_changes
 
@@ -97,7 +97,7 @@ def test_the_snapshot_rule_catches_breaking_changes() -> None:
 
 
 def test_the_committed_bus_documents_are_current(tmp_path) -> None:
-    from services.runtime.asyncapi_docs import write
+    from services.ops.asyncapi_docs import write
 
     docs = Path(__file__).resolve().parents[2] / "docs"
     for fresh in write(tmp_path / "asyncapi"):

@@ -10,9 +10,11 @@ from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
 from services.connections.policy import EndpointPolicy
 from services.gateway.data_connections import DataConnections
-from services.gateway.handlers import ChatCall, GatewayPorts, chat_replies, complete_chat
+from services.gateway.handlers import ChatCall, ChatOutcome, GatewayPorts, chat_replies
 from services.gateway.openai_response import chat_completion
+from services.gateway.rate_limits import Admission
 from services.gateway.resources import Deployment, Resource
+from services.gateway.serving import ServingChat
 from services.runtime.reply_inbox import InMemoryReplyInbox
 from tests.unit.builders import CREATED_AT, MODEL, REGION, REPLY_TO, REQUEST_ID, RESOURCE_ID, chat, sampling
 from tests.unit.connection_fakes import InMemoryDataConnections
@@ -29,6 +31,11 @@ from tests.unit.gateway_fakes import (
 REFUND_DOC = Citation(content="Refunds are paid within 30 days.", title="Refunds",
                       url="https://contoso.example/refunds", filepath="policies/refunds.md", chunk_id="doc-17")
 VIOLENT = {**SAFE, "violence": {"filtered": True, "severity": "high"}}
+
+
+async def complete_chat(call: ChatCall, ports: GatewayPorts) -> ChatOutcome:
+    """The whole answer, through the serving object that records it (no rate limits set)."""
+    return await ServingChat(call, ports, Admission(headers={})).gather()
 
 
 def ports_answering(answer, *, timeout_s: float = 5.0) -> tuple[GatewayPorts, ScriptedBus]:

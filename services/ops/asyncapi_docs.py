@@ -1,7 +1,7 @@
 """Writes each service's AsyncAPI document (from its FastStream wiring), the gateway's OpenAPI and
 the OpenAPI of the retention service's review and customer APIs.
 
-    python -m services.runtime.asyncapi_docs docs/asyncapi     (just docs)
+    python -m services.ops.asyncapi_docs docs/asyncapi     (just docs)
 
 The documents describe one example region; every region has the same topics under its prefix.
 """
