@@ -12,6 +12,8 @@
 #   RESIDENCY_MONGO_PORT      FerretDB port of the platform's store (27017)
 #   RESIDENCY_CUSTOMER_MONGO_PORT  FerretDB port of the customer store (27018)
 #   RESIDENCY_KAFKA_HEAP      JVM heap for the broker (768m)
+#   RESIDENCY_KAFKA_JIT       c1 (default: starts fast, for tests) or full (C2 too, as a production
+#                             broker runs; the benchmarks use it)
 # `up` is idempotent: a running instance is left alone and reported.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -21,6 +23,7 @@ controller_port="$((kafka_port + 1))"
 mongo_port="${RESIDENCY_MONGO_PORT:-27017}"
 customer_port="${RESIDENCY_CUSTOMER_MONGO_PORT:-27018}"
 heap="${RESIDENCY_KAFKA_HEAP:-768m}"
+jit="${RESIDENCY_KAFKA_JIT:-c1}"
 data="$root/.data/$instance"
 python="$root/.venv/bin/python"
 say() { printf '[infra:%s] %s\n' "$instance" "$*" >&2; }
@@ -34,8 +37,9 @@ kafka_up() {
   sed -e "s/@KAFKA_PORT@/$kafka_port/g" -e "s/@CONTROLLER_PORT@/$controller_port/g" \
       -e "s#@LOG_DIR@#$dir/log#g" "$root/deploy/local/kafka/server.properties.in" > "$dir/server.properties"
   local cp="$root/.cache/kafka-libs/*"
-  local jvm=(-Xms128m "-Xmx$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+  local jvm=(-Xms128m "-Xmx$heap" -XX:+UseSerialGC -Djava.awt.headless=true
              "-Dlog4j2.configurationFile=$root/deploy/local/kafka/log4j2.properties")
+  [[ "$jit" == full ]] || jvm+=(-XX:TieredStopAtLevel=1)
   if [[ ! -f "$dir/log/meta.properties" ]]; then
     say "formatting KRaft storage"
     local cluster_id; cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid)

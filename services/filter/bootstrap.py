@@ -78,6 +78,7 @@ def bootstrap(settings: FilterSettings, *, broker: KafkaBroker | None = None, sc
                                      schema=generation_cancellations.CancelGeneration),
         replies=ReplyPublisher(broker, settings.region),
         streams=InMemoryStreamStates(),
-        windowing=Windowing(settings.stream_window_chars, settings.stream_overlap_chars),
+        windowing=Windowing(settings.stream_window_chars, settings.stream_overlap_chars,
+                            settings.stream_first_window_chars),
     )
     return broker, ports

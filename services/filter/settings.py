@@ -39,6 +39,9 @@ class FilterSettings(ServiceSettings):
         default_factory=FilterPolicy, description="Policy of resources without one (JSON); Azure's defaults.")
     stream_window_chars: int = Field(160, ge=16, description="Characters screened per streaming window.")
     stream_overlap_chars: int = Field(40, ge=0, description="Characters of context carried between windows.")
+    stream_first_window_chars: int = Field(48, ge=1, description=(
+        "Characters the first buffered window releases (it screens them plus the overlap): how much "
+        "text a buffered stream's first token waits for."))
 
     @property
     def policy_database_name(self) -> str:

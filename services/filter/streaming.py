@@ -1,6 +1,7 @@
 """Screening generated text in windows, per choice, buffered or asynchronous.
 
-Buffered: text is held until a window of ``window_chars`` is screened, together with the last
+Buffered: text is held until a window of ``window_chars`` is screened (the first window is short,
+``first_window_chars`` plus the overlap, so the first text reaches the caller early), together with the last
 ``overlap_chars`` already released (left context); only the part of the window that has
 ``overlap_chars`` of screened text after it is released, so a word cut at a window's end is seen
 whole by the next window before any of it goes out. The final event flushes the rest.
@@ -33,10 +34,20 @@ Screen = Callable[[str], Awaitable[ScreenVerdict]]
 class Windowing:
     window_chars: int = 160
     overlap_chars: int = 40
+    first_window_chars: int | None = None  # released by the first buffered window; None: as the others
 
     def __post_init__(self) -> None:
         if not 0 <= self.overlap_chars < self.window_chars // 2:
             raise ValueError("overlap_chars must be below half of window_chars")
+        if self.first_window_chars is not None and not 0 < self.first_window_chars <= self.window_chars:
+            raise ValueError("first_window_chars must be positive and at most window_chars")
+
+    def size(self, screened: int) -> int:
+        """Characters of the next buffered window: the first releases ``first_window_chars`` and
+        screens the overlap after them; every later one is ``window_chars``."""
+        if screened == 0 and self.first_window_chars is not None:
+            return min(self.window_chars, self.first_window_chars + self.overlap_chars)
+        return self.window_chars
 
 
 @dataclass
@@ -80,9 +91,10 @@ async def buffered(window: ChoiceWindow, choice: GeneratedChoice, final: bool, s
                    windowing: Windowing) -> ChoiceOutcome:
     window.pending += choice.text
     released, results = [], []
-    while window.pending and (final or len(window.pending) >= windowing.window_chars):
-        span = window.pending[:windowing.window_chars]
-        last = final and len(window.pending) <= windowing.window_chars
+    while window.pending and (final or len(window.pending) >= windowing.size(window.screened)):
+        size = windowing.size(window.screened)
+        span = window.pending[:size]
+        last = final and len(window.pending) <= size
         keep = len(span) if last else len(span) - windowing.overlap_chars
         verdict = await screen(window.tail + span)
         results.append(verdict.results)

@@ -15,6 +15,7 @@ from services.gateway.adapters.mongo_resources import MongoResourceDirectory
 from services.gateway.adapters.mongo_windows import MongoWindowCounter
 from services.gateway.data_connections import DataConnections
 from services.gateway.handlers import GatewayPorts
+from services.gateway.key_cache import CachedResourceDirectory
 from services.gateway.ports import RequestBus, ResourceDirectory
 from services.gateway.rate_limits import WindowCounter
 from services.gateway.settings import GatewaySettings
@@ -43,6 +44,8 @@ def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
         resources = resources or MongoResourceDirectory(client, settings.control_database)
         windows = windows or MongoWindowCounter(client, settings.control_database, settings.replica_id)
         connections = connections or MongoDataConnections(client[settings.control_database])
+    if settings.key_cache_s > 0:
+        resources = CachedResourceDirectory(resources, ttl_s=settings.key_cache_s)
     inbox = InMemoryReplyInbox()
     data_connections = DataConnections(
         connections, settings.endpoint_policy(settings.mongo_uri.get_secret_value(), resolver=resolver),

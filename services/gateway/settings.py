@@ -43,6 +43,9 @@ class GatewaySettings(ServiceSettings, DataConnectionSettings):
         "Listen address of the admin API (keep it off the public network)."))
     admin_port: int = Field(8090, ge=1, le=65535, description="Listen port of the admin API; never the public port.")
     admin_max_body_bytes: int = Field(64 << 10, ge=1024, description="Largest accepted admin request body.")
+    key_cache_s: float = Field(5.0, ge=0, description=(
+        "How long a replica keeps a matched key's resource: the longest a key revoked through another "
+        "replica still passes here (0: look up every request)."))
     reply_timeout_s: float = Field(60.0, gt=0, description="How long a caller waits for its answer.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest accepted request body.")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")

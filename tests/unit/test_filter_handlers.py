@@ -201,6 +201,28 @@ async def test_buffered_mode_holds_text_until_a_window_is_screened():
     assert screen.screened[-1].endswith("gently.") and screen.screened[-1] == "e dough gently."
 
 
+async def test_buffered_mode_releases_a_short_first_window_early_and_keeps_the_look_ahead():
+    screen = ScriptedScreen("attack")
+    ports, timeline = filter_ports(screen, windowing=Windowing(16, 4, first_window_chars=6))
+    await screen_generation(generated("Knead th", final=False, sequence=0), ports)
+    assert timeline == []  # 8 characters: fewer than the first window's 6 + 4 of look-ahead
+
+    await screen_generation(generated("e ", final=False, sequence=1), ports)
+    # the first window (10 characters) is screened; its 6 go out, 4 stay as look-ahead
+    assert (text_of(timeline), screen.screened) == ("Knead ", ["Knead the "])
+    await screen_generation(generated("dough gently", final=False, sequence=2), ports)
+    # later windows are full-size (16) again, with the first window's last 4 as left context
+    assert screen.screened[-1] == "ead the dough gently" and text_of(timeline) == "Knead the dough ge"
+
+
+async def test_a_harmful_word_at_the_first_window_edge_is_never_released():
+    ports, timeline = filter_ports(ScriptedScreen("attack"), windowing=Windowing(16, 4, first_window_chars=6))
+    await screen_generation(generated("Go attack now", final=False, sequence=0), ports)
+
+    assert "att" not in text_of(timeline)
+    assert [c.finish_reason for r in replies_of(timeline) for c in r.choices if c.index == 0][-1] == "content_filter"
+
+
 async def test_buffered_mode_catches_a_word_split_across_windows_before_any_of_it_is_shown():
     ports, timeline = filter_ports(ScriptedScreen("attack"))
     await screen_generation(generated("Here is the plan: att", final=False, sequence=0), ports)
