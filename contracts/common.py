@@ -41,6 +41,9 @@ class SamplingParams(Contract):
     frequency_penalty: Penalty = Field(0.0, description="Frequency penalty.")
     logit_bias: dict[str, float] = Field(default_factory=dict, description="Token ID to bias in [-100, 100].")
     logprobs: bool = Field(False, description="Return log probabilities of the chosen tokens.")
+    ignore_eos: bool = Field(False, description=(
+        "Keep generating past the end-of-sequence token up to max_tokens (vLLM's extension; for "
+        "benchmarks that need equal lengths)."))
     top_logprobs: TopLogprobs | None = Field(None, description="Alternatives per token with logprobs.")
     response_format: Literal["text", "json_object"] = Field("text", description="Requested output format.")
 

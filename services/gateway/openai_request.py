@@ -131,6 +131,7 @@ class _GenerationFields(_Tolerant):
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
     logit_bias: dict[TokenId, Bias] | None = Field(None, max_length=300)
+    ignore_eos: bool = False  # vLLM's extension parameter, honoured as its server does
     user: str | None = Field(None, max_length=256)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -291,7 +292,8 @@ def internal_messages(request: ChatRequestBody) -> list[ChatMessage]:
 
 def _sampling(request: _GenerationFields, **fields: Any) -> SamplingParams:
     stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
-    fields.update(n=request.n, stop=stop, seed=request.seed, logit_bias=request.logit_bias or {})
+    fields.update(n=request.n, stop=stop, seed=request.seed, logit_bias=request.logit_bias or {},
+                  ignore_eos=request.ignore_eos)
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         if getattr(request, name) is not None:
             fields[name] = getattr(request, name)

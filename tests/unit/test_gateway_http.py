@@ -115,6 +115,13 @@ def test_answer_has_the_chat_completion_shape_and_the_request_id():
     assert [m.content for m in submission.messages] == ["Say hello"]
 
 
+def test_vllms_ignore_eos_extension_reaches_the_engine_and_is_off_by_default():
+    h = gateway()
+    post(h, body={**HELLO, "ignore_eos": True, "max_tokens": 64})
+    post(h)
+    assert [s.sampling.ignore_eos for s in h.bus.of_type(PromptSubmitted)] == [True, False]
+
+
 def test_n_2_gives_two_choices():
     h = gateway()
     body = post(h, body={**HELLO, "n": 2}).json()

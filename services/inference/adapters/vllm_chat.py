@@ -171,6 +171,6 @@ def sampling_params(request: GenerateCompletion, prompt_tokens: int, max_model_l
     return SamplingParams(
         n=s.n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens or room, stop=s.stop or None,
         seed=s.seed, presence_penalty=s.presence_penalty, frequency_penalty=s.frequency_penalty,
-        logit_bias=logit_bias or None, logprobs=(s.top_logprobs or 0) if s.logprobs else None,
+        logit_bias=logit_bias or None, ignore_eos=s.ignore_eos, logprobs=(s.top_logprobs or 0) if s.logprobs else None,
         structured_outputs=StructuredOutputsParams(json_object=True) if s.response_format == "json_object" else None,
         output_kind=RequestOutputKind.DELTA)
