@@ -104,7 +104,8 @@ retention *args:
     {{python}} -m services.retention.cli {{args}}
 
 # Own infra instance on ports 29592/28517/28518 (+ RESIDENCY_TEST_PORT_OFFSET).
-# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval.
+# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval | compare.
+# `compare` (Residency beside LiteLLM's proxy and vLLM's own server, README "Performance") installs the peers first.
 bench what *args:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -112,12 +113,14 @@ bench what *args:
     export RESIDENCY_INFRA_INSTANCE=bench$offset
     export RESIDENCY_KAFKA_PORT=$((29592 + offset)) RESIDENCY_MONGO_PORT=$((28517 + offset))
     export RESIDENCY_CUSTOMER_MONGO_PORT=$((28518 + offset))
+    export RESIDENCY_KAFKA_JIT=full  # the broker as production runs it (tests start it C1-only, for speed)
     case "{{what}}" in
       retention) module=services.retention.bench ;;
       inference) module=tests.bench.inference ;;
       gateway) module=tests.bench.gateway ;;
       retrieval) module=tests.bench.retrieval ;;
-      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention, retrieval)" >&2; exit 2 ;;
+      compare) module=tests.bench.compare; deploy/local/peers.sh ;;
+      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention, retrieval, compare)" >&2; exit 2 ;;
     esac
     deploy/local/infra.sh down
     rm -rf .data/$RESIDENCY_INFRA_INSTANCE
