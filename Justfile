@@ -103,7 +103,7 @@ dlq *args:
 retention *args:
     {{python}} -m services.retention.cli {{args}}
 
-# Own infra instance on ports 29592/28517/28518 (+ RESIDENCY_TEST_PORT_OFFSET).
+# Own infra instance on ports 39592/38517/38518 (+ RESIDENCY_TEST_PORT_OFFSET; away from the test instances' ports).
 # Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval | compare.
 # `compare` (Residency beside LiteLLM's proxy and vLLM's own server, README "Performance") installs the peers first.
 bench what *args:
@@ -111,8 +111,8 @@ bench what *args:
     set -euo pipefail
     offset=${RESIDENCY_TEST_PORT_OFFSET:-0}
     export RESIDENCY_INFRA_INSTANCE=bench$offset
-    export RESIDENCY_KAFKA_PORT=$((29592 + offset)) RESIDENCY_MONGO_PORT=$((28517 + offset))
-    export RESIDENCY_CUSTOMER_MONGO_PORT=$((28518 + offset))
+    export RESIDENCY_KAFKA_PORT=$((39592 + offset)) RESIDENCY_MONGO_PORT=$((38517 + offset))
+    export RESIDENCY_CUSTOMER_MONGO_PORT=$((38518 + offset))
     export RESIDENCY_KAFKA_JIT=full  # the broker as production runs it (tests start it C1-only, for speed)
     case "{{what}}" in
       retention) module=services.retention.bench ;;

@@ -44,12 +44,12 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     async def on_generation_request(cmd: GenerateCompletion, message: KafkaMessage) -> None:
         await window.submit(message, handlers.generate_completion(cmd, ports), key=cmd.request_id)
 
-    @wiring.group_subscriber(embedding_requests.TOPIC, "inference.embeddings")
+    @wiring.group_subscriber(embedding_requests.TOPIC, "inference.embeddings", quiet=True)
     async def on_embedding_request(request: EmbedTexts) -> None:
         await handlers.embed_texts(request, ports)
 
     # A cancellation must reach whichever replica runs the request.
-    @wiring.fanout_subscriber(generation_cancellations.TOPIC)
+    @wiring.fanout_subscriber(generation_cancellations.TOPIC, quiet=True)
     async def on_cancellation(cmd: CancelGeneration) -> None:
         await handlers.cancel_generation(cmd, ports)
 

@@ -97,7 +97,7 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
     # Batches: the broker's offset commit costs more than storing a record, so one commit per
     # batch (after every record in it was stored or dead-lettered) instead of one per record.
     @wiring.group_subscriber(
-        interaction_records.TOPIC, "retention", batch=True, max_records=settings.batch_max_records,
+        interaction_records.TOPIC, "retention", quiet=True, batch=True, max_records=settings.batch_max_records,
         batch_timeout_ms=50, description="Batches of InteractionCompleted (contracts/interaction_records.py); "
         "each message is validated on its own, so a malformed one is dead-lettered alone.")
     async def on_interactions(batch: KafkaMessage) -> None:

@@ -1,7 +1,7 @@
 """Load bench of the retention service (``just bench retention``): records stored per second and
 consumer lag while interactions arrive at a fixed rate. Loopback only; prints figures, asserts none.
 
-    python -m services.retention.bench --kafka 127.0.0.1:29592 --mongo mongodb://127.0.0.1:28517/ \\
+    python -m services.retention.bench --kafka 127.0.0.1:39592 --mongo mongodb://127.0.0.1:38517/ \\
         [--rate 1000] [--seconds 10] [--partitions 3] [--signal-every 50]
 
 It creates a fresh region (topics, database), starts ``python -m services.retention`` as its own

@@ -44,11 +44,11 @@ def create_app(settings: RetrievalSettings, **overrides: Any) -> FastStream:
 
     window = InFlightWindow(settings.max_in_flight, dead_letter=dead_letter_request)
 
-    @wiring.group_subscriber(grounding_requests_v2.TOPIC, "retrieval", ack_policy=AckPolicy.MANUAL)
+    @wiring.group_subscriber(grounding_requests_v2.TOPIC, "retrieval", ack_policy=AckPolicy.MANUAL, quiet=True)
     async def on_grounding_request(request: GroundingRequested, message: KafkaMessage) -> None:
         await window.submit(message, handlers.ground_request(request, ports), key=request.request_id)
 
-    embeddings = wiring.fanout_subscriber(query_embeddings.TOPIC)
+    embeddings = wiring.fanout_subscriber(query_embeddings.TOPIC, quiet=True)
 
     @embeddings
     async def on_query_embedding(message: KafkaMessage) -> None:

@@ -43,23 +43,27 @@ class ServiceWiring:
                              f"does not list it as a consumer of")
         return self.topic(template)
 
+    def _fetch_wait(self, quiet: bool) -> int:
+        return self.settings.quiet_fetch_max_wait_ms if quiet else self.settings.fetch_max_wait_ms
+
     def group_subscriber(self, template: str, group: str, *, ack_policy: AckPolicy = COMMIT_AFTER_HANDLER,
-                         **options: Any) -> Any:
+                         quiet: bool = False, **options: Any) -> Any:
         """One consumer group per region and purpose: each message is handled by one replica.
 
         ``AckPolicy.MANUAL`` is for handlers that commit themselves (services.runtime.inflight);
         ``options`` go to FastStream (e.g. ``batch=True``: one commit per batch, after it).
+        ``quiet``: a subscriber whose next message may wait (``quiet_fetch_max_wait_ms``).
         """
         subscriber = self.broker.subscriber(
             self._consumed(template), group_id=f"{self.settings.region}.{group}", auto_offset_reset="earliest",
-            ack_policy=ack_policy, fetch_max_wait_ms=self.settings.fetch_max_wait_ms, **options)
+            ack_policy=ack_policy, fetch_max_wait_ms=self._fetch_wait(quiet), **options)
         self._groups.append(subscriber)
         return subscriber
 
-    def fanout_subscriber(self, template: str) -> Any:
+    def fanout_subscriber(self, template: str, *, quiet: bool = False) -> Any:
         """No group: every replica reads every message published from now on."""
         return self.broker.subscriber(self._consumed(template), auto_offset_reset="latest",
-                                      fetch_max_wait_ms=self.settings.fetch_max_wait_ms)
+                                      fetch_max_wait_ms=self._fetch_wait(quiet))
 
     def app(self, *, on_startup: Sequence[Hook] = (), after_startup: Sequence[Hook] = (),
             after_shutdown: Sequence[Hook] = ()) -> FastStream:

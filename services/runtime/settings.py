@@ -20,6 +20,9 @@ class ServiceSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(20, ge=1, le=500, description=(
         "Longest wait of a fetch: a partition busy in the service when a fetch goes out joins only the "
         "next fetch, so this bounds the extra latency of its next message (aiokafka's default is 500 ms)."))
+    quiet_fetch_max_wait_ms: int = Field(200, ge=1, le=500, description=(
+        "The same for subscribers whose next message may wait (topics only some requests use, "
+        "cancellations, retention's batches): every idle fetch costs the service and the broker CPU."))
     ready_file: str | None = Field(None, description="File written once the service consumes (probes).")
 
     @field_validator("region")

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PEERS = Path(os.environ.get("RESIDENCY_PEERS_DIR", ROOT.parent / "shared" / "peers"))
 PEER_HOME = ROOT / ".cache" / "peers"
 CLIENT = PEER_HOME / "client" / "bin" / "python"
-GATEWAY_PORT, LITELLM_PORT, VLLM_PORT = 18680, 18100, 18000
+GATEWAY_PORT, LITELLM_PORT, VLLM_PORT = 19680, 19100, 19000
 STACK = "bench-compare"
 
 
@@ -402,8 +402,8 @@ def print_table(results: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kafka", default="127.0.0.1:29592")
-    parser.add_argument("--mongo", default="mongodb://127.0.0.1:28517/")
+    parser.add_argument("--kafka", default="127.0.0.1:39592")
+    parser.add_argument("--mongo", default="mongodb://127.0.0.1:38517/")
     parser.add_argument("--logs", type=Path, default=ROOT / ".data" / STACK / "logs")
     parser.add_argument("--parts", default="floor,zero,stream")
     parser.add_argument("--requests", type=int, default=300, help="one-client requests per system")

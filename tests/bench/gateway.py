@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--logs", type=Path)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--gateway-port", type=int, default=18580)
+    parser.add_argument("--gateway-port", type=int, default=19580)
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 

@@ -145,7 +145,7 @@ async def run_bare(levels: list[int], tokens: int, work_dir: Path) -> dict[int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kafka", default="127.0.0.1:29592")
+    parser.add_argument("--kafka", default="127.0.0.1:39592")
     parser.add_argument("--mongo", help="ignored: inference keeps nothing in a store")
     parser.add_argument("--logs", type=Path, default=ROOT / ".data" / "bench" / "logs",
                         help="where the inference service's log and vLLM cache go")
