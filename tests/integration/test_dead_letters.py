@@ -17,12 +17,12 @@ from contracts import interaction_records
 from contracts.base import topic_name
 from contracts.dead_letters import DeadLetter
 from contracts.interaction_records import InteractionCompleted
+from services.ops import dlq_cli
 from services.retention.adapters.mongo_records import MongoRecordStore
 from services.retention.adapters.mongo_region import MongoRegionStore
 from services.retention.app import create_app
 from services.retention.model import StoredRecords
 from services.retention.settings import RetentionSettings
-from services.runtime import dlq_cli
 from tests.contract.suite import ENVELOPE
 from tests.integration.kafka_tools import read_topic
 
