@@ -73,7 +73,8 @@ class Edge:
         self.ports = ports
         self.settings = settings
 
-    def api_version(self, request: Request) -> None:
+    async def api_version(self, request: Request) -> None:
+        # async on purpose: FastAPI runs a plain-def dependency in a worker thread, a thread hop per request
         require_api_version(request, self.settings)
 
     async def caller(self, request: Request) -> Resource:

