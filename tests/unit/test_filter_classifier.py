@@ -71,7 +71,8 @@ class FakeContextual:
 @pytest.mark.parametrize("intercept, severity", [(-20.0, "safe"), (20.0, "high")])
 async def test_the_cascade_decides_only_what_the_fast_head_suspects(classifier, intercept, severity):
     contextual = FakeContextual()
-    cascade = Cascade(coef=np.zeros(385, dtype=np.float32), intercept=intercept,
+    cascade = Cascade(hidden_coef=np.zeros((384, 8), dtype=np.float32), hidden_intercept=np.zeros(8, dtype=np.float32),
+                      coef=np.zeros(8, dtype=np.float32), intercept=intercept,
                       bands=np.array([0.2, 0.5, 0.9], dtype=np.float32), embedder=contextual)  # type: ignore[arg-type]
     cascaded = TrainedClassifier(dataclasses.replace(classifier.model, cascade=cascade))
     assert (await cascaded.detect("How do I bake sourdough bread?", "prompt", DEFAULT_POLICY)).severities[

@@ -96,7 +96,8 @@ async def screen_all(screen: LayeredScreen, examples: list[Example], kind: TextK
 
 def field_table(examples: list[Example], verdicts: list[ScreenVerdict],
                 rows_for: Callable[[str], list[int]], documents: list[ScreenVerdict] | None = None) -> None:
-    print(f"  {'category / detector':20s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'positives':>9s} {'texts':>6s}")
+    print(f"  {'category / detector':20s} {'precision':>9s} {'recall':>7s} {'[95% Wilson]':>15s} {'F1':>6s} "
+          f"{'positives':>9s} {'texts':>6s}")
     for field in FIELDS:
         rows = rows_for(field)
         source = documents if field == "indirect_attack" and documents is not None else verdicts
@@ -104,7 +105,8 @@ def field_table(examples: list[Example], verdicts: list[ScreenVerdict],
             continue
         p, r, f1, positives = prf([found(source[i], field) for i in rows],
                                   [field in examples[i].positive for i in rows])
-        print(f"  {field:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {positives:9d} {len(rows):6d}")
+        low, high = wilson(round(r * positives), positives)
+        print(f"  {field:20s} {p:9.3f} {r:7.3f} [{low:.3f}, {high:.3f}] {f1:6.3f} {positives:9d} {len(rows):6d}")
 
 
 def blocking_table(examples: list[Example], verdicts: list[ScreenVerdict], key: Callable[[Example], str]) -> None:
