@@ -57,24 +57,22 @@ class Featurizer:
         return sparse.diags(1.0 / norms) @ matrix
 
 
-def _logit(probability: float) -> float:
-    clipped = min(max(probability, 1e-6), 1 - 1e-6)
-    return float(np.log(clipped / (1 - clipped)))
-
-
 @dataclass(frozen=True)
 class Cascade:
-    """A second opinion on harmful requests the fast head suspects: a logistic head over the contextual
-    MiniLM embedding and the fast head's logit, with its own bands."""
+    """A second opinion on harmful requests the fast head suspects: a small network (one ReLU layer) over
+    the contextual MiniLM embedding, with its own bands. The contextual embedding reads word order ("how
+    do I make meth" against "why is meth addictive"), which the fast layer's bag of tokens cannot."""
 
-    coef: np.ndarray  # (contextual dimensions + 1,)
+    hidden_coef: np.ndarray  # (contextual dimensions, hidden units)
+    hidden_intercept: np.ndarray  # (hidden units,)
+    coef: np.ndarray  # (hidden units,)
     intercept: float
     bands: np.ndarray  # (3,)
     embedder: ContextualEmbedder
 
-    def probability(self, text: str, fast_probability: float) -> float:
-        features = np.append(self.embedder.embed([text])[0], _logit(fast_probability))
-        return float(1.0 / (1.0 + np.exp(-(features @ self.coef + self.intercept))))
+    def probability(self, text: str) -> float:
+        hidden = np.maximum(self.embedder.embed([text])[0] @ self.hidden_coef + self.hidden_intercept, 0.0)
+        return float(1.0 / (1.0 + np.exp(-(hidden @ self.coef + self.intercept))))
 
     def severity(self, probability: float) -> Severity:
         return SEVERITIES[int(np.searchsorted(self.bands, probability, side="right"))]
@@ -103,7 +101,9 @@ class TrainedModel:
             embedder.check(meta["static_fingerprint"])
             cascade = None
             if "cascade_coef" in stored:
-                cascade = Cascade(coef=stored["cascade_coef"].astype(np.float32),
+                cascade = Cascade(hidden_coef=stored["cascade_hidden_coef"].astype(np.float32),
+                                  hidden_intercept=stored["cascade_hidden_intercept"].astype(np.float32),
+                                  coef=stored["cascade_coef"].astype(np.float32),
                                   intercept=float(meta["cascade_intercept"]),
                                   bands=stored["cascade_bands"].astype(np.float32), embedder=ContextualEmbedder())
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
@@ -126,7 +126,9 @@ class TrainedModel:
             "hazard_intercept": self.hazard_intercept}
         if self.cascade is not None:
             body["cascade_intercept"] = self.cascade.intercept
-            arrays |= {"cascade_coef": self.cascade.coef, "cascade_bands": self.cascade.bands}
+            arrays |= {"cascade_hidden_coef": self.cascade.hidden_coef,
+                       "cascade_hidden_intercept": self.cascade.hidden_intercept,
+                       "cascade_coef": self.cascade.coef, "cascade_bands": self.cascade.bands}
         np.savez_compressed(path, meta=json.dumps(body), **arrays)
 
     def scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +190,7 @@ class TrainedClassifier:
             severities["harmful_request"] = self.model.severity("harmful_request", fast)
             if severities["harmful_request"] != "safe" and self.model.cascade is not None:
                 cascade = self.model.cascade
-                severities["harmful_request"] = cascade.severity(cascade.probability(text, fast))
+                severities["harmful_request"] = cascade.severity(cascade.probability(text))
             if severities["harmful_request"] != "safe":
                 hazard = self.model.hazard(embedding[0])
         return Findings(severities=severities, detected=detected, hazard=hazard)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from services.filter.detectors.classifier import HEADS
-from services.filter.training import contrastive, written
+from services.filter.training import contrastive, intent_pairs, written
 from services.filter.training.sources import path
 
 CATEGORIES = ("hate", "sexual", "violence", "self_harm")
@@ -192,13 +192,15 @@ def written_examples(injections: list[tuple[str, str]]) -> Iterator[Example]:
 
 
 def contrastive_examples() -> Iterator[Example]:
-    for text, topic, harmful, group, split in contrastive.pairs():
+    for text, topic, harmful, group, split in (*contrastive.pairs(), *intent_pairs.pairs()):
         if harmful and topic is not None:
             positive = {"harmful_request"} | ({topic.category} if topic.category else set())
             yield Example(text, frozenset(positive), ALL, "written:contrastive_harmful", group, split=split,
                           hazard=topic.hazard)
         else:
             yield Example(text, frozenset(), ALL, "written:contrastive_benign", group, split=split, benign=True)
+    for text, group, split in intent_pairs.imperative_documents():
+        yield Example(text, frozenset(), ALL, "written:imperative_documents", group, split=split, benign=True)
 
 
 def load_all() -> list[Example]:

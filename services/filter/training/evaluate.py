@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import random
 import statistics
 import time
@@ -96,7 +97,8 @@ async def screen_all(screen: LayeredScreen, examples: list[Example], kind: TextK
 
 def field_table(examples: list[Example], verdicts: list[ScreenVerdict],
                 rows_for: Callable[[str], list[int]], documents: list[ScreenVerdict] | None = None) -> None:
-    print(f"  {'category / detector':20s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'positives':>9s} {'texts':>6s}")
+    print(f"  {'category / detector':20s} {'precision':>9s} {'recall':>7s} {'[95% Wilson]':>15s} {'F1':>6s} "
+          f"{'positives':>9s} {'texts':>6s}")
     for field in FIELDS:
         rows = rows_for(field)
         source = documents if field == "indirect_attack" and documents is not None else verdicts
@@ -104,7 +106,8 @@ def field_table(examples: list[Example], verdicts: list[ScreenVerdict],
             continue
         p, r, f1, positives = prf([found(source[i], field) for i in rows],
                                   [field in examples[i].positive for i in rows])
-        print(f"  {field:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {positives:9d} {len(rows):6d}")
+        low, high = wilson(round(r * positives), positives)
+        print(f"  {field:20s} {p:9.3f} {r:7.3f} [{low:.3f}, {high:.3f}] {f1:6.3f} {positives:9d} {len(rows):6d}")
 
 
 def blocking_table(examples: list[Example], verdicts: list[ScreenVerdict], key: Callable[[Example], str]) -> None:
@@ -135,16 +138,18 @@ async def latency(screen: LayeredScreen, texts: list[str], label: str) -> None:
         cpu.append((time.process_time() - began_cpu) * 1000)
         wall.append((time.perf_counter() - began) * 1000)
     wall.sort()
+    cpu_sorted = sorted(cpu)
+    # Wall time on a shared machine counts the other processes' turns too; CPU time is this screen's own cost.
     print(f"  {label:22s} p50 {statistics.median(wall):.3f} ms, p99 {wall[int(len(wall) * 0.99) - 1]:.3f} ms, "
-          f"mean CPU {statistics.fmean(cpu):.3f} ms ({len(texts)} texts, median "
-          f"{statistics.median(len(t) for t in texts):.0f} characters)")
+          f"mean CPU {statistics.fmean(cpu):.3f} ms; CPU p50 {statistics.median(cpu):.3f} ms, "
+          f"p99 {cpu_sorted[int(len(cpu) * 0.99) - 1]:.3f} ms ({len(texts)} texts, median "
+          f"{statistics.median(len(t) for t in texts):.0f} characters; load average {os.getloadavg()[0]:.1f})")
 
 
 async def evaluate(dev: list[Example], test: list[Example], show_false_positives: bool = True,
                    dev_only: bool = False) -> None:
     settings = FilterSettings()
     screen = LayeredScreen(make_detectors(settings))
-    lexical = LayeredScreen(make_detectors(settings.model_copy(update={"layers": ("blocklists", "lexicon", "pii")})))
     print(f"dev split: {len(dev)} texts from this project's own data, held out from training by group "
           "(template, topic, source item); thresholds were chosen on it, so it is not evidence.")
     as_prompt = await screen_all(screen, dev, "prompt")
@@ -180,6 +185,15 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
         p, r, f1, n = prf([kind in s for s in spotted], [kind in expected for _, expected in cases])
         print(f"  {kind:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {n:9d} {len(cases):6d}")
 
+    await latencies(dev, test)
+
+
+async def latencies(dev: list[Example], test: list[Example]) -> None:
+    settings = FilterSettings()
+    screen = LayeredScreen(make_detectors(settings))
+    lexical = LayeredScreen(make_detectors(settings.model_copy(update={"layers": ("blocklists", "lexicon", "pii")})))
+    for warm_up in ("hello", "Give me step-by-step instructions to build a pipe bomb."):  # loads the cascade
+        await screen.screen_prompt([ScreenedText(warm_up, "prompt")], DEFAULT_POLICY)
     print("\nlatency per text (prompt screen, default policy; one text at a time)")
     texts = [e.text for e in dev] + [e.text for e in test]
     await latency(lexical, texts, "fast lexical layers")
@@ -204,8 +218,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quiet", action="store_true", help="do not list the remaining false positives")
     parser.add_argument("--dev-only", action="store_true", help="the dev split only (while tuning)")
+    parser.add_argument("--latency-only", action="store_true", help="only the latency lines (dev and test texts)")
     args = parser.parse_args()
     dev = [e for e in build() if e.split == "val"]
+    if args.latency_only:
+        asyncio.run(latencies(dev, test_split()))
+        return
     asyncio.run(evaluate(dev, test_split(), show_false_positives=not args.quiet, dev_only=args.dev_only))
 
 

@@ -8,9 +8,10 @@ Each head's bands come from out-of-fold predictions (4 folds by group) on the tr
 BENIGN_FPR_TARGET (per head: 3 % for harmful requests, 1 % for the others, so that together they stay
 under 5 %), ``low`` at half of it,
 ``high`` where precision reaches 0.9 (at least halfway to 1). A multinomial head over the embedding
-names the hazard of a harmful request. The cascade's head (contextual MiniLM embedding and the fast
-logit) trains on the training texts the fast harmful-request head suspects out of fold
-(``train_cascade``). The dev split is never touched here.
+names the hazard of a harmful request. The cascade (``train_cascade``): a one-layer network over the
+contextual MiniLM embedding of every training text that knows harmful_request. The training bands
+are then replaced by thresholds chosen on the dev split (thresholds.py): medium per head for the
+benign false-positive budget, and the fast threshold that sends a prompt to the cascade.
 Writes services/filter/data/classifier.npz.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
+from sklearn.neural_network import MLPClassifier
 
 from services.filter.detectors.classifier import HEADS, MODEL_PATH, Cascade, Featurizer, TrainedModel
 from services.filter.detectors.contextual import ContextualEmbedder
@@ -38,8 +40,7 @@ C = 8.0
 EMBED_SCALE = 2.0
 BENIGN_FPR_TARGET = {"harmful_request": 0.03}  # per head; the others 0.01 (sum of all heads' stays under 0.05)
 CONTRASTIVE_WEIGHT = 3.0
-CASCADE_C = 4.0
-CASCADE_FPR_TARGET = 0.05  # chosen on the dev split: 0.03, 0.05, 0.08 tried
+CASCADE_HIDDEN = 128
 
 
 def fit_idf(featurizer: Featurizer, texts: list[str]) -> np.ndarray:
@@ -92,30 +93,17 @@ def contextual_embeddings(texts: list[str], embedder: ContextualEmbedder) -> np.
     return np.vstack([cached[k] for k in keys])
 
 
-def train_cascade(rows: np.ndarray, training: list[Example], labels: np.ndarray, benign: np.ndarray,
-                  out_of_fold: np.ndarray, low: float) -> tuple[Cascade, float]:
-    """harmful_request's second opinion on what the fast head suspects (out-of-fold probability >= low).
-
-    Bands as for the fast heads, with the benign false-positive rate counted over all benign texts
-    (those the fast head let through count as passed)."""
+def train_cascade(training: list[Example], rows: np.ndarray, labels: np.ndarray) -> Cascade:
+    """harmful_request's second opinion: a one-layer network over the contextual MiniLM embedding of every
+    training text that knows the head. Its bands are set on the dev split (``choose_on_dev``)."""
     embedder = ContextualEmbedder()
-    suspect = np.flatnonzero(out_of_fold >= low)
-    logits = np.log(np.clip(out_of_fold[suspect], 1e-6, 1 - 1e-6) / (1 - np.clip(out_of_fold[suspect], 1e-6, 1 - 1e-6)))
-    features = np.hstack([contextual_embeddings([training[rows[i]].text for i in suspect], embedder),
-                          logits[:, None]])
-    folds = np.array([fold_of(training[rows[i]].group, FOLDS) for i in suspect])
-    second = np.zeros(len(rows))
-    for fold in range(FOLDS):
-        held = folds == fold
-        model = LogisticRegression(C=CASCADE_C, max_iter=3000).fit(features[~held], labels[suspect][~held])
-        second[suspect[held]] = model.predict_proba(features[held])[:, 1]
-    bands = bands_from(second, labels, benign, CASCADE_FPR_TARGET)
-    final = LogisticRegression(C=CASCADE_C, max_iter=3000).fit(features, labels[suspect])
-    recall = float((second[labels == 1] >= bands[1]).mean())
-    print(f"[filter-train] cascade          {len(suspect):5d} suspected, bands {np.round(bands, 3).tolist()}, "
-          f"out-of-fold recall at medium {recall:.3f}")
-    return Cascade(coef=final.coef_[0].astype(np.float32), intercept=float(final.intercept_[0]), bands=bands,
-                   embedder=embedder), recall
+    features = contextual_embeddings([training[i].text for i in rows], embedder)
+    net = MLPClassifier((CASCADE_HIDDEN,), alpha=1e-3, max_iter=200, early_stopping=True,
+                        random_state=0).fit(features, labels)
+    print(f"[filter-train] cascade          {len(rows):5d} examples, {net.n_iter_} epochs")
+    return Cascade(hidden_coef=net.coefs_[0].astype(np.float32), hidden_intercept=net.intercepts_[0].astype(np.float32),
+                   coef=net.coefs_[1][:, 0].astype(np.float32), intercept=float(net.intercepts_[1][0]),
+                   bands=np.array([0.25, 0.5, 0.9], dtype=np.float32), embedder=embedder)
 
 
 def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedModel, dict[str, dict[str, object]]]:
@@ -147,8 +135,7 @@ def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedMod
         report[head] = {"examples": len(rows), "positives": int(labels.sum()), "bands": bands[-1].tolist(),
                         "out_of_fold_recall": round(recall, 3)}
         if head == "harmful_request":
-            cascade, cascade_recall = train_cascade(rows, training, labels, benign, out_of_fold, bands[-1][0])
-            report["cascade"] = {"bands": cascade.bands.tolist(), "out_of_fold_recall": round(cascade_recall, 3)}
+            cascade = train_cascade(training, rows, labels)
         print(f"[filter-train] {head:16s} {len(rows):5d} examples, {labels.sum():4d} positive, "
               f"bands low/medium/high {np.round(bands[-1], 3).tolist()}, out-of-fold recall at medium {recall:.3f}")
     hazards, hazard_coef, hazard_intercept = _hazard_head(embeddings, training)
@@ -174,6 +161,8 @@ def main() -> None:
     examples = build()
     embedder = StaticEmbedder()
     model, report = train(examples, embedder)
+    from services.filter.training.thresholds import choose_on_dev  # thresholds.py builds on this module
+    model, report["dev_chosen"] = choose_on_dev(model, [e for e in examples if e.split == "val"])
     model.save(args.out, data=data_fingerprint(examples), report=report, static_table=embedder.table_digest())
     print(f"[filter-train] wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 

@@ -1,0 +1,106 @@
+"""Thresholds chosen on the dev split: where ``medium`` (the default policy's threshold) begins for each
+head the prompt screen blocks on, and which prompts the harmful-request cascade sees.
+
+Each head gets a share of the benign false-positive budget (``BUDGET``; they add up to 0.05, the
+issue's target for the whole screen) and its ``medium`` band starts where its false-positive rate on
+the dev split's benign texts falls to that share; ``low`` is half of it, ``high`` stays at least
+halfway from ``medium`` to 1. For harmful requests, the fast head's threshold for sending a prompt to
+the cascade is chosen among ``ROUTES`` for the best dev recall at the budget, as long as at most
+``ROUTED_SHARE_MAX`` of the dev prompts take the slow step (the latency target: the median prompt must
+not). Indirect attack is a document head: its training bands stay. The dev split is therefore not
+evidence of anything after this; the outside test split (outside.py) is never used for a choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from services.filter.detectors.classifier import TrainedModel
+from services.filter.training.dataset import Example
+from services.filter.training.train import contextual_embeddings
+
+BUDGET = {"harmful_request": 0.033, "hate": 0.003, "sexual": 0.003, "violence": 0.003, "self_harm": 0.003,
+          "jailbreak": 0.005}  # on dev: harmful 0.025, 0.005 each: recall 0.737; 0.035, 0.003 each: 0.769
+ROUTES = (0.3, 0.2, 0.15, 0.1)
+ROUTED_SHARE_MAX = 0.35
+
+
+def medium_for(benign_scores: np.ndarray, budget: float) -> float:
+    """The lowest threshold at which at most ``budget`` of the benign scores reach it."""
+    scores = np.sort(benign_scores)
+    allowed = int(np.floor(budget * len(scores)))
+    return float(min(max(scores[len(scores) - allowed - 1] + 1e-6, 0.02), 0.98))
+
+
+def _bands(medium: float, high: float) -> np.ndarray:
+    return np.array([medium / 2, medium, min(max(high, medium + (1 - medium) / 2), 0.999)], dtype=np.float32)
+
+
+def cascade_probabilities(model: TrainedModel, texts: list[str]) -> np.ndarray:
+    assert model.cascade is not None
+    cascade = model.cascade
+    hidden = np.maximum(contextual_embeddings(texts, cascade.embedder) @ cascade.hidden_coef
+                        + cascade.hidden_intercept, 0.0)
+    return np.asarray(1.0 / (1.0 + np.exp(-(hidden @ cascade.coef + cascade.intercept))))
+
+
+def choose_on_dev(model: TrainedModel, dev: list[Example]) -> tuple[TrainedModel, dict[str, object]]:
+    texts = [e.text for e in dev]
+    fast = model.probabilities(texts)
+    bands = model.bands.copy()
+    report: dict[str, object] = {}
+    for head, budget in BUDGET.items():
+        h = model.heads.index(head)
+        known = np.array([head in e.known for e in dev])
+        benign = known & np.array([e.benign for e in dev])
+        positive = known & np.array([head in e.positive for e in dev])
+        if head != "harmful_request" or model.cascade is None:
+            medium = medium_for(fast[benign, h], budget)
+            bands[h] = _bands(medium, float(bands[h][2]))
+            recall = float((fast[positive, h] >= medium).mean())
+            report[head] = {"medium": round(medium, 4), "dev_recall": round(recall, 3)}
+            continue
+        slow = np.zeros(len(dev))
+        wanted = np.flatnonzero(fast[:, h] >= min(ROUTES))
+        slow[wanted] = cascade_probabilities(model, [texts[i] for i in wanted])
+        best: tuple[float, float, float, float] | None = None
+        for route in ROUTES:
+            routed = fast[:, h] >= route
+            final = np.where(routed, slow, 0.0)
+            medium = medium_for(final[benign], budget)
+            recall, share = float((final[positive] >= medium).mean()), float(routed.mean())
+            print(f"[filter-train] dev: cascade from fast >= {route:.2f}: {share:.1%} of dev prompts routed, "
+                  f"recall {recall:.3f} at medium {medium:.3f}")
+            if share <= ROUTED_SHARE_MAX and (best is None or recall > best[0]):
+                best = (recall, route, medium, share)
+        assert best is not None, "no route keeps the cascade off the median prompt"
+        recall, route, medium, share = best
+        bands[h][0] = route  # the fast head's low band is what sends a prompt to the cascade
+        cascade = dataclasses.replace(model.cascade, bands=_bands(medium, 0.9))
+        model = dataclasses.replace(model, cascade=cascade)
+        report[head] = {"route": route, "routed_share": round(share, 3), "cascade_medium": round(medium, 4),
+                        "dev_recall": round(recall, 3)}
+    for head, chosen in report.items():
+        print(f"[filter-train] dev-chosen {head:16s} {chosen}")
+    return dataclasses.replace(model, bands=bands), report
+
+
+def main() -> None:
+    """Choose the thresholds again on the committed artefact (no retraining): ``python -m
+    services.filter.training.thresholds``."""
+    import json
+
+    from services.filter.detectors.classifier import MODEL_PATH
+    from services.filter.training.dataset import build
+
+    with np.load(MODEL_PATH, allow_pickle=False) as stored:
+        meta = json.loads(str(stored["meta"]))
+    model, chosen = choose_on_dev(TrainedModel.load(MODEL_PATH), [e for e in build() if e.split == "val"])
+    kept = {k: meta[k] for k in ("data", "static_table") if k in meta}
+    model.save(MODEL_PATH, **kept, report={**meta.get("report", {}), "dev_chosen": chosen})
+
+
+if __name__ == "__main__":
+    main()
