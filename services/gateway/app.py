@@ -35,6 +35,9 @@ from services.gateway.http_data import data_router, new_request_id
 from services.gateway.openai_response import error_body
 from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DATA_BODIES, install_openapi
 from services.gateway.settings import GatewaySettings
+from services.runtime.http_telemetry import HttpTelemetry
+from services.runtime.logs import bind_request_id
+from services.runtime.metrics import start_metrics_server
 from services.runtime.replies import wait_until_positioned
 from services.runtime.startup import require_topics
 
@@ -103,6 +106,7 @@ def _edge_app(title: str, settings: GatewaySettings, **options: Any) -> FastAPI:
     @app.middleware("http")
     async def request_ids(request: Request, call_next: Any) -> Any:
         request.state.request_id = new_request_id()
+        bind_request_id(request.state.request_id)
         response = await call_next(request)
         response.headers["x-request-id"] = request.state.request_id
         response.headers["apim-request-id"] = request.state.request_id
@@ -110,6 +114,7 @@ def _edge_app(title: str, settings: GatewaySettings, **options: Any) -> FastAPI:
         return response
 
     install_error_handlers(app)
+    app.add_middleware(HttpTelemetry, service="gateway")  # outermost: spans and metrics see every answer
     return app
 
 
@@ -122,6 +127,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start_metrics_server(settings.metrics_port, settings.metrics_host)
         await require_topics(settings.kafka_bootstrap, own_topics)
         for store in (gateway.ports.resources, gateway.ports.windows, gateway.ports.connections.store):
             if hasattr(store, "create_indexes"):

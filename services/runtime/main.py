@@ -16,5 +16,5 @@ Settings = TypeVar("Settings", bound=ServiceSettings)
 
 def run_service(service: str, settings_class: type[Settings], create_app: Callable[[Settings], FastStream]) -> None:
     settings = settings_class()
-    configure_logging(service, settings.log_level)
+    configure_logging(service, settings.log_level, fmt=settings.log_format)
     asyncio.run(create_app(settings).run())
