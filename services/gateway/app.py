@@ -128,7 +128,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start_metrics_server(settings.metrics_port, settings.metrics_host)
-        await require_topics(settings.kafka_bootstrap, own_topics)
+        await require_topics(settings.kafka_bootstrap, own_topics, **settings.kafka_client_options())
         for store in (gateway.ports.resources, gateway.ports.windows, gateway.ports.connections.store):
             if hasattr(store, "create_indexes"):
                 await store.create_indexes()

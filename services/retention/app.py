@@ -108,7 +108,7 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
 
     async def start() -> None:
         await require_short_content_retention(settings.kafka_bootstrap, settings.region,
-                                              settings.content_topic_retention_ms)
+                                              settings.content_topic_retention_ms, **settings.kafka_client_options())
         await service.store.create_indexes()
         await background.start(service, settings)
 

@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
@@ -29,9 +30,12 @@ from services.runtime.logs import bind_request_id
 COMMIT_AFTER_HANDLER = AckPolicy.NACK_ON_ERROR
 
 
-def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider | None = None) -> KafkaBroker:
+def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider | None = None,
+                security: BaseSecurity | None = None) -> KafkaBroker:
+    """``security``: TLS/SASL from the service's settings (``settings.kafka_security()``)."""
     broker = KafkaBroker(
         bootstrap,
+        security=security,
         client_id=f"residency-{service}",
         acks="all",
         enable_idempotence=True,

@@ -62,7 +62,8 @@ class ServiceWiring:
         """``after_startup`` hooks run once the broker consumes, before the service reports ready.
         Before consuming, every topic the registry says this service consumes or produces must exist."""
         async def check_topics() -> None:
-            await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics_of(self.service)])
+            await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics_of(self.service)],
+                                 **self.settings.kafka_client_options())
 
         async def serve_metrics() -> None:
             start_metrics_server(self.settings.metrics_port, self.settings.metrics_host)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from contracts.base import validate_region
+from services.runtime.connection_security import ConnectionSecuritySettings
 
 
-class ServiceSettings(BaseSettings):
-    """Region, broker and logging. Read once, in the service's bootstrap."""
+class ServiceSettings(ConnectionSecuritySettings):
+    """Region, broker, its security and the stores', logging and telemetry. Read once, in the service's bootstrap."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
