@@ -25,13 +25,17 @@ from services.retention.sweep import sweep_periodically
 from services.retention.telemetry import tracer
 from services.retention.topic_guard import require_short_content_retention
 from services.runtime.dead_letters import dead_letter, is_retryable
+from services.runtime.http_telemetry import HttpTelemetry
 from services.runtime.service_app import ServiceWiring
 from services.runtime.tracing import context_of_headers
 
 
 def http_apps(service: RetentionService, settings: RetentionSettings) -> dict[str, FastAPI]:
-    return {"review": review_app(service.review, service.directory),
+    apps = {"review": review_app(service.review, service.directory),
             "customer": customer_app(service.customer, settings.customer_tokens)}
+    for app in apps.values():
+        app.add_middleware(HttpTelemetry, service="retention")
+    return apps
 
 
 async def start_http(service: RetentionService, settings: RetentionSettings) -> list[RunningServer]:
