@@ -12,7 +12,6 @@ a scrape costs the loop nothing. ``METRICS_PORT`` unset: no listener.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -46,27 +45,41 @@ def start_metrics_server(port: int | None, host: str = "0.0.0.0") -> int | None:
     return bound
 
 
-async def update_consumer_lag(service: str, subscribers: Iterable[Any]) -> None:
-    """Sets the lag gauge of each group subscriber's topics once."""
+async def update_consumer_lag(service: str, subscribers: Iterable[Any]) -> list[str]:
+    """Sets the lag gauge of each group subscriber's topics once; returns the errors' types of the
+    subscribers not measured (a rebalance in progress: the next round reads them)."""
+    failed: list[str] = []
     for subscriber in subscribers:
         consumer = getattr(subscriber, "consumer", None)
         if consumer is None:
             continue
-        group = getattr(consumer, "_group_id", None) or ""
-        lag_by_topic: dict[str, int] = {}
-        for partition in consumer.assignment():
-            highwater = consumer.highwater(partition)
-            if highwater is None:  # no fetch answered yet
-                continue
-            position = await consumer.position(partition)
-            lag_by_topic[partition.topic] = lag_by_topic.get(partition.topic, 0) + max(highwater - position, 0)
+        try:
+            lag_by_topic = await _lag_of(consumer)
+        except Exception as error:  # noqa: BLE001 - any failure of one consumer leaves the others measured
+            failed.append(type(error).__name__)
+            continue
         for topic, lag in lag_by_topic.items():
-            CONSUMER_LAG.labels(service, topic, group).set(lag)
+            CONSUMER_LAG.labels(service, topic, getattr(consumer, "_group_id", None) or "").set(lag)
+    return failed
+
+
+async def _lag_of(consumer: Any) -> dict[str, int]:
+    lag_by_topic: dict[str, int] = {}
+    for partition in consumer.assignment():
+        highwater = consumer.highwater(partition)
+        if highwater is None:  # no fetch answered yet
+            continue
+        position = await consumer.position(partition)
+        lag_by_topic[partition.topic] = lag_by_topic.get(partition.topic, 0) + max(highwater - position, 0)
+    return lag_by_topic
 
 
 async def watch_consumer_lag(service: str, subscribers: list[Any], interval_s: float = 5.0) -> None:
     """Keeps the lag gauge current while the service runs."""
+    failures = 0
     while True:
-        with contextlib.suppress(Exception):  # a rebalance in progress: the next round reads it
-            await update_consumer_lag(service, subscribers)
+        if errors := await update_consumer_lag(service, subscribers):
+            failures += 1
+            if failures in (1, 100):
+                log.warning("consumer lag not measured (%s), %d time(s)", ", ".join(errors), failures)
         await asyncio.sleep(interval_s)

@@ -165,19 +165,21 @@ def test_log_lines_are_json_with_ids_and_carry_no_prompt_text_key_or_token(stack
     marker = f"zq{secrets.token_hex(6)}"
     key = tenant["keys"]["key1"]
     forged_key, bearer = f"{marker}k" * 4, f"{marker}t" * 4
-    answered = chat(stack, tenant, "echo", f"Repeat {marker} please.")
+    question = f"What is the capital of Peru? My ticket is {marker}."  # "Repeat <marker>" read as a jailbreak
+    answered = chat(stack, tenant, "echo", question)
     assert answered.status_code == 200, answered.text
     calls = [
         chat(stack, {"keys": {"key1": forged_key}}, "echo", f"Hello {marker}"),  # wrong key: 401
         chat(stack, {"keys": {"key1": key}}, "echo", f"Hello {marker}",
              headers={"authorization": f"Bearer {bearer}"}),  # both an api-key and a token: refused or used
         chat(stack, tenant, "echo", f"{ATTACK} {marker}"),  # blocked by the filter: 400 content_filter
-        chat(stack, tenant, "chat", f"{marker} " * 3000),  # over the model's context: 400 from the engine
+        chat(stack, tenant, "chat", "What is the capital of Peru? " * 400 + question),  # over the context: 400
         chat(stack, tenant, "echo", f"Hello {marker}", temperature=f"hot-{marker}"),  # invalid body: 400
         chat(stack, tenant, "nosuch", f"Hello {marker}"),  # unknown deployment: 404
     ]
     statuses = [c.status_code for c in calls]
     assert statuses[0] == 401 and statuses[2:] == [400, 400, 400, 404], [c.text[:200] for c in calls]
+    assert [c.json()["error"]["code"] for c in calls[2:4]] == ["content_filter", "context_length_exceeded"]
     blocked_id = calls[2].headers["x-request-id"]
     time.sleep(2)  # lines of the last hops (retention's batch) are written after the answers
 
