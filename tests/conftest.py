@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ import pytest
 
 from services.filter.policy import ResourcePolicy
 from services.runtime.topics import TopicPolicy, ensure_topics
+from tests.fixtures.otlp import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +73,8 @@ GATEWAY_PORTS = (_FIRST_PORT, _FIRST_PORT + 1)
 # tests put a server there that accepts connections and never answers.
 TARPIT_PORT = _FIRST_PORT + 9
 ADMIN_PORT = _FIRST_PORT + 10  # the first replica's admin listener (deploy/local/stack.py: public port + 10)
+OTLP_PORT = _FIRST_PORT + 12  # the in-memory OTLP receiver the stack's processes export their spans to
+METRICS_PORT = _FIRST_PORT + 20  # the stack's /metrics listeners from here on (stack.py metrics_ports_of)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class Stack:
     infra: Infra
     logs: Path
     data: Path
+    # What only a stack of this suite's own has: the spans its processes exported, their /metrics.
+    spans: OtlpReceiver | None = None
+    metrics: dict[str, str] = field(default_factory=dict)
 
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.admin_url, headers={"authorization": f"Bearer {self.admin_key}"})
@@ -146,13 +152,21 @@ def stack(infra: Infra) -> Stack:
     mongo_port = infra.mongo.rstrip("/").rsplit(":", 1)[1]
     # The zero-cost echo engine serves ECHO_MODEL beside vLLM, for assertions on exact text.
     os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL])
-    stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)),
+    # Traces leave the processes as in production: OTLP over HTTP, configured by OTEL_* alone.
+    spans = OtlpReceiver(OTLP_PORT)
+    os.environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)), "--metrics-port", str(METRICS_PORT),
                   "--gateway-port", str(GATEWAY_PORTS[0]), "--admin-port", str(ADMIN_PORT), "--kafka-port", kafka_port,
                   "--mongo-port", mongo_port, "--customer-mongo-port", str(infra.customer_port),
-                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}", "--timeout", "300")
+                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}",
+                  # A busy shared machine starts the vLLM engines slowly.
+                  "--timeout", os.environ.get("RESIDENCY_TEST_STACK_TIMEOUT", "300"))
     data = ROOT / ".data" / INSTANCE
     secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().split())
     yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),
                 admin_url=f"http://127.0.0.1:{ADMIN_PORT}", admin_key=secrets["ADMIN_KEY"], infra=infra,
-                logs=data / "logs", data=data)
+                logs=data / "logs", data=data, spans=spans,
+                metrics={name: f"http://127.0.0.1:{METRICS_PORT + i}/metrics" for i, name in enumerate(
+                    ["filter", "inference", "retrieval", "retention", "gateway-1", "gateway-2"])})
     stack_command("down")
+    spans.close()

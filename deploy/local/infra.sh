@@ -8,7 +8,7 @@
 #
 # Environment (defaults suit the demo; the test suite uses its own instance and ports):
 #   RESIDENCY_INFRA_INSTANCE  name of this instance, its data lives in .data/<instance>  (demo)
-#   RESIDENCY_KAFKA_PORT      broker port (9092); the controller listens on the next port
+#   RESIDENCY_KAFKA_PORT      broker port (9092); the controller listens on the next port, SASL_SSL on the one after
 #   RESIDENCY_MONGO_PORT      FerretDB port of the platform's store (27017)
 #   RESIDENCY_CUSTOMER_MONGO_PORT  FerretDB port of the customer store (27018)
 #   RESIDENCY_KAFKA_HEAP      JVM heap for the broker (768m)
@@ -20,6 +20,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 instance="${RESIDENCY_INFRA_INSTANCE:-demo}"
 kafka_port="${RESIDENCY_KAFKA_PORT:-9092}"
 controller_port="$((kafka_port + 1))"
+sasl_ssl_port="$((kafka_port + 2))"  # SASL_SSL listener; its CA and user in $data/kafka/sasl-ssl/client.json
 mongo_port="${RESIDENCY_MONGO_PORT:-27017}"
 customer_port="${RESIDENCY_CUSTOMER_MONGO_PORT:-27018}"
 heap="${RESIDENCY_KAFKA_HEAP:-768m}"
@@ -35,7 +36,10 @@ kafka_up() {
   if alive "$pidfile"; then say "kafka already running (pid $(cat "$pidfile")) on 127.0.0.1:$kafka_port"; return; fi
   mkdir -p "$dir"
   sed -e "s/@KAFKA_PORT@/$kafka_port/g" -e "s/@CONTROLLER_PORT@/$controller_port/g" \
+      -e "s/@SASL_SSL_PORT@/$sasl_ssl_port/g" \
       -e "s#@LOG_DIR@#$dir/log#g" "$root/deploy/local/kafka/server.properties.in" > "$dir/server.properties"
+  "$python" "$root/deploy/local/kafka/sasl_ssl.py" "$dir/sasl-ssl" "$sasl_ssl_port"
+  cat "$dir/sasl-ssl/listener.properties" >> "$dir/server.properties"
   local cp="$root/.cache/kafka-libs/*"
   local jvm=(-Xms128m "-Xmx$heap" -XX:+UseSerialGC -Djava.awt.headless=true
              "-Dlog4j2.configurationFile=$root/deploy/local/kafka/log4j2.properties")

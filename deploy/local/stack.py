@@ -6,7 +6,8 @@
 
 Each service runs as its own process (``python -m services.<name>``) with its own settings
 prefix; logs go to .data/<instance>/logs/, PIDs to .data/<instance>/pids/. Gateway replica i
-serves the public API on gateway-port + i and the admin API on admin-port + i (loopback only). ``up`` creates the
+serves the public API on gateway-port + i and the admin API on admin-port + i (loopback only); with
+``--metrics-port P`` the services serve ``/metrics`` on P, P+1, ... (``metrics_ports_of``). ``up`` creates the
 region's topics first and returns once every gateway answers /healthz and every consumer group
 has its members: the stack is then ready for traffic.
 """
@@ -79,6 +80,14 @@ def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict
     return env
 
 
+def metrics_ports_of(first: int | None, gateways: int) -> dict[str, int]:
+    """``/metrics`` ports from ``first`` on: the bus services in BUS_SERVICES order, then gateway-1, -2, ..."""
+    if first is None:
+        return {}
+    names = [*BUS_SERVICES, *(f"gateway-{i + 1}" for i in range(gateways))]
+    return {name: first + i for i, name in enumerate(names)}
+
+
 def ready_file(data: Path, service: str) -> str:
     (data / "ready").mkdir(parents=True, exist_ok=True)
     path = data / "ready" / service
@@ -141,9 +150,12 @@ def up(args: argparse.Namespace) -> None:
     common = dict(region=args.region, kafka=kafka, mongo=mongo, keys=keys, extra=extra, data=data,
                   allowed_endpoints=allowed)
     processes: dict[str, subprocess.Popen] = {}
+    metrics_ports = metrics_ports_of(args.metrics_port, args.gateways)
     for service in BUS_SERVICES:
         env = service_env(service, **common)
         env[f"RESIDENCY_{service.upper()}_READY_FILE"] = ready_file(data, service)
+        if service in metrics_ports:
+            env[f"RESIDENCY_{service.upper()}_METRICS_PORT"] = str(metrics_ports[service])
         processes[service] = start(service, f"services.{service}", env, data)
     ports = [args.gateway_port + i for i in range(args.gateways)]
     for i, port in enumerate(ports):
@@ -151,6 +163,8 @@ def up(args: argparse.Namespace) -> None:
         env["RESIDENCY_GATEWAY_PORT"] = str(port)
         env["RESIDENCY_GATEWAY_ADMIN_PORT"] = str(args.admin_port + i)
         env["RESIDENCY_GATEWAY_REPLICA_ID"] = f"{args.instance}-gw{i + 1}-{secrets.token_hex(2)}"
+        if f"gateway-{i + 1}" in metrics_ports:
+            env["RESIDENCY_GATEWAY_METRICS_PORT"] = str(metrics_ports[f"gateway-{i + 1}"])
         processes[f"gateway-{i + 1}"] = start(f"gateway-{i + 1}", "services.gateway", env, data)
     wait_ready(args.instance, processes, ports, data, args.timeout)
     say(args.instance, f"ready in {time.monotonic() - began:.1f} s: region {args.region}, gateways on "
@@ -190,6 +204,8 @@ def main() -> None:
                         help="the local customer store, which data connections may reach")
     parser.add_argument("--allow-endpoint", action="append", default=[],
                         help="another CIDR:port data connections may reach (repeatable)")
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="first /metrics port: filter, inference, retrieval, retention, then the gateways")
     parser.add_argument("--timeout", type=float, default=300, help="seconds; vLLM engines take about a minute")
     args = parser.parse_args()
     if args.admin_port is None:

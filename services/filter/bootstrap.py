@@ -59,6 +59,7 @@ def make_policies(settings: FilterSettings) -> PolicySource:
         return StaticPolicies(settings.default_policy)
     from pymongo import AsyncMongoClient
     client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
+                                                **settings.mongo_client_options(),
                                                 serverSelectionTimeoutMS=5000)
     return CachedPolicies(MongoPolicyStore(client, settings.policy_database_name), ttl_s=settings.policy_cache_s,
                           default=settings.default_policy)
@@ -68,7 +69,8 @@ def bootstrap(settings: FilterSettings, *, broker: KafkaBroker | None = None, sc
               policies: PolicySource | None = None) -> tuple[KafkaBroker, FilterPorts]:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="filter",
-        tracer_provider=make_tracer_provider("filter", settings.region, console=settings.otel_console))
+        tracer_provider=make_tracer_provider("filter", settings.region, console=settings.otel_console),
+        security=settings.kafka_security())
     ports = FilterPorts(
         screen=screen or make_screen(settings),
         policies=policies or make_policies(settings),

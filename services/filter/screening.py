@@ -23,6 +23,7 @@ from services.filter.results import (
     is_filtered,
     merge_results,
 )
+from services.filter.telemetry import count_verdict, tracer
 
 log = logging.getLogger("residency.filter.screen")
 MASK = "*"
@@ -66,12 +67,16 @@ class LayeredScreen:
         direction = policy.policy.prompt
         outcomes = [await self._screen_text(t.text, t.kind, direction, policy) for t in texts]
         results = merge_results(r for r, _ in outcomes)
-        return self._verdict(results, [o[1] for o in outcomes], [t.text for t in texts], direction, policy)
+        verdict = self._verdict(results, [o[1] for o in outcomes], [t.text for t in texts], direction, policy)
+        count_verdict("prompt", verdict.results, verdict.blocked)
+        return verdict
 
     async def screen_completion(self, text: str, policy: EffectivePolicy) -> ScreenVerdict:
         direction = policy.policy.completion
         results, spans = await self._screen_text(text, "completion", direction, policy)
-        return self._verdict(results, [spans], [text], direction, policy)
+        verdict = self._verdict(results, [spans], [text], direction, policy)
+        count_verdict("completion", verdict.results, verdict.blocked)
+        return verdict
 
     async def _screen_text(self, text: str, kind: TextKind, direction: DirectionPolicy,
                            policy: EffectivePolicy) -> tuple[FilterResults, tuple[PiiSpan, ...]]:
@@ -79,11 +84,15 @@ class LayeredScreen:
         for detector in self.detectors:
             if not detector.wanted(kind, policy):
                 continue
-            try:
-                found.append(await detector.detect(text, kind, policy))
-            except Exception as error:  # noqa: BLE001 - any detector failure is the policy's to judge
-                log.warning("detector %s failed (%s)", detector.name, type(error).__name__)
-                failed.append(detector.name)
+            with tracer.start_as_current_span(f"filter.{detector.name}", attributes={
+                    "residency.filter.layer": detector.name, "residency.filter.text_kind": kind,
+                    "residency.filter.text_chars": len(text)}) as span:
+                try:
+                    found.append(await detector.detect(text, kind, policy))
+                except Exception as error:  # noqa: BLE001 - any detector failure is the policy's to judge
+                    log.warning("detector %s failed (%s)", detector.name, type(error).__name__)
+                    span.set_attribute("error.type", type(error).__name__)
+                    failed.append(detector.name)
         findings = combine(found)
         results: dict[str, dict[str, object]] = dict(category_results(findings.severities, direction))
         if isinstance(direction, PromptPolicy):

@@ -27,7 +27,7 @@ def read_settings() -> GatewaySettings:
 
 def main() -> None:
     settings = read_settings()
-    configure_logging("gateway", settings.log_level)
+    configure_logging("gateway", settings.log_level, fmt=settings.log_format)
     app = create_app(settings)
     config = uvicorn.Config(by_listener(app, settings.admin_port), log_level="warning", access_log=False)
     sockets = [uvicorn.Config(app, host=host, port=port).bind_socket()

@@ -35,6 +35,9 @@ from services.gateway.openai_response import error_body
 from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DATA_BODIES, install_openapi
 from services.gateway.routes import data_router, new_request_id
 from services.gateway.settings import GatewaySettings
+from services.runtime.http_telemetry import HttpTelemetry
+from services.runtime.logs import bind_request_id
+from services.runtime.metrics import start_metrics_server
 from services.runtime.replies import wait_until_positioned
 from services.runtime.startup import require_topics
 
@@ -111,6 +114,7 @@ class RequestIds:
             return
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
+        bind_request_id(request_id)
         ids = [(b"x-request-id", request_id.encode()), (b"apim-request-id", request_id.encode()),
                (b"x-residency-replica", self.replica)]
 
@@ -128,6 +132,7 @@ def _edge_app(title: str, settings: GatewaySettings, **options: Any) -> FastAPI:
 
     app.add_middleware(RequestIds, replica_id=settings.replica_id)
     install_error_handlers(app)
+    app.add_middleware(HttpTelemetry, service="gateway")  # outermost: spans and metrics see every answer
     return app
 
 
@@ -140,7 +145,8 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await require_topics(settings.kafka_bootstrap, own_topics)
+        start_metrics_server(settings.metrics_port, settings.metrics_host)
+        await require_topics(settings.kafka_bootstrap, own_topics, **settings.kafka_client_options())
         for store in (gateway.ports.resources, gateway.ports.windows, gateway.ports.connections.store):
             if hasattr(store, "create_indexes"):
                 await store.create_indexes()

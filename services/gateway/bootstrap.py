@@ -37,9 +37,11 @@ def bootstrap(settings: GatewaySettings, *, broker: KafkaBroker | None = None,
               resolver: Resolver | None = None) -> Gateway:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="gateway",
-        tracer_provider=make_tracer_provider("gateway", settings.region, console=settings.otel_console))
+        tracer_provider=make_tracer_provider("gateway", settings.region, console=settings.otel_console),
+        security=settings.kafka_security())
     if resources is None or windows is None or connections is None:
         client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
+                                                   **settings.mongo_client_options(),
                                                    serverSelectionTimeoutMS=settings.store_timeout_ms)
         resources = resources or MongoResourceDirectory(client, settings.control_database)
         windows = windows or MongoWindowCounter(client, settings.control_database, settings.replica_id)

@@ -47,7 +47,8 @@ def bootstrap(settings: InferenceSettings, *, broker: KafkaBroker | None = None,
               engine: CompletionEngine | None = None, embeddings: EmbeddingEngine | None = None) -> Inference:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="inference",
-        tracer_provider=make_tracer_provider("inference", settings.region, console=settings.otel_console))
+        tracer_provider=make_tracer_provider("inference", settings.region, console=settings.otel_console),
+        security=settings.kafka_security())
     lifecycle: list[Any] = []
     if engine is None and embeddings is None:
         engine, embeddings = make_engines(settings)

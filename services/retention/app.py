@@ -22,14 +22,20 @@ from services.retention.review.http_review import review_app
 from services.retention.review.server import RunningServer, Tls, start_server
 from services.retention.settings import RetentionSettings
 from services.retention.sweep import sweep_periodically
+from services.retention.telemetry import tracer
 from services.retention.topic_guard import require_short_content_retention
 from services.runtime.dead_letters import dead_letter, is_retryable
+from services.runtime.http_telemetry import HttpTelemetry
 from services.runtime.service_app import ServiceWiring
+from services.runtime.tracing import context_of_headers
 
 
 def http_apps(service: RetentionService, settings: RetentionSettings) -> dict[str, FastAPI]:
-    return {"review": review_app(service.review, service.directory),
+    apps = {"review": review_app(service.review, service.directory),
             "customer": customer_app(service.customer, settings.customer_tokens)}
+    for app in apps.values():
+        app.add_middleware(HttpTelemetry, service="retention")
+    return apps
 
 
 async def start_http(service: RetentionService, settings: RetentionSettings) -> list[RunningServer]:
@@ -54,8 +60,9 @@ async def store_batch(records: tuple[Any, ...], service: RetentionService) -> No
     prepared: list[tuple[Any, dict[str, Any]]] = []
     for record in records:
         try:
-            event = InteractionCompleted.model_validate_json(record.value)
-            stored = await handlers.prepare_record(event, service.ports)
+            with tracer.start_as_current_span("retention.prepare", context=context_of_headers(record.headers)):
+                event = InteractionCompleted.model_validate_json(record.value)
+                stored = await handlers.prepare_record(event, service.ports)
         except Exception as error:
             if is_retryable(error):
                 raise
@@ -105,7 +112,7 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
 
     async def start() -> None:
         await require_short_content_retention(settings.kafka_bootstrap, settings.region,
-                                              settings.content_topic_retention_ms)
+                                              settings.content_topic_retention_ms, **settings.kafka_client_options())
         await service.store.create_indexes()
         await background.start(service, settings)
 

@@ -57,8 +57,10 @@ def bootstrap(settings: RetentionSettings, *, broker: KafkaBroker | None = None,
               store: RecordStore | None = None, clock: Clock = utc_now) -> RetentionService:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="retention",
-        tracer_provider=make_tracer_provider("retention", settings.region, console=settings.otel_console))
-    region_store = MongoRegionStore(settings.store.uri.get_secret_value(), settings.store.database)
+        tracer_provider=make_tracer_provider("retention", settings.region, console=settings.otel_console),
+        security=settings.kafka_security())
+    region_store = MongoRegionStore(settings.store.uri.get_secret_value(), settings.store.database,
+                                    client_options=settings.mongo_client_options())
     records = store or region_store.records
     keyring = keyring_of(settings, region_store, clock)
     ports = RetentionPorts(records=records, keyring=keyring, policies=region_store.policies,

@@ -17,6 +17,7 @@ from services.retention.flagging import Rule, evaluate
 from services.retention.keyring import Keyring
 from services.retention.ports import Clock, FlagStore, PolicyStore, RecordStore
 from services.retention.records import associated_data, build_record, content_plaintext, signal_record_of
+from services.retention.telemetry import FLAGS, count_stored
 from services.retention.window import window_end
 
 log = logging.getLogger("residency.retention.handlers")
@@ -69,6 +70,7 @@ async def store_records(records: Sequence[dict[str, Any]], ports: RetentionPorts
     if not records:
         return {}
     stored = await ports.records.put_records(records)
+    count_stored(len(records), stored.inserted, len(stored.refused))
     log.info("%d of %d records new, %d refused by the store", stored.inserted, len(records), len(stored.refused))
     for index, record in enumerate(records):
         if index in stored.refused:
@@ -102,4 +104,5 @@ async def raise_flags(record: dict[str, Any], ports: RetentionPorts) -> None:
             continue
         await ports.records.mark_flagged(resource_id, flag.request_ids, flag.flag_id, rule.name)
         if await ports.flags.raise_flag(flag):
+            FLAGS.labels(flag.rule).inc()
             log.warning("flag %s raised on resource %s: %d records", flag.rule, resource_id, len(flag.request_ids))

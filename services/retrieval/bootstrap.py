@@ -26,10 +26,12 @@ def bootstrap(settings: RetrievalSettings, *, broker: KafkaBroker | None = None,
               inbox: InMemoryReplyInbox | None = None) -> tuple[KafkaBroker, RetrievalPorts]:
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="retrieval",
-        tracer_provider=make_tracer_provider("retrieval", settings.region, console=settings.otel_console))
+        tracer_provider=make_tracer_provider("retrieval", settings.region, console=settings.otel_console),
+        security=settings.kafka_security())
     if connections is None:
         control: AsyncMongoClient = AsyncMongoClient(settings.control_mongo_uri.get_secret_value(), tz_aware=True,
-                                                     serverSelectionTimeoutMS=settings.store_timeout_ms)
+                                                     serverSelectionTimeoutMS=settings.store_timeout_ms,
+                                                     **settings.mongo_client_options())
         connections = MongoDataConnections(control[settings.control_database])
     if documents is None:
         policy = settings.endpoint_policy(settings.control_mongo_uri.get_secret_value(), resolver=resolver)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from opentelemetry import trace
 
 from contracts.common import ApiError
 from contracts.gateway_replies import GroundingFound, RequestFailed, RetrievedDocument
@@ -41,6 +42,7 @@ from services.retrieval.search import Pool, Retrieved, key_of
 from services.retrieval.search_queries import intent_of, search_queries
 from services.retrieval.vector_index import IndexKey, VectorIndexes
 
+tracer = trace.get_tracer("residency.retrieval")
 log = logging.getLogger("residency.retrieval.handlers")
 VECTOR_HITS = 50  # nearest documents per query and vector field, before fusion
 KEYWORD_SHARE = 0.3  # of the deadline, for a hybrid query's keyword scan
@@ -128,16 +130,19 @@ async def _search(request: GroundingRequested, queries: list[str], ports: Retrie
         vectors = await ports.embedder.embed(request, queries)
     failures: list[Exception] = []
     for number, query in enumerate(queries):
-        try:
-            terms = query_terms(query)
-            if hybrid:
-                await _hybrid_query(query, terms, vectors[number], connection, source, pool, ports)
-            else:
-                keyword = await ports.documents.candidates(connection, source, terms, ports.max_candidates)
-                pool.add_keyword(query, terms, keyword)
-        except CUSTOMER_SIDE as error:
-            log.info("request %s: search query %d failed (%s)", request.request_id, number, type(error).__name__)
-            failures.append(error)
+        with tracer.start_as_current_span("retrieval.query", attributes={
+                "residency.retrieval.query_index": number, "residency.retrieval.hybrid": hybrid}) as span:
+            try:
+                terms = query_terms(query)
+                if hybrid:
+                    await _hybrid_query(query, terms, vectors[number], connection, source, pool, ports)
+                else:
+                    keyword = await ports.documents.candidates(connection, source, terms, ports.max_candidates)
+                    pool.add_keyword(query, terms, keyword)
+            except CUSTOMER_SIDE as error:
+                log.info("request %s: search query %d failed (%s)", request.request_id, number, type(error).__name__)
+                span.set_attribute("error.type", type(error).__name__)
+                failures.append(error)
     if failures and (not source.allow_partial_result or len(failures) == len(queries)):
         raise _as_failure(request, failures[0], ports)
     return pool
@@ -181,8 +186,9 @@ async def ground_request(request: GroundingRequested, ports: RetrievalPorts) -> 
     source = request.data_source
     queries = search_queries(request.messages, source.max_search_queries)
     try:
-        async with asyncio.timeout(ports.deadline_s):
-            pool = await _search(request, queries, ports)
+        with tracer.start_as_current_span("retrieval.search", attributes={"residency.retrieval.queries": len(queries)}):
+            async with asyncio.timeout(ports.deadline_s):
+                pool = await _search(request, queries, ports)
     except SearchFailed as failed:
         await ports.replies.publish(failed.failure)
         return

@@ -8,37 +8,59 @@ awaited until the broker acknowledged it) finished.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from contracts.base import Envelope, envelope_headers, message_key, region_of_topic, topic_name
+from contracts.base import ENVELOPE_HEADERS, Envelope, envelope_headers, message_key, region_of_topic, topic_name
 from services.runtime.dead_letters import dead_letter_middleware
 from services.runtime.errors import RegionMismatch
+from services.runtime.logs import bind_request_id
 
 # Commit after the handler returned; on an exception that escapes the dead-letter middleware
 # (an unavailable dependency) seek back so the message is delivered again.
 COMMIT_AFTER_HANDLER = AckPolicy.NACK_ON_ERROR
 
 
-def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider | None = None) -> KafkaBroker:
+def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider | None = None,
+                security: BaseSecurity | None = None) -> KafkaBroker:
+    """``security``: TLS/SASL from the service's settings (``settings.kafka_security()``)."""
     broker = KafkaBroker(
         bootstrap,
+        security=security,
         client_id=f"residency-{service}",
         acks="all",
         enable_idempotence=True,
         # Topics come from the registry with their retention (services.runtime.topics), never
         # from a client's default settings.
         allow_auto_create_topics=False,
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+        # Outermost first: the request ID for log lines, then the span (its context is current in the
+        # handler, and what the handler publishes carries it on), then the message counts.
+        middlewares=[RequestIdMiddleware, KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+                     KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"residency-{service}",
+                                               metrics_prefix="residency_bus")],
         logger=logging.getLogger(f"residency.{service}.bus"),
         graceful_timeout=10.0,
     )
     broker.add_middleware(dead_letter_middleware(broker, service=service))
     return broker
+
+
+class RequestIdMiddleware(BaseMiddleware):
+    """Binds the consumed message's request ID (its envelope header) for the log lines of its handling."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        headers = getattr(msg, "headers", None) or {}
+        bind_request_id(headers.get(ENVELOPE_HEADERS["request_id"]))
+        return await call_next(msg)
 
 
 class TopicPublisher:

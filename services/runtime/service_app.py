@@ -2,11 +2,13 @@
 
 Group subscribers start from the earliest uncommitted offset and commit only after the handler
 returned; fan-out subscribers (every replica reads everything) have no group. Before consuming,
-the app checks that its topics exist; once its groups own partitions it reports ready.
+the app checks that its topics exist; once its groups own partitions it reports ready. With
+``METRICS_PORT`` set it serves ``/metrics`` from the start, consumer lag included.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ from faststream.specification import AsyncAPI
 from contracts.base import topic_name
 from contracts.registry import TOPICS, topics_of
 from services.runtime.bus import COMMIT_AFTER_HANDLER
+from services.runtime.metrics import start_metrics_server, watch_consumer_lag
 from services.runtime.readiness import ready_hook
 from services.runtime.settings import ServiceSettings
 from services.runtime.startup import require_topics
@@ -31,6 +34,7 @@ class ServiceWiring:
         self.settings = settings
         self.broker = broker
         self._groups: list[Any] = []
+        self._lag_watch: asyncio.Task[None] | None = None
 
     def topic(self, template: str) -> str:
         return topic_name(template, self.settings.region)
@@ -70,9 +74,21 @@ class ServiceWiring:
         """``after_startup`` hooks run once the broker consumes, before the service reports ready.
         Before consuming, every topic the registry says this service consumes or produces must exist."""
         async def check_topics() -> None:
-            await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics_of(self.service)])
+            await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics_of(self.service)],
+                                 **self.settings.kafka_client_options())
+
+        async def serve_metrics() -> None:
+            start_metrics_server(self.settings.metrics_port, self.settings.metrics_host)
+
+        async def watch_lag() -> None:
+            self._lag_watch = asyncio.create_task(watch_consumer_lag(self.service, self._groups))
+
+        async def stop_watching() -> None:
+            if self._lag_watch is not None:
+                self._lag_watch.cancel()
 
         ready = ready_hook(self.service, self.settings.ready_file, self._groups)
-        return FastStream(self.broker, on_startup=[check_topics, *on_startup], after_startup=[*after_startup, ready],
-                          after_shutdown=list(after_shutdown),
+        return FastStream(self.broker, on_startup=[serve_metrics, check_topics, *on_startup],
+                          after_startup=[*after_startup, ready, watch_lag],
+                          after_shutdown=[stop_watching, *after_shutdown],
                           specification=AsyncAPI(self.broker, title=f"Residency {self.service}", version="1"))

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -124,9 +125,9 @@ async def _retention(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str,
     return found
 
 
-async def retention_of(bootstrap: str, topics: list[str]) -> dict[str, int]:
+async def retention_of(bootstrap: str, topics: list[str], **client_options: Any) -> dict[str, int]:
     """The broker's ``retention.ms`` of each topic, as it is in force."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     await admin.start()
     try:
         return await _retention(admin, topics)

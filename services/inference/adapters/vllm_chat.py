@@ -23,6 +23,7 @@ from services.inference.adapters.vllm_setup import (
 from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
 from services.inference.ports import ChoiceDelta, EngineStep
 from services.inference.settings import EngineOptions
+from services.inference.telemetry import record_request_spans
 
 log = logging.getLogger("residency.inference.engine")
 ROLES = {"developer": "system"}
@@ -97,6 +98,8 @@ class VllmChatEngine:
             async for output in engine.generate(prompt, params, request_id=request.request_id, lora_request=lora):
                 deltas = tuple(self._delta(o, request) for o in output.outputs)
                 completion_tokens += sum(d.token_count for d in deltas)
+                if output.finished:  # before the last step goes out: its spans end inside the request's
+                    record_request_spans(self.name, output.metrics)
                 yield EngineStep(deltas, len(prompt_ids), completion_tokens, output.num_cached_tokens)
         except (VLLMValidationError, ValueError) as error:
             raise InvalidGenerationRequest(str(error).split("\n")[0]) from None

@@ -86,6 +86,8 @@ class BusyStats:
         """A vLLM stat-logger factory feeding this object."""
         from vllm.v1.metrics.loggers import StatLoggerBase
 
+        from services.inference.telemetry import record_scheduler
+
         stats = self
 
         class _Logger(StatLoggerBase):
@@ -94,6 +96,7 @@ class BusyStats:
 
             def record(self, scheduler_stats: Any, iteration_stats: Any, mm_cache_stats: Any = None,
                        engine_idx: int = 0) -> None:
+                record_scheduler(stats.name, scheduler_stats, iteration_stats)
                 if scheduler_stats is not None:
                     stats.record(scheduler_stats.num_running_reqs, scheduler_stats.num_waiting_reqs)
 

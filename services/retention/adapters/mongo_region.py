@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -17,9 +17,11 @@ from services.retention.adapters.mongo_records import MongoRecordStore
 
 class MongoRegionStore:
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000, policy_cache_s: float = 30.0,
-                 event_listeners: Sequence[Any] = ()) -> None:
+                 event_listeners: Sequence[Any] = (), client_options: Mapping[str, Any] | None = None) -> None:
+        """``client_options``: TLS and authentication beside the URI (``settings.mongo_client_options()``)."""
         self._client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms,
-                                                          event_listeners=list(event_listeners))
+                                                          event_listeners=list(event_listeners),
+                                                          **(client_options or {}))
         db = self._client[database]
         self.records = MongoRecordStore(db)
         self.keys = MongoKeyStore(db)
