@@ -2,7 +2,10 @@
 query embeddings).
 
 A reply that arrives for a request nobody waits for any more (its caller timed out or left)
-is dropped: the caller already had its answer.
+is dropped: the caller already had its answer. A completion reply whose sequence already
+arrived is dropped too: the filter publishes it again when it restarts before committing the
+event it came from (replies are published before the commit), and the caller must not see the
+text twice.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from contracts.base import Envelope
+from contracts.gateway_replies import CompletionReady
 
 log = logging.getLogger("residency.replies")
 
@@ -20,6 +24,7 @@ log = logging.getLogger("residency.replies")
 class _Stream:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Envelope] = asyncio.Queue()
+        self.sequences: set[int] = set()  # completion replies delivered so far
 
     async def next(self, timeout_s: float) -> Envelope:
         return await asyncio.wait_for(self.queue.get(), timeout_s)
@@ -42,6 +47,12 @@ class InMemoryReplyInbox:
         if stream is None:
             log.debug("reply for request %s has no waiting caller", reply.request_id)
             return False
+        if isinstance(reply, CompletionReady):
+            if reply.sequence in stream.sequences:
+                log.info("completion reply %d of request %s delivered again; dropped", reply.sequence,
+                         reply.request_id)
+                return False
+            stream.sequences.add(reply.sequence)
         stream.queue.put_nowait(reply)
         return True
 
