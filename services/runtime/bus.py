@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from contracts.base import Envelope, envelope_headers, message_key, region_of_topic, topic_name
 from services.runtime.dead_letters import dead_letter_middleware
 from services.runtime.errors import RegionMismatch
+from services.runtime.settings import HANDLER_GRACE_S
 
 # Commit after the handler returned; on an exception that escapes the dead-letter middleware
 # (an unavailable dependency) seek back so the message is delivered again.
@@ -35,7 +36,7 @@ def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider
         allow_auto_create_topics=False,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
         logger=logging.getLogger(f"residency.{service}.bus"),
-        graceful_timeout=10.0,
+        graceful_timeout=HANDLER_GRACE_S,  # a handler in progress on SIGTERM finishes and commits
     )
     broker.add_middleware(dead_letter_middleware(broker, service=service))
     return broker
