@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from contracts.base import Envelope
-from contracts.gateway_replies import CompletionReady
+from contracts.gateway_replies import CompletionReady, EmbeddingsReady, RequestFailed
 
 log = logging.getLogger("residency.replies")
 
@@ -25,6 +26,8 @@ class _Stream:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Envelope] = asyncio.Queue()
         self.sequences: set[int] = set()  # completion replies delivered so far
+        self.opened_at = time.monotonic()
+        self.answering = False  # its first completion, embeddings or error arrived
 
     async def next(self, timeout_s: float) -> Envelope:
         return await asyncio.wait_for(self.queue.get(), timeout_s)
@@ -53,8 +56,19 @@ class InMemoryReplyInbox:
                          reply.request_id)
                 return False
             stream.sequences.add(reply.sequence)
+        if isinstance(reply, CompletionReady | EmbeddingsReady | RequestFailed):
+            stream.answering = True
         stream.queue.put_nowait(reply)
         return True
+
+    def oldest_unanswered_s(self) -> float:
+        """How long the oldest open request has waited for its first completion (or error): the
+        backlog of inference and the filter as this replica's callers feel it (load shedding)."""
+        now = time.monotonic()
+        for stream in self._waiting.values():  # in the order they were opened
+            if not stream.answering:
+                return now - stream.opened_at
+        return 0.0
 
     @property
     def waiting(self) -> int:

@@ -37,6 +37,7 @@ class Outcome:
     request_id: str | None = None
     detail: str = ""
     resource: int = 0
+    retry_after_s: float = 0.0
 
     @property
     def disturbed(self) -> bool:
@@ -52,6 +53,7 @@ class Load:
     max_requests: int = 600
     pause_s: float = 0.05
     words: int = 0  # extra words per prompt (overload: long answers)
+    ramp_s: float = 0.0  # the workers start one after another over this time
     outcomes: list[Outcome] = field(default_factory=list)
     _next: int = 0
 
@@ -64,16 +66,18 @@ class Load:
         timeout = httpx.Timeout(CLIENT_TIMEOUT_S, connect=2.0)
         limits = httpx.Limits(max_connections=self.workers * 2, max_keepalive_connections=0)
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            await asyncio.gather(*(self._worker(client, stop) for _ in range(self.workers)))
+            await asyncio.gather(*(self._worker(client, stop, k * self.ramp_s / self.workers)
+                                   for k in range(self.workers)))
         return self.outcomes
 
-    async def _worker(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    async def _worker(self, client: httpx.AsyncClient, stop: asyncio.Event, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
         while not stop.is_set() and self._next < self.max_requests:
             index, self._next = self._next, self._next + 1
-            await self._one(client, index)
-            await asyncio.sleep(self.pause_s)
+            outcome = await self._one(client, index)
+            await asyncio.sleep(max(self.pause_s, outcome.retry_after_s))  # a shed caller waits as told
 
-    async def _one(self, client: httpx.AsyncClient, index: int) -> None:
+    async def _one(self, client: httpx.AsyncClient, index: int) -> Outcome:
         resource = index % len(self.keys)
         outcome = Outcome(index, index % len(self.gateways), index % 2 == 1, time.monotonic(), resource=resource)
         self.outcomes.append(outcome)
@@ -94,6 +98,7 @@ class Load:
                 outcome.kind, outcome.detail = "error", type(error).__name__
                 break
         outcome.done_at = time.monotonic()
+        return outcome
 
     async def _send(self, client: httpx.AsyncClient, gateway: str, body: dict, headers: dict, expected: str,
                     outcome: Outcome) -> None:
@@ -101,6 +106,7 @@ class Load:
             outcome.status = response.status_code
             outcome.request_id = response.headers.get("x-request-id")
             if response.status_code != 200:
+                outcome.retry_after_s = float(response.headers.get("retry-after", 0))
                 payload = json.loads(await response.aread())
                 outcome.kind, outcome.detail = "error", str(payload.get("error", {}).get("code"))
                 return

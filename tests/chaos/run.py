@@ -13,7 +13,7 @@ a few seconds into the run, and for 15 s after the fault's last step. Per run it
 - DLQ: messages dead-lettered during the run (only the poison run may add any, and only poison);
 - recovery: seconds from the fault until the last disturbed answer (an error, or slower than 5 s).
 
-The last run, ``overload``, has no fault: 48 callers ask for long answers, more than the two
+The last run, ``overload``, has no fault: 48 callers (joining over 20 s) ask for long answers, more than the two
 inference replicas' windows (4 requests each) can serve, so the gateways' load shedding
 (services/gateway/shedding.py) answers the excess with 503/429 and Retry-After.
 """
@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,17 +201,17 @@ async def retention_records(stack: ChaosStack, request_ids: list[str]) -> int:
 
 
 async def one_run(stack: ChaosStack, name: str, keys: list[str], *, workers: int = 4, words: int = 0,
-                  fault_after_s: float = 5, after_fault_s: float = 15) -> Row:
+                  fault_after_s: float = 5, after_fault_s: float = 15, ramp_s: float = 0) -> Row:
     label, fault = FAULTS.get(name, ("overload", None))
     say(f"run {name}: {label}")
     before = await dlq_ends(stack)
     gateways = [f"http://127.0.0.1:{g.port}" for g in stack.gateways]
-    load = Load(gateways, keys, run=name.replace("-", ""), workers=workers, words=words)
+    load = Load(gateways, keys, run=name.replace("-", ""), workers=workers, words=words, ramp_s=ramp_s)
     stop = asyncio.Event()
     running = asyncio.create_task(load.run_until(stop))
     await asyncio.sleep(fault_after_s)
     struck = time.monotonic()
-    note = await fault(stack) if fault is not None else f"{workers} callers, {words}-word answers"
+    note = await fault(stack) if fault is not None else f"{workers} callers, answers of {words} words"
     await asyncio.sleep(after_fault_s)
     stop.set()
     outcomes = await running
@@ -223,6 +224,12 @@ async def one_run(stack: ChaosStack, name: str, keys: list[str], *, workers: int
     dlq, dlq_poison = await dlq_added(stack, before)
     disturbed = [o.done_at for o in outcomes if o.disturbed and o.done_at >= struck]
     recovery = max(disturbed) - struck if disturbed else 0.0
+    if fault is None:  # overload: what the callers got, and how long the answered ones waited
+        waits = sorted(o.done_at - o.sent_at for o in outcomes if o.kind == "ok")
+        errors = Counter(o.detail for o in outcomes if o.kind == "error")
+        note += "; errors: " + (", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none")
+        if waits:
+            note += f"; ok answered in p50 {waits[len(waits) // 2]:.1f} s, max {waits[-1]:.1f} s"
     row = Row(name, label, note, outcomes, records, len(ok_ids), len(killed), dlq, dlq_poison, recovery)
     say(f"  {format_row(row)}")
     details = sorted({f"{o.kind}:{o.detail}" for o in outcomes if o.kind != "ok"})
@@ -271,8 +278,8 @@ async def main(names: list[str]) -> int:
         keys = await create_resources(stack, 6)
         for name in names:
             if name == "overload":
-                rows.append(await one_run(stack, name, keys, workers=48, words=600, fault_after_s=0,
-                                          after_fault_s=30))
+                rows.append(await one_run(stack, name, keys, workers=48, words=200, fault_after_s=0,
+                                          after_fault_s=60, ramp_s=20))
             else:
                 rows.append(await one_run(stack, name, keys))
     finally:

@@ -156,3 +156,38 @@ async def test_the_gateway_sheds_while_inference_does_not_answer() -> None:
     assert timed_out.status_code == 504
     assert len(h.bus.of_type(PromptSubmitted)) == 1, "the shed request published nothing"
     assert app.state.shedder.shed[503] == 1
+
+
+async def test_a_new_request_that_would_wait_too_long_is_shed_before_anyone_has_waited_that_long() -> None:
+    # 8 answered in the last 10 s (0.8/s) and 12 waiting: a new one would wait 15 s.
+    clock = Clock()
+    shedder = LoadShedder(SheddingSettings(shed_max_wait_s=15), clock=clock)
+    for _ in range(8):
+        shedder.waiting.end(shedder.waiting.begin())
+        clock.now += 1
+    for _ in range(11):
+        shedder.waiting.begin()
+    assert shedder.refusal() is None, "11 ahead at 0.8/s: 13.75 s, under the limit"
+    shedder.waiting.begin()
+    assert shedder.waiting.oldest_age_s() == 0, "nobody has waited yet"
+    error = shedder.refusal()
+    assert error is not None and (error.status, error.code) == (503, "overloaded")
+    clock.now += 11  # no answer for 11 s: the rate is unknown again; the oldest has waited 11 s
+    assert shedder.refusal() is None
+
+
+async def test_a_stream_that_has_started_but_has_no_text_yet_still_counts_as_behind() -> None:
+    # The stream's response began with the prompt's annotations; inference has not answered yet.
+    from contracts.gateway_replies import PromptScreened
+    from services.runtime.reply_inbox import InMemoryReplyInbox
+    from tests.unit.builders import envelope
+
+    inbox = InMemoryReplyInbox()
+    shedder = LoadShedder(SheddingSettings(shed_max_wait_s=0.2), backlog=inbox.oldest_unanswered_s)
+    with inbox.open(envelope()["request_id"]):
+        inbox.deliver(PromptScreened(**envelope(), prompt_filter_results=[]))
+        await asyncio.sleep(0.25)
+        assert inbox.oldest_unanswered_s() >= 0.2
+        error = shedder.refusal()
+        assert error is not None and error.code == "overloaded"
+    assert inbox.oldest_unanswered_s() == 0 and shedder.refusal() is None
