@@ -224,10 +224,11 @@ async def one_run(stack: ChaosStack, name: str, keys: list[str], *, workers: int
     dlq, dlq_poison = await dlq_added(stack, before)
     disturbed = [o.done_at for o in outcomes if o.disturbed and o.done_at >= struck]
     recovery = max(disturbed) - struck if disturbed else 0.0
-    if fault is None:  # overload: what the callers got, and how long the answered ones waited
+    errors = Counter(o.detail for o in outcomes if o.kind == "error")
+    if errors:
+        note += "; errors: " + ", ".join(f"{k} {v}" for k, v in errors.most_common())
+    if fault is None:  # overload: how long the answered ones waited
         waits = sorted(o.done_at - o.sent_at for o in outcomes if o.kind == "ok")
-        errors = Counter(o.detail for o in outcomes if o.kind == "error")
-        note += "; errors: " + (", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none")
         if waits:
             note += f"; ok answered in p50 {waits[len(waits) // 2]:.1f} s, max {waits[-1]:.1f} s"
     row = Row(name, label, note, outcomes, records, len(ok_ids), len(killed), dlq, dlq_poison, recovery)
