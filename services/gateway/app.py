@@ -142,7 +142,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
                 await close()
 
     app = _edge_app("Residency gateway", settings, lifespan=lifespan)
-    app.state.shedder = LoadShedder(settings, backlog=gateway.inbox.oldest_unanswered_s)
+    app.state.shedder = LoadShedder(settings, backlog=gateway.inbox.backlog)
     app.add_middleware(LoadShedding, shedder=app.state.shedder)  # outermost: a shed request does no work
     app.state.ready = False
     app.state.gateway = gateway

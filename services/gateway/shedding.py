@@ -4,14 +4,13 @@ time-out.
 
 The signal, per replica: the requests it accepted that have not started their response yet
 (*waiting*: a non-streamed request until its answer, a streamed one until its first reply), and
-the requests still waiting for their first completion (the reply inbox's ``oldest_unanswered_s``:
-a stream's response starts with the prompt's annotations, before any text). Two thresholds
+the requests still waiting for their first completion (the reply inbox's ``backlog``: a
+stream's response starts with the prompt's annotations, before any text). Thresholds
 (``SheddingSettings``):
 
-- ``shed_max_wait_s`` (default: a quarter of the reply time-out): the oldest waiting request has
-  waited this long, or a new one would (the requests waiting ahead of it over the rate at which
-  this replica's requests were answered in the last 10 s, Little's law). Inference (or the
-  filter) is behind: more requests would only wait longer, so new ones get **503** ``overloaded``.
+- ``shed_max_wait_s`` (default: a quarter of the reply time-out): at least ``shed_min_waiting``
+  (8) requests wait and the oldest has waited this long. Inference (or the filter) is behind:
+  more requests would only wait longer, so new ones get **503** ``overloaded``.
 - ``shed_max_waiting``: this many requests wait on this replica. New ones get **429**
   ``too_many_requests`` (the replica's own bound: memory, sockets, the bus's in-flight window).
 
@@ -21,7 +20,7 @@ read, no bus message; it is counted in ``LoadShedder.shed``. Only the inference 
 admin API never are.
 
 Hook: ``LoadShedding`` is a plain ASGI middleware around the public app
-(``app.add_middleware(LoadShedding, shedder=LoadShedder(settings, backlog=inbox.oldest_unanswered_s))``);
+(``app.add_middleware(LoadShedding, shedder=LoadShedder(settings, backlog=inbox.backlog))``);
 it needs nothing from the routes behind it.
 """
 
@@ -32,7 +31,6 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -41,11 +39,10 @@ from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.common import ApiError
+from services.runtime.reply_inbox import Backlog
 
 log = logging.getLogger("residency.gateway.shedding")
 SHED_PATHS = ("/chat/completions", "/completions", "/embeddings")
-RATE_WINDOW_S = 10.0  # the answer rate is measured over this window
-MIN_AHEAD = 8  # fewer waiting requests than this never predict a long wait
 
 
 class SheddingSettings(BaseSettings):
@@ -57,6 +54,9 @@ class SheddingSettings(BaseSettings):
         "reply_timeout_s (15 s at its default of 60 s)."))
     shed_max_waiting: int = Field(512, ge=1, description=(
         "Shed new inference requests (429) while this many wait for their first reply on this replica."))
+    shed_min_waiting: int = Field(8, ge=1, description=(
+        "The wait rule applies only while at least this many requests wait: one slow request "
+        "(a long prompt, a silent data source) is not overload."))
     shed_retry_after_s: int = Field(2, ge=1, le=600, description="Retry-After of a shed request, in seconds.")
 
     @property
@@ -80,7 +80,6 @@ class WaitingRequests:
         self._clock = clock
         self._started: dict[int, float] = {}  # insertion order is arrival order
         self._tickets = itertools.count()
-        self._answered: deque[float] = deque()  # when recent requests stopped waiting
 
     def begin(self) -> int:
         ticket = next(self._tickets)
@@ -88,23 +87,7 @@ class WaitingRequests:
         return ticket
 
     def end(self, ticket: int) -> None:
-        if self._started.pop(ticket, None) is not None:
-            self._answered.append(self._clock())
-
-    def answer_rate(self) -> float | None:
-        """Requests that stopped waiting per second over the last ``RATE_WINDOW_S``; None before any."""
-        now = self._clock()
-        while self._answered and now - self._answered[0] > RATE_WINDOW_S:
-            self._answered.popleft()
-        return len(self._answered) / RATE_WINDOW_S if self._answered else None
-
-    def predicted_wait_s(self) -> float:
-        """How long a request arriving now would wait: those ahead of it over the answer rate
-        (Little's law); 0 while fewer than ``MIN_AHEAD`` wait or nothing was answered lately."""
-        rate = self.answer_rate()
-        if self.count < MIN_AHEAD or rate is None:
-            return 0.0
-        return self.count / rate
+        self._started.pop(ticket, None)
 
     @property
     def count(self) -> int:
@@ -115,27 +98,37 @@ class WaitingRequests:
             return 0.0
         return self._clock() - next(iter(self._started.values()))
 
+    def backlog(self) -> Backlog:
+        return Backlog(self.count, self.oldest_age_s())
+
 
 class LoadShedder:
     def __init__(self, settings: SheddingSettings, clock: Callable[[], float] = time.monotonic,
-                 backlog: Callable[[], float] | None = None) -> None:
-        """``backlog``: how long the oldest accepted request has waited for its first completion
-        (the reply inbox's ``oldest_unanswered_s``); a stream's response starts before that."""
+                 backlog: Callable[[], Backlog] | None = None) -> None:
+        """``backlog``: the requests still waiting for their first completion (the reply inbox's
+        ``backlog``); a stream's response starts before that, with the prompt's annotations."""
         self.settings = settings
         self.waiting = WaitingRequests(clock)
-        self._backlog = backlog
         self.shed: dict[int, int] = {429: 0, 503: 0}
+        self._backlog = backlog
         self._shedding = False
+
+    def behind(self) -> Backlog:
+        """The longer-waiting of the two measures, when enough requests wait for it to mean
+        overload (one slow request, e.g. on a silent data source, does not)."""
+        measures = [self.waiting.backlog(), *([self._backlog()] if self._backlog else [])]
+        crowded = [m for m in measures if m.waiting >= self.settings.shed_min_waiting]
+        return max(crowded, key=lambda m: m.oldest_age_s, default=Backlog(0, 0.0))
 
     def refusal(self) -> ApiError | None:
         """The error a new request gets now, or None when it may go on."""
         error = None
-        age = max(self.waiting.oldest_age_s(), self._backlog() if self._backlog else 0.0)
-        wait = max(age, self.waiting.predicted_wait_s())
-        if wait >= self.settings.shed_wait_limit_s:
+        behind = self.behind()
+        age = behind.oldest_age_s
+        if age >= self.settings.shed_wait_limit_s:
             error = ApiError(status=503, type="server_error", code="overloaded", message=(
-                f"The service is overloaded (a request would wait {wait:.0f} s); retry after "
-                f"{self.settings.shed_retry_after_s} s."))
+                f"The service is overloaded ({behind.waiting} requests waiting, the oldest for {age:.0f} s); "
+                f"retry after {self.settings.shed_retry_after_s} s."))
         elif self.waiting.count >= self.settings.shed_max_waiting:
             error = ApiError(status=429, type="rate_limit_error", code="too_many_requests", message=(
                 f"Too many requests in progress on this replica; retry after {self.settings.shed_retry_after_s} s."))

@@ -15,11 +15,19 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from contracts.base import Envelope
 from contracts.gateway_replies import CompletionReady, EmbeddingsReady, RequestFailed
 
 log = logging.getLogger("residency.replies")
+
+
+class Backlog(NamedTuple):
+    """Requests waiting, and how long the oldest of them has waited (load shedding)."""
+
+    waiting: int
+    oldest_age_s: float
 
 
 class _Stream:
@@ -61,14 +69,11 @@ class InMemoryReplyInbox:
         stream.queue.put_nowait(reply)
         return True
 
-    def oldest_unanswered_s(self) -> float:
-        """How long the oldest open request has waited for its first completion (or error): the
-        backlog of inference and the filter as this replica's callers feel it (load shedding)."""
-        now = time.monotonic()
-        for stream in self._waiting.values():  # in the order they were opened
-            if not stream.answering:
-                return now - stream.opened_at
-        return 0.0
+    def backlog(self) -> Backlog:
+        """Open requests without their first completion (or error) yet, and how long the oldest
+        has waited: the backlog of inference and the filter as this replica's callers feel it."""
+        waiting = [stream.opened_at for stream in self._waiting.values() if not stream.answering]
+        return Backlog(len(waiting), time.monotonic() - waiting[0] if waiting else 0.0)
 
     @property
     def waiting(self) -> int:
