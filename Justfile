@@ -65,6 +65,23 @@ test *args: lint
     deploy/local/infra.sh up
     {{python}} -m pytest {{args}}
 
+# The fault-injection suite (tests/chaos, outside `just test`: about 20 minutes): two replicas of
+# every service on the echo engine, one fault per run under load, a table of what callers got.
+# Its own infra instance on ports 29132/28057/28058 and gateways on 18150 (+ RESIDENCY_TEST_PORT_OFFSET).
+chaos *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    offset=${RESIDENCY_TEST_PORT_OFFSET:-0}
+    export RESIDENCY_INFRA_INSTANCE=chaos$offset RESIDENCY_CHAOS_PORT_OFFSET=$offset
+    export RESIDENCY_KAFKA_PORT=$((29132 + offset)) RESIDENCY_MONGO_PORT=$((28057 + offset))
+    export RESIDENCY_CUSTOMER_MONGO_PORT=$((28058 + offset))
+    export OMP_NUM_THREADS=1
+    deploy/local/infra.sh down
+    rm -rf .data/$RESIDENCY_INFRA_INSTANCE
+    trap 'deploy/local/infra.sh down' EXIT
+    deploy/local/infra.sh up
+    {{python}} -m tests.chaos.run {{args}}
+
 # Unit and contract tests only: no infra needed.
 test-fast *args:
     {{python}} -m pytest tests/unit tests/contract {{args}}

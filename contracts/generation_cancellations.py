@@ -13,8 +13,9 @@ key = message_key
 
 
 class CancelGeneration(Envelope):
-    """Abort the request inside the engine: the caller left, the filter stopped it, or it timed out."""
+    """Abort the request inside the engine: the caller left, the filter stopped it, it timed out, or
+    the filter lost its stream (the caller was answered with an error)."""
 
-    reason: Literal["client_disconnected", "content_filter", "timeout"] = Field(
+    reason: Literal["client_disconnected", "content_filter", "timeout", "stream_interrupted"] = Field(
         description="Why the generation is no longer wanted."
     )

@@ -25,9 +25,12 @@ class GeneratedChoice(Contract):
 
 
 class CompletionGenerated(Envelope):
-    """A chunk or the final result of a generation; ``final`` marks the last event of a request."""
+    """A chunk or the final result of a generation; ``final`` marks the last event of an attempt."""
 
-    sequence: Count = Field( description="Position of this event within its request, from 0.")
+    sequence: Count = Field( description="Position of this event within its attempt, from 0.")
+    attempt_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description=(
+        "One run of the request in an engine. A request can run twice (its partition moved to another "
+        "inference replica mid-flight); the filter keeps the first attempt it sees and drops the others."))
     final: bool = Field(description="True on the last event of the request.")
     model: str = Field(description="Model that generated the text.")
     choices: list[GeneratedChoice] = Field(default_factory=list, description="Per-choice text.")

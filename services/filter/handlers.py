@@ -148,20 +148,63 @@ async def _answer_without_model(submission: PromptSubmitted, answer: str, policy
         usage=Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)))
 
 
+STREAM_INTERRUPTED = ApiError(
+    status=503, type="server_error", code="stream_interrupted",
+    message="The answer was interrupted inside the service (a replica restarted); retry the request.")
+
+
 async def _stream_of(event: CompletionGenerated, ports: FilterPorts) -> RequestStream:
     state = ports.streams.get(event.request_id)
     if state is None:
         policy = await ports.policies.policy_for(event.resource_id, event.deployment)
         # All of a choice's text in one final event (not streamed): screen it before release in any mode.
         mode = "buffered" if event.final else policy.policy.streaming
-        state = RequestStream(mode=mode, policy=policy)
+        state = RequestStream(mode=mode, policy=policy, attempt_id=event.attempt_id)
         if not event.final:
             ports.streams.put(event.request_id, state)
     return state
 
 
+def _for_the_caller(event: CompletionGenerated, ports: FilterPorts) -> bool | None:
+    """Whether the event goes on to the caller (True), is dropped (False), or tells that the
+    request's stream is lost (None).
+
+    One attempt per request reaches the caller, the first one seen; a request already answered
+    takes nothing more. Without a state, only an attempt's first event (or an error) can start a
+    stream: a later one means the text before it passed through a replica that forgot it (this
+    one, restarted, or another before the partition moved). Another attempt that finishes while
+    the kept one is still open means the kept one's engine run was lost (its replica died).
+    """
+    if ports.streams.settled(event.request_id):
+        return False
+    state = ports.streams.get(event.request_id)
+    if state is not None and event.attempt_id != state.attempt_id:
+        return None if event.final else False
+    if state is None and event.sequence > 0 and event.error is None:
+        return None
+    return True
+
+
+async def _interrupted(event: CompletionGenerated, ports: FilterPorts) -> None:
+    """The caller gets an explicit error at once instead of waiting out its time-out."""
+    log.warning("request %s: stream lost at event %d (attempt %s); answered with an error",
+                event.request_id, event.sequence, event.attempt_id)
+    ports.streams.drop(event.request_id)
+    await ports.replies.publish(RequestFailed(**event.envelope(), error=STREAM_INTERRUPTED))
+    if not event.final:
+        await ports.cancellations.publish(CancelGeneration(**event.envelope(), reason="stream_interrupted"))
+
+
 async def screen_generation(event: CompletionGenerated, ports: FilterPorts) -> None:
     """Screen each choice's text in windows; a filtered choice is cut and, mid-stream, its generation stopped."""
+    verdict = _for_the_caller(event, ports)
+    if verdict is None:
+        await _interrupted(event, ports)
+        return
+    if not verdict:
+        log.info("request %s: event %d of attempt %s dropped (another attempt, or already answered)",
+                 event.request_id, event.sequence, event.attempt_id)
+        return
     if event.error is not None:
         ports.streams.drop(event.request_id)
         await ports.replies.publish(RequestFailed(**event.envelope(), error=event.error))

@@ -107,12 +107,16 @@ class StreamStates(Protocol):
 
     Holds the text of a window not yet released or not yet screened, offsets, and which choices were
     cut. A cancellation crosses the bus, so the engine may publish more text before it stops; a cut
-    choice's later text must not reach the caller. Dropped on the request's final event; never
-    written to disk or logs.
+    choice's later text must not reach the caller. Dropped once the request is answered; never
+    written to disk or logs. The IDs of recently answered requests are remembered (``settled``).
     """
 
     def get(self, request_id: str) -> RequestStream | None: ...
 
     def put(self, request_id: str, state: RequestStream) -> None: ...
 
-    def drop(self, request_id: str) -> None: ...
+    def drop(self, request_id: str) -> None:
+        """The request is answered: its state goes, its ID is remembered as settled."""
+
+    def settled(self, request_id: str) -> bool:
+        """Whether the request was answered recently (a later event of it is not for the caller)."""

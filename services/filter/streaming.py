@@ -62,6 +62,7 @@ class ChoiceWindow:
 class RequestStream:
     mode: Literal["buffered", "asynchronous"]
     policy: EffectivePolicy
+    attempt_id: str | None = None  # the engine run this stream follows; events of other runs are dropped
     choices: dict[int, ChoiceWindow] = field(default_factory=dict)
     replies: int = 0  # sequence of this request's next CompletionReady
 

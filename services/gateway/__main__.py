@@ -29,7 +29,9 @@ def main() -> None:
     settings = read_settings()
     configure_logging("gateway", settings.log_level, fmt=settings.log_format)
     app = create_app(settings)
-    config = uvicorn.Config(by_listener(app, settings.admin_port), log_level="warning", access_log=False)
+    # SIGTERM: no new connections; open requests get shutdown_grace_s to be answered, then the broker stops.
+    config = uvicorn.Config(by_listener(app, settings.admin_port), log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=int(settings.shutdown_grace_s))
     sockets = [uvicorn.Config(app, host=host, port=port).bind_socket()
                for host, port in ((settings.host, settings.port), (settings.admin_host, settings.admin_port))]
     uvicorn.Server(config).run(sockets=sockets)

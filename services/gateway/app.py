@@ -35,6 +35,7 @@ from services.gateway.openai_response import error_body
 from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DATA_BODIES, install_openapi
 from services.gateway.routes import data_router, new_request_id
 from services.gateway.settings import GatewaySettings
+from services.gateway.shedding import LoadShedder, LoadShedding
 from services.runtime.http_telemetry import HttpTelemetry
 from services.runtime.logs import bind_request_id
 from services.runtime.metrics import start_metrics_server
@@ -165,6 +166,8 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
                 await close()
 
     app = _edge_app("Residency gateway", settings, lifespan=lifespan)
+    app.state.shedder = LoadShedder(settings, backlog=gateway.inbox.backlog)
+    app.add_middleware(LoadShedding, shedder=app.state.shedder)  # outermost: a shed request does no work
     app.state.ready = False
     app.state.gateway = gateway
 

@@ -64,9 +64,12 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
                 await engine.close()
             raise
 
+    async def drain() -> None:  # SIGTERM: the broker still runs, so finished requests publish and commit
+        window.close()
+        await window.drain(settings.shutdown_grace_s)
+
     async def stop_engines() -> None:
-        await window.drain()
         for engine in inference.engines:
             await engine.close()
 
-    return wiring.app(on_startup=[start_engines], after_shutdown=[stop_engines])
+    return wiring.app(on_startup=[start_engines], on_shutdown=[drain], after_shutdown=[stop_engines])

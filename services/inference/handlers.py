@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from contracts.common import ApiError, TokenLogprob, Usage
@@ -75,11 +77,19 @@ class _Choices:
         return choices
 
 
+def new_attempt_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
 async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) -> None:
-    """Run the request on the engine; publish grouped chunks when streaming, then one final event."""
+    """Run the request on the engine; publish grouped chunks when streaming, then one final event.
+
+    Every event of this run carries one attempt ID: a request delivered again to another replica
+    (its partition moved mid-flight) runs under another, and the filter keeps only one of them.
+    """
+    event = functools.partial(CompletionGenerated, **cmd.envelope(), attempt_id=new_attempt_id(), model=cmd.model)
     if not ports.engine.serves(cmd.model):
-        await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=0, final=True, model=cmd.model,
-                                                       error=_not_served(cmd.model, cmd.deployment)))
+        await ports.events.publish(event(sequence=0, final=True, error=_not_served(cmd.model, cmd.deployment)))
         return
     pending, sequence = _Choices(cmd.sampling.n), 0
     usage: tuple[int, int, int | None] = (0, 0, None)
@@ -93,23 +103,20 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
                    or time.monotonic() - last_sent >= ports.stream.window_s)
             if cmd.stream and due and any(pending.texts) and not all(pending.reasons):
                 choices = pending.take(final=False, with_logprobs=cmd.sampling.logprobs)
-                await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=False,
-                                                               model=cmd.model, choices=choices))
+                await ports.events.publish(event(sequence=sequence, final=False, choices=choices))
                 sequence, last_sent = sequence + 1, time.monotonic()
     except InvalidGenerationRequest as invalid:
         log.info("request %s refused by the engine (%s)", cmd.request_id, invalid.code)
         error = _error(400, invalid.code, str(invalid), invalid.param)
-        await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=True,
-                                                       model=cmd.model, error=error))
+        await ports.events.publish(event(sequence=sequence, final=True, error=error))
         return
     except EngineUnavailable:
         log.error("request %s lost to an engine failure", cmd.request_id)
-        await ports.events.publish(CompletionGenerated(**cmd.envelope(), sequence=sequence, final=True,
-                                                       model=cmd.model, error=ENGINE_FAILED))
+        await ports.events.publish(event(sequence=sequence, final=True, error=ENGINE_FAILED))
         return
     prompt_tokens, completion_tokens, cached = usage
-    await ports.events.publish(CompletionGenerated(
-        **cmd.envelope(), sequence=sequence, final=True, model=cmd.model,
+    await ports.events.publish(event(
+        sequence=sequence, final=True,
         choices=pending.take(final=True, with_logprobs=cmd.sampling.logprobs),
         usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                     total_tokens=prompt_tokens + completion_tokens, cached_prompt_tokens=cached)))

@@ -72,12 +72,15 @@ def create_app(settings: RetrievalSettings, **overrides: Any) -> FastStream:
                     if found is None or found.created_at.timestamp() != key.registered_at:
                         ports.indexes.drop(key.resource_id, key.connection)
 
+    async def drain() -> None:  # SIGTERM: the broker still runs, so finished requests publish and commit
+        window.close()
+        await window.drain(settings.shutdown_grace_s)
+
     async def stop() -> None:
         for task in sweeper:
             task.cancel()
-        await window.drain()
         close = getattr(ports.documents, "close", None)
         if close is not None:
             await close()
 
-    return wiring.app(after_startup=[start_sweeping], after_shutdown=[stop])
+    return wiring.app(after_startup=[start_sweeping], on_shutdown=[drain], after_shutdown=[stop])

@@ -24,6 +24,7 @@ from contracts.base import ENVELOPE_HEADERS, Envelope, envelope_headers, message
 from services.runtime.dead_letters import dead_letter_middleware
 from services.runtime.errors import RegionMismatch
 from services.runtime.logs import bind_request_id
+from services.runtime.settings import HANDLER_GRACE_S
 
 # Commit after the handler returned; on an exception that escapes the dead-letter middleware
 # (an unavailable dependency) seek back so the message is delivered again.
@@ -48,7 +49,7 @@ def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider
                      KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"residency-{service}",
                                                metrics_prefix="residency_bus")],
         logger=logging.getLogger(f"residency.{service}.bus"),
-        graceful_timeout=10.0,
+        graceful_timeout=HANDLER_GRACE_S,  # a handler in progress on SIGTERM finishes and commits
     )
     broker.add_middleware(dead_letter_middleware(broker, service=service))
     return broker

@@ -17,6 +17,10 @@ A work that raises follows the runtime's one dead-letter rule (services.runtime.
 - anything else is dead-lettered, then its offset counts as finished. If the dead letter cannot
   be published, the message is treated as an outage: it comes again, never silently dropped.
 - a cancelled work (shutdown) is left uncommitted: the next owner of the partition runs it.
+
+Graceful shutdown (SIGTERM): ``close`` stops taking new messages (they stay uncommitted, for the
+partition's next owner), then ``drain`` lets the works in flight finish, publish and commit
+within the deadline, while the broker still runs.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class InFlightWindow:
         self._tasks: set[asyncio.Task[None]] = set()
         self._keys_running: set[str] = set()
         self._keys_done: OrderedDict[str, None] = OrderedDict()
+        self._closed = False
 
     @property
     def in_flight(self) -> int:
@@ -85,6 +90,9 @@ class InFlightWindow:
 
     async def submit(self, message: Any, work: Coroutine[Any, Any, None], *, key: str) -> None:
         """Run ``work`` for the Kafka ``message``; waits while the window is full."""
+        if self._closed:
+            work.close()  # shutting down: left uncommitted, the partition's next owner runs it
+            return
         record = message.raw_message
         partition = TopicPartition(record.topic, record.partition)
         offsets = self._partitions.setdefault(partition, PartitionOffsets())
@@ -168,7 +176,17 @@ class InFlightWindow:
             # last committed offset, so nothing is lost (a request may then run twice, once per replica).
             log.warning("commit of %s@%d failed: %s", partition, offset, type(error).__name__)
 
-    async def drain(self, timeout_s: float = 30.0) -> None:
-        """Let the works in flight finish (graceful shutdown)."""
+    def close(self) -> None:
+        """Take no new message: each is left uncommitted (graceful shutdown)."""
+        self._closed = True
+
+    async def drain(self, timeout_s: float = 30.0) -> int:
+        """Let the works in flight finish, publish and commit; returns how many did not in time."""
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+            log.info("draining %d requests in flight (at most %.0f s)", len(self._tasks), timeout_s)
+            _, late = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+            if late:
+                log.warning("%d requests still running after %.0f s: the next owner runs them again",
+                            len(late), timeout_s)
+            return len(late)
+        return 0

@@ -70,8 +70,10 @@ class ServiceWiring:
                                       fetch_max_wait_ms=self._fetch_wait(quiet))
 
     def app(self, *, on_startup: Sequence[Hook] = (), after_startup: Sequence[Hook] = (),
-            after_shutdown: Sequence[Hook] = ()) -> FastStream:
-        """``after_startup`` hooks run once the broker consumes, before the service reports ready.
+            on_shutdown: Sequence[Hook] = (), after_shutdown: Sequence[Hook] = ()) -> FastStream:
+        """``after_startup`` hooks run once the broker consumes, before the service reports ready;
+        ``on_shutdown`` hooks on SIGTERM while the broker still runs (drain what is in flight),
+        ``after_shutdown`` ones once it stopped.
         Before consuming, every topic the registry says this service consumes or produces must exist."""
         async def check_topics() -> None:
             await require_topics(self.settings.kafka_bootstrap, [self.topic(t) for t in topics_of(self.service)],
@@ -90,5 +92,5 @@ class ServiceWiring:
         ready = ready_hook(self.service, self.settings.ready_file, self._groups)
         return FastStream(self.broker, on_startup=[serve_metrics, check_topics, *on_startup],
                           after_startup=[*after_startup, ready, watch_lag],
-                          after_shutdown=[stop_watching, *after_shutdown],
+                          on_shutdown=list(on_shutdown), after_shutdown=[stop_watching, *after_shutdown],
                           specification=AsyncAPI(self.broker, title=f"Residency {self.service}", version="1"))

@@ -10,6 +10,10 @@ from pydantic_settings import SettingsConfigDict
 from contracts.base import validate_region
 from services.runtime.connection_security import ConnectionSecuritySettings
 
+SHUTDOWN_GRACE_S = 15.0  # in-flight work (inference's window, a gateway's open requests)
+HANDLER_GRACE_S = 10.0  # a bus handler in progress when its subscriber stops (services.runtime.bus)
+TERMINATION_GRACE_S = 30  # the pods' terminationGracePeriodSeconds: above both, with room to commit
+
 
 class ServiceSettings(ConnectionSecuritySettings):
     """Region, broker, its security and the stores', logging and telemetry. Read once, in the service's bootstrap."""
@@ -33,6 +37,10 @@ class ServiceSettings(ConnectionSecuritySettings):
         "The same for subscribers whose next message may wait (topics only some requests use, "
         "cancellations, retention's batches): every idle fetch costs the service and the broker CPU."))
     ready_file: str | None = Field(None, description="File written once the service consumes (probes).")
+    shutdown_grace_s: float = Field(SHUTDOWN_GRACE_S, gt=0, description=(
+        "On SIGTERM, how long work in flight may take to finish, publish and commit. With the broker's "
+        f"{HANDLER_GRACE_S:g} s for a handler in progress it stays below the pods' "
+        "terminationGracePeriodSeconds (deploy/k8s)."))
 
     @field_validator("region")
     @classmethod

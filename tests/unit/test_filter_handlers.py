@@ -63,10 +63,11 @@ def submission(text: str, documents: list[str] | None = None) -> PromptSubmitted
                            documents=documents or [])
 
 
-def generated(*texts: str, final: bool, sequence: int = 3, error: ApiError | None = None) -> CompletionGenerated:
+def generated(*texts: str, final: bool, sequence: int = 0, error: ApiError | None = None,
+              attempt: str | None = None) -> CompletionGenerated:
     reason = "stop" if final else None
     return CompletionGenerated(
-        **envelope(), sequence=sequence, final=final, model=MODEL, error=error,
+        **envelope(), sequence=sequence, final=final, model=MODEL, error=error, attempt_id=attempt,
         choices=[GeneratedChoice(index=i, text=t, finish_reason=reason) for i, t in enumerate(texts)],
         usage=Usage(prompt_tokens=7, completion_tokens=9, total_tokens=16) if final else None)
 
@@ -76,7 +77,8 @@ def replies_of(timeline: list) -> list[CompletionReady]:
 
 
 def text_of(timeline: list, index: int = 0) -> str:
-    return "".join(c.text for r in replies_of(timeline) for c in r.choices if c.index == index)
+    return "".join(c.text for r in replies_of(timeline) if isinstance(r, CompletionReady)
+                   for c in r.choices if c.index == index)
 
 
 # -- prompts -------------------------------------------------------------------------------------
@@ -253,9 +255,9 @@ async def test_blocked_chunk_is_cut_and_its_generation_cancelled():
 async def test_text_generated_after_a_cut_does_not_reach_the_caller():
     # The cancellation crosses Kafka; chunks the engine published before it arrived still come.
     ports, timeline = filter_ports(ScriptedScreen("attack"))
-    await screen_generation(generated("Here is how to attack", final=False, sequence=3), ports)
-    await screen_generation(generated(" the castle at dawn", final=False, sequence=4), ports)
-    await screen_generation(generated(" with ladders.", final=True, sequence=5), ports)
+    await screen_generation(generated("Here is how to attack", final=False, sequence=0), ports)
+    await screen_generation(generated(" the castle at dawn", final=False, sequence=1), ports)
+    await screen_generation(generated(" with ladders.", final=True, sequence=2), ports)
 
     choice = [c for r in replies_of(timeline) for c in r.choices if c.index == 0]
     assert "".join(c.text for c in choice) == "Here is how "  # screened clean before the window that holds "attack"
@@ -311,3 +313,61 @@ async def test_an_answer_without_the_model_is_screened_and_nothing_is_generated(
     blocked_prompt, timeline = filter_ports(ScriptedScreen("warranty"))
     await screen_prompt(grounded, blocked_prompt)
     assert [type(m).__name__ for _, m in timeline] == ["RequestFailed"], "a blocked prompt is still refused"
+
+
+# -- attempts and lost streams (issue 16) ---------------------------------------------------------
+
+async def test_the_filter_keeps_the_first_attempt_of_a_request_and_drops_the_others():
+    # The request's partition moved to another inference replica mid-flight: both runs publish.
+    ports, timeline = filter_ports(ScriptedScreen("attack"), streaming="asynchronous")
+    await screen_generation(generated("Knead the", final=False, sequence=0, attempt="first"), ports)
+    await screen_generation(generated("Bake the", final=False, sequence=0, attempt="second"), ports)
+    await screen_generation(generated(" dough.", final=False, sequence=1, attempt="first"), ports)
+    await screen_generation(generated(" bread.", final=False, sequence=1, attempt="second"), ports)
+    await screen_generation(generated("", final=True, sequence=2, attempt="first"), ports)
+    await screen_generation(generated("", final=True, sequence=2, attempt="second"), ports)
+
+    assert text_of(timeline) == "Knead the dough."
+    assert [r.final for r in replies_of(timeline)].count(True) == 1, "exactly one terminal answer"
+    assert replies_of(timeline)[-1].final
+    assert [name for name, _ in timeline].count("cancellations") == 0
+    assert [r.sequence for r in replies_of(timeline)] == list(range(len(replies_of(timeline))))
+
+
+async def test_an_attempt_that_finishes_after_the_answer_is_dropped():
+    ports, timeline = filter_ports(ScriptedScreen("attack"))
+    await screen_generation(generated("Knead the dough.", final=True, attempt="first"), ports)
+    await screen_generation(generated("Bake the bread.", final=True, attempt="second"), ports)
+    await screen_generation(generated("Bake the bread.", final=True, attempt="first"), ports)  # delivered again
+
+    [answer] = replies_of(timeline)
+    assert answer.final and answer.choices[0].text == "Knead the dough."
+
+
+async def test_a_stream_whose_state_was_lost_is_answered_with_an_error_at_once():
+    # A restarted filter (or a new owner of the partition) sees a stream from its middle.
+    ports, timeline = filter_ports(ScriptedScreen("attack"))
+    await screen_generation(generated(" dough gently", final=False, sequence=4, attempt="first"), ports)
+    await screen_generation(generated(" and bake.", final=False, sequence=5, attempt="first"), ports)
+    await screen_generation(generated(".", final=True, sequence=6, attempt="first"), ports)
+
+    assert [name for name, _ in timeline] == ["replies", "cancellations"]
+    failed, cancel = timeline[0][1], timeline[1][1]
+    assert isinstance(failed, RequestFailed) and (failed.request_id, failed.reply_to) == (REQUEST_ID, REPLY_TO)
+    assert (failed.error.status, failed.error.code) == (503, "stream_interrupted")
+    assert isinstance(cancel, CancelGeneration) and cancel.reason == "stream_interrupted"
+    assert len(ports.streams) == 0
+
+
+async def test_another_attempt_finishing_while_the_kept_one_is_open_ends_the_request_with_an_error():
+    # The kept attempt's replica died (kill -9): its stream never ends, the other attempt's does.
+    ports, timeline = filter_ports(ScriptedScreen("attack"), streaming="asynchronous")
+    await screen_generation(generated("Knead the", final=False, sequence=0, attempt="dead"), ports)
+    await screen_generation(generated("Bake the", final=False, sequence=0, attempt="second"), ports)
+    await screen_generation(generated(" bread.", final=True, sequence=1, attempt="second"), ports)
+    await screen_generation(generated(" dough.", final=True, sequence=1, attempt="dead"), ports)
+
+    replies = replies_of(timeline)
+    assert text_of(timeline) == "Knead the"  # nothing of the second attempt reaches the caller
+    assert isinstance(replies[-1], RequestFailed) and replies[-1].error.code == "stream_interrupted"
+    assert sum(1 for r in replies if isinstance(r, RequestFailed) or r.final) == 1, "exactly one terminal answer"

@@ -119,6 +119,18 @@ async def test_replies_of_another_request_do_not_reach_this_caller():
     assert outcome.texts == ["Yours."]
 
 
+async def test_a_completion_reply_published_twice_reaches_the_caller_once():
+    # The filter restarted after publishing a reply but before committing its event: it comes again.
+    def answer(request):
+        first = piece(request, 0, choice(0, "Refunds take "))
+        return [screened(request), first, first, piece(request, 1, choice(0, "30 days.", "stop"), final=True),
+                piece(request, 1, choice(0, "30 days.", "stop"), final=True)]
+
+    ports, _ = ports_answering(answer)
+    outcome = await complete_chat(call(), ports)
+    assert outcome.texts == ["Refunds take 30 days."]
+
+
 async def test_failure_after_screening_is_the_outcome_and_is_recorded_with_its_code():
     engine_down = ApiError(status=500, type="server_error", code="engine_error", message="The model failed.")
     ports, bus = ports_answering(lambda request: [screened(request),

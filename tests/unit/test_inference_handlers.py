@@ -168,3 +168,14 @@ async def test_the_first_token_goes_out_at_once_then_tokens_are_grouped_by_count
     *chunks, final = events.published
     assert [len(c.choices[0].text.split()) for c in chunks] == [1, 3]  # the last 3 ride on the final event
     assert "".join(c.choices[0].text for c in chunks) + final.choices[0].text == ECHO
+
+
+async def test_every_event_of_one_run_carries_one_attempt_id_and_a_second_run_another():
+    inference, events = ports()
+    await generate_completion(command(stream=True), inference)
+    first = {e.attempt_id for e in events.published}
+    await generate_completion(command(stream=True), inference)  # delivered again: another run
+    second = {e.attempt_id for e in events.published} - first
+
+    assert len(first) == 1 and None not in first
+    assert len(second) == 1 and second != first

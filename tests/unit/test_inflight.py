@@ -259,3 +259,33 @@ async def test_a_work_cancelled_at_shutdown_leaves_its_offset_uncommitted():
     await inflight.submit(message(consumer, 0), cancelled(), key="req-0")
     await inflight.drain()
     assert consumer.commits == [], "a work that did not finish must be delivered again after the restart"
+
+
+async def test_on_shutdown_a_closed_window_takes_nothing_new_and_the_running_finish_and_commit():
+    consumer, inflight = FakeConsumer(), window(limit=8)
+    gate, ran = asyncio.Event(), []
+
+    async def work(offset: int) -> None:
+        await gate.wait()
+        ran.append(offset)
+
+    for offset in range(2):
+        await inflight.submit(message(consumer, offset), work(offset), key=f"req-{offset}")
+    inflight.close()  # SIGTERM
+    await inflight.submit(message(consumer, 2), work(2), key="req-2")  # fetched during the drain
+    draining = asyncio.create_task(inflight.drain(timeout_s=5))
+    await asyncio.sleep(0.01)
+    assert not draining.done(), "drain waits for the requests in flight"
+    gate.set()
+    assert await draining == 0
+    assert sorted(ran) == [0, 1], "the message fetched after close is not run here"
+    assert consumer.commits[-1] == (0, 2), "committed up to the message left for the next owner"
+
+
+async def test_drain_gives_up_at_its_deadline_and_leaves_the_late_uncommitted():
+    consumer, inflight = FakeConsumer(), window(limit=8)
+    never = asyncio.Event()
+    await inflight.submit(message(consumer, 0), never.wait(), key="req-0")
+    inflight.close()
+    assert await inflight.drain(timeout_s=0.05) == 1
+    assert consumer.commits == []
