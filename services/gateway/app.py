@@ -117,7 +117,7 @@ def _edge_app(title: str, settings: GatewaySettings, **options: Any) -> FastAPI:
 def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     """The public app (data plane); the control plane's app is ``app.state.admin``, served on
     its own listener (``ADMIN_HOST``:``ADMIN_PORT``, see ``by_listener``)."""
-    tuning_catalog = overrides.pop("tuning_catalog", None)
+    tuning_fakes = {name: overrides.pop(f"tuning_{name}", None) for name in ("catalog", "publisher")}
     gateway = bootstrap(settings, **overrides)
     replies = subscribe_replies(gateway, settings)
     own_topics = [topic_name(t, settings.region) for t in topics_of("gateway")]
@@ -153,7 +153,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
                             status_code=200 if ready else 503)
 
     app.include_router(data_router(gateway.ports, settings))
-    include_tuning_routes(app, gateway, settings, tuning_catalog)  # files and fine-tuning
+    include_tuning_routes(app, gateway, settings, **tuning_fakes)  # files and fine-tuning
     install_openapi(app, DATA_BODIES)
 
     admin = _edge_app("Residency gateway control plane", settings)

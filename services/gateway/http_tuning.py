@@ -14,10 +14,11 @@ from services.gateway.tuning_edge import TuningEdge, build_tuning_edge
 
 
 def include_tuning_routes(app: FastAPI, gateway: Gateway, settings: GatewaySettings,
-                          catalog: Any = None) -> TuningEdge:
+                          catalog: Any = None, publisher: Any = None) -> TuningEdge:
     edge = build_tuning_edge(settings, broker=gateway.broker, inbox=gateway.inbox, region=settings.region,
                              replica_id=settings.replica_id, mongo_uri=settings.mongo_uri,
-                             store_timeout_ms=settings.store_timeout_ms, catalog=catalog)
+                             store_timeout_ms=settings.store_timeout_ms, catalog=catalog,
+                             publisher=publisher)
     app.include_router(files_router(gateway.ports, edge, settings))
     app.include_router(jobs_router(gateway.ports, edge, settings))
     app.state.tuning = edge

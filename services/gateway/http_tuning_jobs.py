@@ -28,7 +28,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_edge import TuningEdge
 from services.tuning_catalog.model import FileRecord, Hyperparameters, JobRecord, fine_tuned_model_name, new_job_id
 
-AUTO_TARGET_STEPS = 50  # "auto" epochs aim at this many steps, within 3..10 epochs
+AUTO_TARGET_STEPS = 30  # "auto" epochs aim at this many steps, within 3..10 epochs
 
 
 class HyperparametersBody(BaseModel):

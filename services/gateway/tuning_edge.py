@@ -6,6 +6,7 @@ reply inbox that a file's content comes back through.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 from pydantic import Field, SecretStr
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings
 from pymongo import AsyncMongoClient
 
 from contracts import tuning_files, tuning_jobs
+from contracts.base import Envelope
 from services.runtime.bus import TopicPublisher
 from services.runtime.reply_inbox import InMemoryReplyInbox
 from services.tuning_catalog.mongo import MongoTuningCatalog
@@ -36,11 +38,15 @@ class TuningEdgeSettings(BaseSettings):
     file_read_timeout_s: float = Field(30.0, gt=0, description="Longest wait for the next piece of a file's content.")
 
 
+class Publisher(Protocol):
+    async def publish(self, message: Envelope) -> None: ...
+
+
 @dataclass(frozen=True)
 class TuningEdge:
     catalog: TuningCatalog
-    files: TopicPublisher
-    jobs: TopicPublisher
+    files: Publisher
+    jobs: Publisher
     inbox: InMemoryReplyInbox
     region: str
     replica_id: str
@@ -49,11 +55,15 @@ class TuningEdge:
 
 def build_tuning_edge(settings: TuningEdgeSettings, *, broker: KafkaBroker, inbox: InMemoryReplyInbox, region: str,
                       replica_id: str, mongo_uri: SecretStr, store_timeout_ms: int,
-                      catalog: TuningCatalog | None = None) -> TuningEdge:
+                      catalog: TuningCatalog | None = None, publisher: Publisher | None = None) -> TuningEdge:
+    """Real adapters by default; unit tests pass a fake catalogue and one fake publisher for both topics."""
     if catalog is None:
         uri = (settings.tuning_mongo_uri or mongo_uri).get_secret_value()
         client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=store_timeout_ms)
         catalog = MongoTuningCatalog(client[settings.tuning_database])
+    if publisher is not None:
+        return TuningEdge(catalog=catalog, inbox=inbox, region=region, replica_id=replica_id, settings=settings,
+                          files=publisher, jobs=publisher)
     return TuningEdge(
         catalog=catalog, inbox=inbox, region=region, replica_id=replica_id, settings=settings,
         files=TopicPublisher(broker, tuning_files.TOPIC, region, key_field="file_id",

@@ -46,7 +46,12 @@ class FilePorts:
 
 async def handle_file_message(message: FileMessage, ports: FilePorts) -> None:
     if isinstance(message, FileChunkUploaded):
-        await ports.vault.put(message.resource_id, message.file_id, message.sequence, base64.b64decode(message.data))
+        try:
+            await ports.vault.put(message.resource_id, message.file_id, message.sequence,
+                                  base64.b64decode(message.data))
+        except ContentGone:  # delivered again after the upload was aborted or the file deleted
+            log.info("file %s of %s: chunk %d for a destroyed file dropped", message.file_id, message.resource_id,
+                     message.sequence)
     elif isinstance(message, FileUploadCompleted):
         await complete_upload(message, ports)
     elif isinstance(message, ReadFileContent):
