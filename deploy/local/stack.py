@@ -45,7 +45,8 @@ def secrets_of(data: Path) -> dict[str, str]:
     made = {"ADMIN_KEY": lambda: secrets.token_hex(32),
             "PLATFORM_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
             "CONNECTIONS_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
-            "TUNING_KEY": lambda: base64.b64encode(os.urandom(32)).decode()}
+            "TUNING_FILES_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
+            "TUNING_ADAPTERS_KEY": lambda: base64.b64encode(os.urandom(32)).decode()}
     if not made.keys() <= found.keys():
         found = {name: found.get(name) or make() for name, make in made.items()} | found
         path.write_text("".join(f"{name}={value}\n" for name, value in found.items()))
@@ -74,8 +75,12 @@ def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict
     if service == "retention":
         env[prefix + "PLATFORM_KEY"] = keys["PLATFORM_KEY"]
     if service == "tuning":
-        env[prefix + "FILES_KEY"] = keys["TUNING_KEY"]  # its own key: not retention's, not the connections key
+        # Keys of their own, not retention's or the connections key: files (tuning only), adapters
+        env[prefix + "FILES_KEY"] = keys["TUNING_FILES_KEY"]
+        env[prefix + "ADAPTERS_KEY"] = keys["TUNING_ADAPTERS_KEY"]
     if service == "inference":
+        env[prefix + "ADAPTERS_KEY"] = keys["TUNING_ADAPTERS_KEY"]  # serves fine-tuned models; opens no file
+        env[prefix + "TUNING_MONGO_URI"] = mongo
         env[prefix + "WORK_DIR"] = str(data / "run" / "inference" / "vllm")
         env[prefix + "ADAPTER_DIR"] = str(data / "adapters")
     env.update({k: v for k, v in extra.items() if k.startswith(prefix)})

@@ -158,6 +158,7 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
 
     admin = _edge_app("Residency gateway control plane", settings)
     admin.state.gateway = gateway
+    admin.state.tuning = app.state.tuning  # fine-tuned deployments are checked against the catalogue
     admin.include_router(admin_router(gateway.ports, settings))
     install_openapi(admin, ADMIN_BODIES, ADMIN_PATCH_BODIES)
     app.state.admin = admin

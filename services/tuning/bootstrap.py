@@ -12,17 +12,16 @@ from pymongo import AsyncMongoClient
 from contracts.base import utc_now
 from services.runtime.bus import make_broker
 from services.runtime.replies import ReplyPublisher
-from services.runtime.sealing import StaticKeyProvider
 from services.runtime.tracing import make_tracer_provider
-from services.tuning.adapters.mongo_vault import MongoSealedObjects
 from services.tuning.handlers import FilePorts
 from services.tuning.jobs import JobPorts
-from services.tuning.ports import SealedObjects, Trainer
+from services.tuning.ports import Trainer
 from services.tuning.settings import TuningSettings
 from services.tuning.validation import Limits
-from services.tuning.vault import TuningVault
 from services.tuning_catalog.mongo import MongoTuningCatalog
-from services.tuning_catalog.ports import TuningCatalog
+from services.tuning_catalog.mongo_vault import MongoSealedObjects
+from services.tuning_catalog.ports import SealedObjects, TuningCatalog
+from services.tuning_catalog.vault import TuningVault
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,12 @@ def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, ca
 
         trainer = PeftTrainer(settings.base_models, scratch_dir=settings.scratch_dir, threads=settings.torch_threads,
                               max_tokens=settings.max_train_tokens)
-    provider = StaticKeyProvider({settings.files_key_id: settings.files_key_bytes()}, purpose="tuning")
-    vault = TuningVault(sealed, provider, settings.files_key_id, clock)
+    vault = TuningVault(sealed, settings.files_provider(), settings.files_key_id, clock)
+    adapters = TuningVault(sealed, settings.adapters_provider(), settings.adapters_key_id, clock)
     files = FilePorts(catalog=catalog, vault=vault, replies=ReplyPublisher(broker, settings.region), clock=clock,
                       limits=Limits(min_examples=settings.min_examples, max_examples=settings.max_examples,
                                     max_line_bytes=settings.max_line_bytes))
-    jobs = JobPorts(catalog=catalog, vault=vault, trainer=trainer, clock=clock, worker_id=settings.worker_id,
+    jobs = JobPorts(catalog=catalog, vault=vault, adapters=adapters, trainer=trainer, clock=clock,
+                    worker_id=settings.worker_id,
                     stale_after_s=settings.stale_after_s, base_models=settings.base_models)
     return Tuning(broker=broker, files=files, jobs=jobs, stores=[catalog, sealed])

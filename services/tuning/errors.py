@@ -1,8 +1,7 @@
-"""Tuning exceptions.
+"""Tuning exceptions (ContentGone, of the sealed store, is services.tuning_catalog.errors.ContentGone).
 
     Exception
     └── TuningError
-        ├── ContentGone        a file's or adapter's data key was destroyed (or never made): unreadable for ever
         └── TrainingFailed     the trainer could not produce an adapter (its message is safe to show)
 """
 
@@ -10,10 +9,6 @@ from __future__ import annotations
 
 
 class TuningError(Exception):
-    pass
-
-
-class ContentGone(TuningError):
     pass
 
 

@@ -25,12 +25,12 @@ from contracts.tuning_files import (
     FileUploadCompleted,
     ReadFileContent,
 )
-from services.tuning.errors import ContentGone
 from services.tuning.ports import Publisher
 from services.tuning.validation import Limits, validate_chat_jsonl
-from services.tuning.vault import TuningVault
+from services.tuning_catalog.errors import ContentGone
 from services.tuning_catalog.model import FileStatus
 from services.tuning_catalog.ports import TuningCatalog
+from services.tuning_catalog.vault import TuningVault
 
 log = logging.getLogger("residency.tuning.files")
 

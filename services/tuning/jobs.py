@@ -25,11 +25,12 @@ from datetime import datetime
 from typing import Literal
 
 from contracts.tuning_jobs import TrainFineTuningJob
-from services.tuning.errors import ContentGone, TrainingFailed
+from services.tuning.errors import TrainingFailed
 from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
-from services.tuning.vault import TuningVault
-from services.tuning_catalog.model import FINISHED, Checkpoint, FineTunedModel, JobError, JobEvent
+from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.model import FINISHED, Checkpoint, FineTunedModel, JobError, JobEvent, adapter_object
 from services.tuning_catalog.ports import TuningCatalog
+from services.tuning_catalog.vault import TuningVault
 
 log = logging.getLogger("residency.tuning.jobs")
 ADAPTER_CHUNK_BYTES = 1 << 20
@@ -38,17 +39,13 @@ ADAPTER_CHUNK_BYTES = 1 << 20
 @dataclass(frozen=True)
 class JobPorts:
     catalog: TuningCatalog
-    vault: TuningVault
+    vault: TuningVault  # files: the files key
+    adapters: TuningVault  # trained adapters: the adapters key, which inference holds too
     trainer: Trainer
     clock: Callable[[], datetime]
     worker_id: str
     stale_after_s: float
     base_models: Mapping[str, str]
-
-
-def adapter_object(model_name: str) -> str:
-    """The vault object holding a fine-tuned model's sealed adapter."""
-    return f"adapter/{model_name}"
 
 
 async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
@@ -148,7 +145,7 @@ async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, po
     stored_at = time.monotonic()
     obj = adapter_object(name)
     for sequence, start in enumerate(range(0, len(trained.archive), ADAPTER_CHUNK_BYTES)):
-        await ports.vault.put(resource, obj, sequence, trained.archive[start:start + ADAPTER_CHUNK_BYTES])
+        await ports.adapters.put(resource, obj, sequence, trained.archive[start:start + ADAPTER_CHUNK_BYTES])
     now = ports.clock()
     await ports.catalog.put_model(FineTunedModel(name=name, resource_id=resource, job_id=message.job_id,
                                                  base_model=message.model, created_at=now, adapter_object=obj,
@@ -163,7 +160,7 @@ async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, po
     if not await ports.catalog.finish_job(resource, message.job_id, ports.worker_id, "succeeded", now,
                                           fine_tuned_model=name, trained_tokens=trained.trained_tokens):
         # Cancelled after the last step: the adapter is not the owner's to use; shred it.
-        await ports.vault.destroy(resource, obj)
+        await ports.adapters.destroy(resource, obj)
         await events.add("The job was cancelled")
         return
     await events.add(f"New fine-tuned model created: {name}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 import socket
@@ -12,8 +11,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.inference.model_files import CHAT_MODEL, chat_model_dir
-from services.runtime.sealing import KEY_BYTES
+from services.runtime.sealing import StaticKeyProvider
 from services.runtime.settings import ServiceSettings
+from services.tuning_catalog.keys import check_key, key_bytes
 
 
 def _worker_id() -> str:
@@ -27,8 +27,12 @@ class TuningSettings(ServiceSettings):
     database: str = Field("residency_tuning", description="Database of files, jobs, keys and adapters.")
     store_timeout_ms: int = Field(5000, ge=100, description="How long to wait for the store.")
     files_key: SecretStr = Field(description=(
-        "Base64 of the region's 32-byte tuning key, which wraps every file's and adapter's data key."))
-    files_key_id: str = Field("tuning-1", min_length=1, max_length=64, description="Name of the tuning key.")
+        "Base64 of the region's 32-byte files key, which wraps every uploaded file's data key (tuning only)."))
+    files_key_id: str = Field("files-1", min_length=1, max_length=64, description="Name of the files key.")
+    adapters_key: SecretStr = Field(description=(
+        "Base64 of the region's 32-byte adapters key, which wraps every trained adapter's data key "
+        "(inference holds it too, to serve adapters; it opens no training file)."))
+    adapters_key_id: str = Field("adapters-1", min_length=1, max_length=64, description="Name of the adapters key.")
     base_models: dict[str, str] = Field(
         default_factory=lambda: {CHAT_MODEL: str(chat_model_dir())},
         description="Tunable base model name -> HF folder (the packaged SmolLM2 by default).")
@@ -44,16 +48,13 @@ class TuningSettings(ServiceSettings):
     scratch_dir: Path = Field(Path("/dev/shm"), description=(
         "Private in-memory folder where a trained adapter is written before it is sealed (tmpfs)."))
 
-    @field_validator("files_key")
+    @field_validator("files_key", "adapters_key")
     @classmethod
     def _key_is_32_bytes(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except ValueError:
-            raw = b""
-        if len(raw) != KEY_BYTES:
-            raise ValueError("RESIDENCY_TUNING_FILES_KEY must be base64 of 32 bytes")
-        return value
+        return check_key(value)
 
-    def files_key_bytes(self) -> bytes:
-        return base64.b64decode(self.files_key.get_secret_value())
+    def files_provider(self) -> StaticKeyProvider:
+        return StaticKeyProvider({self.files_key_id: key_bytes(self.files_key)}, purpose="files")
+
+    def adapters_provider(self) -> StaticKeyProvider:
+        return StaticKeyProvider({self.adapters_key_id: key_bytes(self.adapters_key)}, purpose="adapters")

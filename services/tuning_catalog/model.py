@@ -26,6 +26,11 @@ def fine_tuned_model_name(base: str, job_id: str) -> str:
     return f"{base}.ft-{job_id.removeprefix('ftjob-')}"
 
 
+def adapter_object(model_name: str) -> str:
+    """The sealed object holding a fine-tuned model's adapter (a tar of the PEFT folder)."""
+    return f"adapter/{model_name}"
+
+
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -67,3 +69,37 @@ class TuningCatalog(Protocol):
     async def put_model(self, model: FineTunedModel) -> None: ...
 
     async def get_model(self, resource_id: str, name: str) -> FineTunedModel | None: ...
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    wrapping_key_id: str
+    wrapped: bytes | None  # None once destroyed
+
+
+@dataclass(frozen=True)
+class SealedChunk:
+    sequence: int
+    nonce: bytes
+    ciphertext: bytes
+
+
+class SealedObjects(Protocol):
+    """Wrapped data keys and sealed chunks in the region's store, by resource and object ID."""
+
+    async def insert_key(self, resource_id: str, object_id: str, key: StoredKey, now: datetime) -> bool:
+        """False when the object already has a key (live or destroyed)."""
+
+    async def get_key(self, resource_id: str, object_id: str) -> StoredKey | None: ...
+
+    async def destroy_key(self, resource_id: str, object_id: str, now: datetime) -> None:
+        """Removes the wrapped material; the key document stays as evidence."""
+
+    async def put_chunk(self, resource_id: str, object_id: str, chunk: SealedChunk) -> None:
+        """Idempotent: the same sequence again replaces it."""
+
+    def chunks(self, resource_id: str, object_id: str) -> AsyncIterator[SealedChunk]:
+        """In sequence order."""
+        ...
+
+    async def delete_chunks(self, resource_id: str, object_id: str) -> None: ...

@@ -10,7 +10,7 @@ import pytest
 from contracts.tuning_files import DeleteFile, FileChunkUploaded, FileUploadAborted, FileUploadCompleted
 from contracts.tuning_jobs import TrainFineTuningJob
 from tests.fixtures.fine_tuning import canary_jsonl
-from tests.unit.gateway_fakes import gateway
+from tests.unit.gateway_fakes import ADMIN_KEY, gateway
 
 VERSION = "api-version=2024-10-21"
 
@@ -146,3 +146,28 @@ def test_malformed_ids_are_404_not_5xx() -> None:
     key = {"api-key": h.keys["contoso"]}
     for path in ("/v1/files/..%2F..", "/v1/files/file-zz", "/v1/fine_tuning/jobs/x/events"):
         assert h.client.get(path, headers=key).status_code == 404
+
+
+async def test_a_deployment_may_name_only_its_own_resources_fine_tuned_model() -> None:
+    from datetime import UTC, datetime
+
+    from services.tuning_catalog.model import FineTunedModel
+
+    h = gateway()
+    name = "smollm2-135m-instruct.ft-" + "c" * 24
+    await h.tuning_catalog.put_model(FineTunedModel(
+        name=name, resource_id="contoso", job_id="ftjob-" + "c" * 24, base_model="smollm2-135m-instruct",
+        created_at=datetime.now(UTC), adapter_object=f"adapter/{name}", adapter_bytes=10))
+    admin = {"authorization": "Bearer " + ADMIN_KEY}
+
+    def deploy(resource: str, adapter: str, model: str = "smollm2-135m-instruct"):
+        return h.admin.patch(f"/admin/resources/{resource}", headers=admin,
+                             json={"deployments": [{"name": "tuned", "model": model, "adapter": adapter}]})
+
+    refused = deploy("fabrikam", name)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "deployments.[0].adapter"
+    assert deploy("contoso", name, model="other-base").status_code == 400
+    assert deploy("contoso", "some-folder-anyone-could-name").status_code == 400
+    accepted = deploy("contoso", name)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["deployments"][0]["adapter"] == name

@@ -21,10 +21,11 @@ from contracts.tuning_jobs import Hyperparameters as HyperparametersMessage
 from contracts.tuning_jobs import TrainFineTuningJob
 from services.runtime.sealing import StaticKeyProvider
 from services.tuning.handlers import FilePorts, handle_file_message
-from services.tuning.jobs import JobPorts, adapter_object, run_job
+from services.tuning.jobs import JobPorts, run_job
 from services.tuning.validation import Limits
-from services.tuning.vault import TuningVault
-from services.tuning_catalog.model import FileRecord, Hyperparameters, JobRecord, fine_tuned_model_name
+from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.model import FileRecord, Hyperparameters, JobRecord, adapter_object, fine_tuned_model_name
+from services.tuning_catalog.vault import TuningVault
 from tests.fixtures.fine_tuning import bad_jsonl, canary_jsonl
 from tests.unit.tuning_fakes import InMemorySealedObjects, InMemoryTuningCatalog, RecordingPublisher, ScriptedTrainer
 
@@ -42,11 +43,13 @@ class World:
         self.catalog = InMemoryTuningCatalog()
         self.sealed = InMemorySealedObjects()
         self.vault = TuningVault(self.sealed, StaticKeyProvider({"k": bytes(32)}), "k", lambda: self.now)
+        self.adapters = TuningVault(self.sealed, StaticKeyProvider({"a": bytes(range(32))}), "a", lambda: self.now)
         self.replies = RecordingPublisher()
         self.trainer = trainer or ScriptedTrainer([3.0, 2.0, 1.0, 0.5])
         self.files = FilePorts(catalog=self.catalog, vault=self.vault, replies=self.replies, limits=Limits(),
                                clock=lambda: self.now)
-        self.jobs = JobPorts(catalog=self.catalog, vault=self.vault, trainer=self.trainer, clock=lambda: self.now,
+        self.jobs = JobPorts(catalog=self.catalog, vault=self.vault, adapters=self.adapters, trainer=self.trainer,
+                             clock=lambda: self.now,
                              worker_id="worker-1", stale_after_s=120, base_models={BASE: "/models/base"})
 
     async def upload(self, content: bytes, *, chunk: int = 100, file_id: str = FILE, resource: str = "contoso") -> None:
@@ -143,7 +146,11 @@ async def test_a_job_trains_once_and_stores_its_adapter_sealed() -> None:
     name = fine_tuned_model_name(BASE, JOB)
     assert job is not None and (job.status, job.fine_tuned_model, job.trained_tokens) == ("succeeded", name, 40)
     assert len(world.trainer.plans[0].examples) == 10
-    assert await world.vault.read_all("contoso", adapter_object(name)) == b"adapter-bytes" * 100
+    assert await world.adapters.read_all("contoso", adapter_object(name)) == b"adapter-bytes" * 100
+    with pytest.raises(ContentGone):  # the files key opens no adapter (and the adapters key no file)
+        await world.vault.read_all("contoso", adapter_object(name))
+    with pytest.raises(ContentGone):
+        await world.adapters.read_all("contoso", FILE)
     assert (await world.catalog.get_model("contoso", name)) is not None
     assert await world.catalog.get_model("fabrikam", name) is None
     losses = [e.data["train_loss"] for e in world.catalog.events if e.type == "metrics" and e.data]

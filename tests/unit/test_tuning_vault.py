@@ -6,9 +6,9 @@ import pytest
 
 from contracts.base import utc_now
 from services.runtime.sealing import StaticKeyProvider
-from services.tuning.errors import ContentGone
-from services.tuning.ports import SealedChunk
-from services.tuning.vault import TuningVault
+from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.ports import SealedChunk
+from services.tuning_catalog.vault import TuningVault
 from tests.unit.tuning_fakes import InMemorySealedObjects
 
 KEY = bytes(range(32))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts.base import Envelope
-from services.tuning.ports import SealedChunk, StepCallback, StepReport, StoredKey, TrainedAdapter, TrainingPlan
+from services.tuning.ports import StepCallback, StepReport, TrainedAdapter, TrainingPlan
 from services.tuning_catalog.model import (
     Checkpoint,
     FileRecord,
@@ -18,6 +18,7 @@ from services.tuning_catalog.model import (
     JobRecord,
     JobStatus,
 )
+from services.tuning_catalog.ports import SealedChunk, StoredKey
 
 
 class InMemoryTuningCatalog:

@@ -1,8 +1,10 @@
-"""Sealed content of the tuning service: uploaded files and trained adapters.
+"""Sealed content of fine-tuning: uploaded files and trained adapters.
 
 Each object (a file, an adapter) has a data key of its own (32 random bytes, AES-256-GCM), stored
-only wrapped by the region's tuning key (``RESIDENCY_TUNING_FILES_KEY``: not retention's platform
-key, not the connections key) through ``services/runtime/sealing.py``'s key providers. Chunks are
+only wrapped by a purpose key of the region through ``services/runtime/sealing.py``'s key
+providers: files by the files key (held by the tuning service alone), adapters by the adapters key
+(tuning, which seals them, and inference, which serves them). Neither is retention's platform key
+or the connections key. Chunks are
 sealed with associated data naming resource, object and position, so a chunk moved to another
 file, resource or position does not open. Destroying the key (crypto-shredding) comes before
 deleting the chunks: once it returns, no copy of the chunks opens again.
@@ -14,8 +16,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from services.runtime import sealing
-from services.tuning.errors import ContentGone
-from services.tuning.ports import SealedChunk, SealedObjects, StoredKey
+from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.ports import SealedChunk, SealedObjects, StoredKey
 
 
 def key_associated_data(resource_id: str, object_id: str) -> bytes:

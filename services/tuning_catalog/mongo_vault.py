@@ -13,7 +13,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.tuning.ports import SealedChunk, StoredKey
+from services.tuning_catalog.ports import SealedChunk, StoredKey
 
 
 class MongoSealedObjects:
