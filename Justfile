@@ -104,7 +104,7 @@ retention *args:
     {{python}} -m services.retention.cli {{args}}
 
 # Own infra instance on ports 29592/28517/28518 (+ RESIDENCY_TEST_PORT_OFFSET).
-# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval.
+# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval | tuning.
 bench what *args:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -117,7 +117,8 @@ bench what *args:
       inference) module=tests.bench.inference ;;
       gateway) module=tests.bench.gateway ;;
       retrieval) module=tests.bench.retrieval ;;
-      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention, retrieval)" >&2; exit 2 ;;
+      tuning) module=tests.bench.tuning ;;
+      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention, retrieval, tuning)" >&2; exit 2 ;;
     esac
     deploy/local/infra.sh down
     rm -rf .data/$RESIDENCY_INFRA_INSTANCE

@@ -24,6 +24,7 @@ from contracts import (
     query_embeddings,
     tuning_files,
     tuning_jobs,
+    tuning_model_deletions,
 )
 from contracts.base import topic_name
 
@@ -90,6 +91,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     # No content (IDs, hyperparameters): a day's retention, so a job queued behind others is not lost.
     TopicSpec(tuning_jobs, (tuning_jobs.TrainFineTuningJob,),
               producers=("gateway",), consumers=("tuning",), carries_content=False),
+    # Tuning shreds the adapter (a group); every inference replica unloads it (no group).
+    TopicSpec(tuning_model_deletions, (tuning_model_deletions.DeleteFineTunedModel,),
+              producers=("gateway",), consumers=("tuning", "inference"), carries_content=False),
 )
 
 # Topics no longer produced or consumed; the topic admin deletes them (and their DLQs) because

@@ -1,4 +1,4 @@
-"""Adds the files and fine-tuning routes to the public app (one call from services/gateway/app.py)."""
+"""Adds the files, fine-tuning and model-deletion routes to the public app (one call from services/gateway/app.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.gateway.bootstrap import Gateway
 from services.gateway.http_files import files_router
+from services.gateway.http_models import models_router
 from services.gateway.http_tuning_jobs import jobs_router
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_edge import TuningEdge, build_tuning_edge
@@ -21,5 +22,6 @@ def include_tuning_routes(app: FastAPI, gateway: Gateway, settings: GatewaySetti
                              publisher=publisher)
     app.include_router(files_router(gateway.ports, edge, settings))
     app.include_router(jobs_router(gateway.ports, edge, settings))
+    app.include_router(models_router(gateway.ports, edge, settings))
     app.state.tuning = edge
     return edge

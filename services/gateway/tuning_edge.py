@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 from pymongo import AsyncMongoClient
 
-from contracts import tuning_files, tuning_jobs
+from contracts import tuning_files, tuning_jobs, tuning_model_deletions
 from contracts.base import Envelope
 from services.runtime.bus import TopicPublisher
 from services.runtime.reply_inbox import InMemoryReplyInbox
@@ -47,6 +47,7 @@ class TuningEdge:
     catalog: TuningCatalog
     files: Publisher
     jobs: Publisher
+    deletions: Publisher  # fine-tuned models
     inbox: InMemoryReplyInbox
     region: str
     replica_id: str
@@ -63,10 +64,13 @@ def build_tuning_edge(settings: TuningEdgeSettings, *, broker: KafkaBroker, inbo
         catalog = MongoTuningCatalog(client[settings.tuning_database])
     if publisher is not None:
         return TuningEdge(catalog=catalog, inbox=inbox, region=region, replica_id=replica_id, settings=settings,
-                          files=publisher, jobs=publisher)
+                          files=publisher, jobs=publisher, deletions=publisher)
     return TuningEdge(
         catalog=catalog, inbox=inbox, region=region, replica_id=replica_id, settings=settings,
         files=TopicPublisher(broker, tuning_files.TOPIC, region, key_field="file_id",
                              description="Uploaded files' chunks and lifecycle, keyed by file ID."),
         jobs=TopicPublisher(broker, tuning_jobs.TOPIC, region, schema=tuning_jobs.TrainFineTuningJob,
-                            description="Fine-tuning jobs for the region's tuning worker."))
+                            description="Fine-tuning jobs for the region's tuning worker."),
+        deletions=TopicPublisher(broker, tuning_model_deletions.TOPIC, region,
+                                 schema=tuning_model_deletions.DeleteFineTunedModel,
+                                 description="Deleted fine-tuned models: shredded by tuning, unloaded by inference."))

@@ -14,13 +14,14 @@ from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
-from contracts import tuning_files, tuning_jobs
+from contracts import tuning_files, tuning_jobs, tuning_model_deletions
 from contracts.tuning_files import FileMessage
 from contracts.tuning_jobs import TrainFineTuningJob
+from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.runtime.service_app import ServiceWiring
 from services.tuning.bootstrap import bootstrap
 from services.tuning.handlers import handle_file_message
-from services.tuning.jobs import run_job
+from services.tuning.jobs import delete_model, run_job
 from services.tuning.settings import TuningSettings
 
 FILE_MESSAGE: TypeAdapter[FileMessage] = TypeAdapter(FileMessage)
@@ -37,6 +38,10 @@ def create_app(settings: TuningSettings, **overrides: Any) -> FastStream:
     @wiring.group_subscriber(tuning_jobs.TOPIC, "tuning-jobs", max_poll_interval_ms=(settings.max_job_s + 300) * 1000)
     async def on_job(job: TrainFineTuningJob) -> None:
         await run_job(job, tuning.jobs)
+
+    @wiring.group_subscriber(tuning_model_deletions.TOPIC, "tuning-models")
+    async def on_model_deleted(command: DeleteFineTunedModel) -> None:
+        await delete_model(command, tuning.jobs)
 
     async def create_indexes() -> None:
         for store in tuning.stores:

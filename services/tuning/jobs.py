@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from contracts.tuning_jobs import TrainFineTuningJob
+from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.tuning.errors import TrainingFailed
 from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
 from services.tuning_catalog.errors import ContentGone
@@ -73,6 +74,13 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
         log.info("job %s of %s cancelled during training", job_id, resource)
         return
     await _store_result(message, trained, ports, events)
+
+
+async def delete_model(message: DeleteFineTunedModel, ports: JobPorts) -> None:
+    """The owner deleted the model (its record is hidden already): key first, then chunks, then record."""
+    await ports.adapters.destroy(message.resource_id, adapter_object(message.model))
+    await ports.catalog.remove_model(message.resource_id, message.model)
+    log.info("model %s of %s shredded", message.model, message.resource_id)
 
 
 async def _not_claimed(message: TrainFineTuningJob, ports: JobPorts) -> None:

@@ -160,9 +160,17 @@ class MongoTuningCatalog:
         return [r for d in await cursor.to_list() if (r := _record(Checkpoint, d)) is not None]
 
     async def put_model(self, model: FineTunedModel) -> None:
-        await self._models.replace_one({"_id": f"{model.resource_id}/{model.name}"}, _doc(model, model.name),
-                                       upsert=True)
+        await self._models.replace_one({"_id": f"{model.resource_id}/{model.name}"},
+                                       {**_doc(model, model.name), "hidden": False}, upsert=True)
 
     async def get_model(self, resource_id: str, name: str) -> FineTunedModel | None:
         return _record(FineTunedModel, await self._models.find_one({"_id": f"{resource_id}/{name}",
-                                                                      "resource_id": resource_id}))
+                                                                      "resource_id": resource_id, "hidden": False}))
+
+    async def hide_model(self, resource_id: str, name: str) -> bool:
+        result = await self._models.update_one(
+            {"_id": f"{resource_id}/{name}", "resource_id": resource_id, "hidden": False}, {"$set": {"hidden": True}})
+        return result.matched_count == 1
+
+    async def remove_model(self, resource_id: str, name: str) -> None:
+        await self._models.delete_one({"_id": f"{resource_id}/{name}", "resource_id": resource_id})

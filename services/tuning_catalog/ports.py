@@ -68,7 +68,14 @@ class TuningCatalog(Protocol):
 
     async def put_model(self, model: FineTunedModel) -> None: ...
 
-    async def get_model(self, resource_id: str, name: str) -> FineTunedModel | None: ...
+    async def get_model(self, resource_id: str, name: str) -> FineTunedModel | None:
+        """None for a model that does not exist, or was deleted (hidden) by its owner."""
+
+    async def hide_model(self, resource_id: str, name: str) -> bool:
+        """Marks the model deleted: no request can use it from now on; False if there was none."""
+
+    async def remove_model(self, resource_id: str, name: str) -> None:
+        """Removes the record, once the adapter is shredded."""
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,23 @@ async def test_a_deployment_may_name_only_its_own_resources_fine_tuned_model() -
     accepted = deploy("contoso", name)
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["deployments"][0]["adapter"] == name
+
+
+async def test_deleting_a_model_hides_it_at_once_and_asks_for_shredding() -> None:
+    from datetime import UTC, datetime
+
+    from contracts.tuning_model_deletions import DeleteFineTunedModel
+    from services.tuning_catalog.model import FineTunedModel
+
+    h = gateway()
+    name = "smollm2-135m-instruct.ft-" + "d" * 24
+    await h.tuning_catalog.put_model(FineTunedModel(
+        name=name, resource_id="contoso", job_id="ftjob-" + "d" * 24, base_model="smollm2-135m-instruct",
+        created_at=datetime.now(UTC), adapter_object=f"adapter/{name}", adapter_bytes=10))
+    assert h.client.delete(f"/v1/models/{name}", headers={"api-key": h.keys["fabrikam"]}).status_code == 404
+    response = h.client.delete(f"/openai/models/{name}?{VERSION}", headers={"api-key": h.keys["contoso"]})
+    assert response.json() == {"id": name, "object": "model", "deleted": True}
+    assert await h.tuning_catalog.get_model("contoso", name) is None
+    [command] = h.tuning.of_type(DeleteFineTunedModel)
+    assert (command.resource_id, command.model) == ("contoso", name)
+    assert h.client.delete(f"/v1/models/{name}", headers={"api-key": h.keys["contoso"]}).status_code == 404

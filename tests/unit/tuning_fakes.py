@@ -31,6 +31,7 @@ class InMemoryTuningCatalog:
         self.events: list[JobEvent] = []
         self.checkpoints: list[Checkpoint] = []
         self.models: dict[tuple[str, str], FineTunedModel] = {}
+        self.hidden_models: set[tuple[str, str]] = set()
 
     async def insert_file(self, record: FileRecord) -> None:
         self.files[(record.resource_id, record.file_id)] = record
@@ -125,7 +126,17 @@ class InMemoryTuningCatalog:
         self.models[(model.resource_id, model.name)] = model
 
     async def get_model(self, resource_id: str, name: str) -> FineTunedModel | None:
-        return self.models.get((resource_id, name))
+        return None if (resource_id, name) in self.hidden_models else self.models.get((resource_id, name))
+
+    async def hide_model(self, resource_id: str, name: str) -> bool:
+        if (resource_id, name) not in self.models or (resource_id, name) in self.hidden_models:
+            return False
+        self.hidden_models.add((resource_id, name))
+        return True
+
+    async def remove_model(self, resource_id: str, name: str) -> None:
+        self.models.pop((resource_id, name), None)
+        self.hidden_models.discard((resource_id, name))
 
 
 class InMemorySealedObjects:

@@ -42,15 +42,19 @@ class SealedAdapters:
         self.load_seconds: dict[tuple[str, str], float] = {}
 
     async def folder(self, resource_id: str, name: str) -> Path | None:
-        """The adapter's plaintext folder, opened on first use; None if the resource has no such model."""
+        """The adapter's plaintext folder, opened on first use; None if the resource has no such model.
+
+        The catalogue is asked on every request: a model its owner deleted is refused at once, on
+        every replica, even before the deletion's broadcast arrives (which removes the plaintext)."""
         key = (resource_id, name)
         async with self._lock:
+            model = await self._catalog.get_model(resource_id, name)
+            if model is None:
+                self.unload(resource_id, name)
+                return None
             found = self._opened.get(key)
             if found is not None and found.exists():
                 return found
-            model = await self._catalog.get_model(resource_id, name)
-            if model is None:
-                return None
             began = asyncio.get_running_loop().time()
             try:
                 archive = await self._vault.read_all(resource_id, model.adapter_object)

@@ -140,6 +140,16 @@ class VllmChatEngine:
         lora_id = self._adapters.setdefault(name, len(self._adapters) + 1)
         return LoRARequest(name, lora_id, str(folder))
 
+    async def unload_adapter(self, resource_id: str, model: str) -> bool:
+        """A fine-tuned model was deleted: its plaintext goes, and vLLM forgets it."""
+        if self._sealed is None:
+            return False
+        removed = self._sealed.unload(resource_id, model)
+        lora_id = self._adapters.get(f"{resource_id}/{model}")
+        if lora_id is not None and self._holder.engine is not None:
+            await self._holder.engine.remove_lora(lora_id)
+        return removed
+
     def _lora(self, adapter: str | None) -> Any:
         if adapter is None:
             return None
