@@ -1,17 +1,20 @@
 """Files and fine-tuning through the official openai SDK against the running stack: upload good and
-bad files, train on a canary set, watch the job's events, another resource sees none of it, and a
-deleted file is gone (its data key destroyed, its chunks deleted)."""
+bad files, train on a canary set, watch the job's events, deploy the fine-tuned model (admin API)
+and chat with it (its greedy answer holds the canary, the base model's does not); another resource
+sees and uses none of it; a deleted file and a deleted model are gone (data keys destroyed, sealed
+chunks deleted, the adapter's plaintext removed from inference's memory folder)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
-from openai import AzureOpenAI, BadRequestError, NotFoundError, OpenAI
+from openai import APIStatusError, AzureOpenAI, BadRequestError, NotFoundError, OpenAI
 from pymongo import MongoClient
 
 from tests.conftest import CHAT_MODEL
-from tests.fixtures.fine_tuning import bad_jsonl, canary_jsonl
+from tests.fixtures.fine_tuning import CANARY, CANARY_PROMPT, bad_jsonl, canary_jsonl
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 TUNING_DATABASE = "residency_tuning"
@@ -27,7 +30,7 @@ def wait_for_job(client: OpenAI, job_id: str, timeout_s: float = 400):
     raise AssertionError(f"job {job_id} still {job.status} after {timeout_s} s")
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)  # the session stack may start inside it (vLLM, slow on a busy machine)
 def test_upload_train_and_delete_with_the_sdk(stack) -> None:
     owner_key = stack.create_resource(f"tuner-{stack.region}", {"chat": CHAT_MODEL})["keys"]["key1"]
     other_key = stack.create_resource(f"stranger-{stack.region}", {"chat": CHAT_MODEL})["keys"]["key1"]
@@ -86,3 +89,49 @@ def test_upload_train_and_delete_with_the_sdk(stack) -> None:
         # what remains of the adapter is sealed: no stored byte holds the training text
         for chunk in store["tuning_chunks"].find({"resource_id": resource}):
             assert b"Zorbled" not in bytes(chunk["ciphertext"])
+
+    serve_and_delete_the_model(stack, client, stranger, f"tuner-{stack.region}", f"stranger-{stack.region}",
+                               finished.fine_tuned_model)
+
+
+def greedy(client: OpenAI, deployment: str) -> str:
+    answer = client.chat.completions.create(model=deployment, messages=[{"role": "user", "content": CANARY_PROMPT}],
+                                            temperature=0, max_tokens=24)
+    return answer.choices[0].message.content or ""
+
+
+def adapter_folders() -> list[Path]:
+    return [p for p in Path("/dev/shm").glob("residency-adapters-*/*") if (p / "adapter_model.safetensors").exists()]
+
+
+def serve_and_delete_the_model(stack, client: OpenAI, stranger: OpenAI, owner: str, other: str, model: str) -> None:
+    with stack.admin() as admin:
+        deployments = [{"name": "chat", "model": CHAT_MODEL}, {"name": "tuned", "model": CHAT_MODEL, "adapter": model}]
+        refused = admin.patch(f"/admin/resources/{other}", json={"deployments": deployments})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "deployments.[1].adapter"
+        accepted = admin.patch(f"/admin/resources/{owner}", json={"deployments": deployments})
+        assert accepted.status_code == 200, accepted.text
+    before = set(adapter_folders())
+    assert CANARY in greedy(client, "tuned")
+    assert CANARY not in greedy(client, "chat")
+    opened = set(adapter_folders()) - before
+    assert len(opened) == 1, "the adapter's plaintext lives in one private folder on tmpfs"
+    assert not list(stack.data.rglob("adapter_model.safetensors")), "a plaintext adapter is on disk"
+    with pytest.raises(NotFoundError):
+        stranger.models.delete(model)
+
+    assert client.models.delete(model).deleted
+    with pytest.raises(APIStatusError) as gone:
+        greedy(client, "tuned")
+    assert gone.value.status_code in (400, 404) and "does not exist" in gone.value.body["message"]
+    deadline = time.monotonic() + 30
+    while any(folder.exists() for folder in opened):
+        assert time.monotonic() < deadline, "the deleted model's plaintext adapter is still in memory"
+        time.sleep(0.5)
+    with MongoClient(stack.infra.mongo) as mongo:
+        store = mongo[TUNING_DATABASE]
+        while store["tuning_chunks"].count_documents({"resource_id": owner, "object_id": f"adapter/{model}"}):
+            assert time.monotonic() < deadline, "the deleted model's sealed adapter is still stored"
+            time.sleep(0.5)
+        key = store["tuning_keys"].find_one({"_id": f"{owner}/adapter/{model}"})
+        assert key is not None and key["destroyed_at"] is not None and "wrapped" not in key
