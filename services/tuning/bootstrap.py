@@ -51,9 +51,10 @@ def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, ca
     vault = TuningVault(sealed, settings.files_provider(), settings.files_key_id, clock)
     adapters = TuningVault(sealed, settings.adapters_provider(), settings.adapters_key_id, clock)
     files = FilePorts(catalog=catalog, vault=vault, replies=ReplyPublisher(broker, settings.region), clock=clock,
+                      region=settings.region,
                       limits=Limits(min_examples=settings.min_examples, max_examples=settings.max_examples,
                                     max_line_bytes=settings.max_line_bytes))
     jobs = JobPorts(catalog=catalog, vault=vault, adapters=adapters, trainer=trainer, clock=clock,
                     worker_id=settings.worker_id,
-                    stale_after_s=settings.stale_after_s, base_models=settings.base_models)
+                    stale_after_s=settings.stale_after_s, base_models=settings.base_models, region=settings.region)
     return Tuning(broker=broker, files=files, jobs=jobs, stores=[catalog, sealed])

@@ -25,6 +25,7 @@ from contracts.tuning_files import (
     FileUploadCompleted,
     ReadFileContent,
 )
+from services.tuning.errors import require_region
 from services.tuning.ports import Publisher
 from services.tuning.validation import Limits, validate_chat_jsonl
 from services.tuning_catalog.errors import ContentGone
@@ -42,9 +43,11 @@ class FilePorts:
     replies: Publisher
     limits: Limits
     clock: Callable[[], datetime]
+    region: str
 
 
 async def handle_file_message(message: FileMessage, ports: FilePorts) -> None:
+    require_region(message.region, ports.region)
     if isinstance(message, FileChunkUploaded):
         try:
             await ports.vault.put(message.resource_id, message.file_id, message.sequence,

@@ -26,7 +26,7 @@ from typing import Literal
 
 from contracts.tuning_jobs import TrainFineTuningJob
 from contracts.tuning_model_deletions import DeleteFineTunedModel
-from services.tuning.errors import TrainingFailed
+from services.tuning.errors import TrainingFailed, require_region
 from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
 from services.tuning_catalog.errors import ContentGone
 from services.tuning_catalog.model import FINISHED, Checkpoint, FineTunedModel, JobError, JobEvent, adapter_object
@@ -47,9 +47,11 @@ class JobPorts:
     worker_id: str
     stale_after_s: float
     base_models: Mapping[str, str]
+    region: str
 
 
 async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
+    require_region(message.region, ports.region)
     resource, job_id = message.resource_id, message.job_id
     job = await ports.catalog.claim_job(resource, job_id, ports.worker_id, ports.clock())
     if job is None:
@@ -78,6 +80,7 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
 
 async def delete_model(message: DeleteFineTunedModel, ports: JobPorts) -> None:
     """The owner deleted the model (its record is hidden already): key first, then chunks, then record."""
+    require_region(message.region, ports.region)
     await ports.adapters.destroy(message.resource_id, adapter_object(message.model))
     await ports.catalog.remove_model(message.resource_id, message.model)
     log.info("model %s of %s shredded", message.model, message.resource_id)

@@ -20,6 +20,7 @@ from contracts.tuning_files import (
 from contracts.tuning_jobs import Hyperparameters as HyperparametersMessage
 from contracts.tuning_jobs import TrainFineTuningJob
 from services.runtime.sealing import StaticKeyProvider
+from services.tuning.errors import WrongRegion
 from services.tuning.handlers import FilePorts, handle_file_message
 from services.tuning.jobs import JobPorts, run_job
 from services.tuning.validation import Limits
@@ -47,10 +48,11 @@ class World:
         self.replies = RecordingPublisher()
         self.trainer = trainer or ScriptedTrainer([3.0, 2.0, 1.0, 0.5])
         self.files = FilePorts(catalog=self.catalog, vault=self.vault, replies=self.replies, limits=Limits(),
-                               clock=lambda: self.now)
+                               clock=lambda: self.now, region="eu-west")
         self.jobs = JobPorts(catalog=self.catalog, vault=self.vault, adapters=self.adapters, trainer=self.trainer,
                              clock=lambda: self.now,
-                             worker_id="worker-1", stale_after_s=120, base_models={BASE: "/models/base"})
+                             worker_id="worker-1", stale_after_s=120, base_models={BASE: "/models/base"},
+                             region="eu-west")
 
     async def upload(self, content: bytes, *, chunk: int = 100, file_id: str = FILE, resource: str = "contoso") -> None:
         envelope = {**ENVELOPE, "resource_id": resource}
@@ -207,3 +209,15 @@ async def test_a_job_fails_cleanly_on_a_missing_file_or_a_broken_trainer() -> No
     job = await broken.catalog.get_job("contoso", JOB)
     assert job is not None and job.status == "failed" and job.error.code == "training_failed"
     assert "boom" not in job.error.message
+
+
+async def test_another_regions_messages_are_refused_and_nothing_is_stored() -> None:
+    world = World()
+    elsewhere = {**ENVELOPE, "region": "us-east"}
+    with pytest.raises(WrongRegion):
+        await handle_file_message(FileChunkUploaded(**elsewhere, file_id=FILE, sequence=0, data="eA=="), world.files)
+    message = await world.queue_job()
+    with pytest.raises(WrongRegion):
+        await run_job(message.model_copy(update={"region": "us-east"}), world.jobs)
+    assert not world.sealed.keys and not world.sealed.chunks_of and world.trainer.plans == []
+    assert (await world.catalog.get_job("contoso", JOB)).status == "queued"
