@@ -114,6 +114,17 @@ class RequestFailed(Envelope):
     error: ApiError = Field(description="The error, in the OpenAI shape.")
 
 
+class FileContentChunk(Envelope):
+    """A piece of a stored file's content, answering a ``read`` on the tuning files topic (in order)."""
+
+    kind: Literal["file_content"] = Field("file_content", description="Discriminator.")
+    file_id: str = Field(min_length=1, max_length=64, description="The file read.")
+    sequence: Count = Field(description="Position of this piece, from 0.")
+    data: str = Field(description="The piece's bytes, base64. Customer content.")
+    final: bool = Field(description="True on the last piece.")
+
+
 GatewayReply = Annotated[
-    GroundingFound | PromptScreened | CompletionReady | EmbeddingsReady | RequestFailed, Field(discriminator="kind")
+    GroundingFound | PromptScreened | CompletionReady | EmbeddingsReady | RequestFailed | FileContentChunk,
+    Field(discriminator="kind"),
 ]

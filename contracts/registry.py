@@ -22,10 +22,13 @@ from contracts import (
     interaction_records,
     prompt_submissions,
     query_embeddings,
+    tuning_files,
+    tuning_jobs,
+    tuning_model_deletions,
 )
 from contracts.base import topic_name
 
-SERVICES = ("gateway", "filter", "inference", "retrieval", "retention")
+SERVICES = ("gateway", "filter", "inference", "retrieval", "retention", "tuning")
 DLQ_TOOL = "residency-dlq"
 
 
@@ -74,12 +77,23 @@ TOPICS: tuple[TopicSpec, ...] = (
               producers=("gateway", "retrieval"), consumers=("inference",), carries_content=True, caller_waits=True),
     TopicSpec(gateway_replies,
               (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
-               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed),
-              producers=("retrieval", "filter", "inference"), consumers=("gateway",), carries_content=True),
+               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed,
+               gateway_replies.FileContentChunk),
+              producers=("retrieval", "filter", "inference", "tuning"), consumers=("gateway",), carries_content=True),
     TopicSpec(query_embeddings, (query_embeddings.EmbeddingsReady, query_embeddings.RequestFailed),
               producers=("inference",), consumers=("retrieval",), carries_content=True),
     TopicSpec(interaction_records, (interaction_records.InteractionCompleted,),
               producers=("gateway",), consumers=("retention",), carries_content=True),
+    # Keyed by file ID: one file's chunks in order on one partition (see contracts/tuning_files.py).
+    TopicSpec(tuning_files, (tuning_files.FileChunkUploaded, tuning_files.FileUploadCompleted,
+                             tuning_files.FileUploadAborted, tuning_files.ReadFileContent, tuning_files.DeleteFile),
+              producers=("gateway",), consumers=("tuning",), carries_content=True, key="file_id"),
+    # No content (IDs, hyperparameters): a day's retention, so a job queued behind others is not lost.
+    TopicSpec(tuning_jobs, (tuning_jobs.TrainFineTuningJob,),
+              producers=("gateway",), consumers=("tuning",), carries_content=False),
+    # Tuning shreds the adapter (a group); every inference replica unloads it (no group).
+    TopicSpec(tuning_model_deletions, (tuning_model_deletions.DeleteFineTunedModel,),
+              producers=("gateway",), consumers=("tuning", "inference"), carries_content=False),
 )
 
 # Topics no longer produced or consumed; the topic admin deletes them (and their DLQs) because

@@ -1,4 +1,4 @@
-"""Starts and stops the five services on this machine, against the infra of deploy/local/infra.sh.
+"""Starts and stops the six services on this machine, against the infra of deploy/local/infra.sh.
 
     python deploy/local/stack.py up   [--instance demo] [--region eu-west] [--gateways 2]
                                       [--gateway-port 8080] [--admin-port GATEWAY_PORT+10]
@@ -29,7 +29,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-BUS_SERVICES = ("filter", "inference", "retrieval", "retention")
+BUS_SERVICES = ("filter", "inference", "retrieval", "retention", "tuning")
 ADMIN_PORT_OFFSET = 10  # admin API of gateway replica i: its public port + 10
 
 
@@ -45,7 +45,9 @@ def secrets_of(data: Path) -> dict[str, str]:
     found = dict(line.split("=", 1) for line in path.read_text().split()) if path.exists() else {}
     made = {"ADMIN_KEY": lambda: secrets.token_hex(32),
             "PLATFORM_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
-            "CONNECTIONS_KEY": lambda: base64.b64encode(os.urandom(32)).decode()}
+            "CONNECTIONS_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
+            "TUNING_FILES_KEY": lambda: base64.b64encode(os.urandom(32)).decode(),
+            "TUNING_ADAPTERS_KEY": lambda: base64.b64encode(os.urandom(32)).decode()}
     if not made.keys() <= found.keys():
         found = {name: found.get(name) or make() for name, make in made.items()} | found
         path.write_text("".join(f"{name}={value}\n" for name, value in found.items()))
@@ -59,7 +61,7 @@ def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESIDENCY_")}
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
                 prefix + "REGION": region, prefix + "KAFKA_BOOTSTRAP": kafka})
-    if service in ("gateway", "retention", "filter"):
+    if service in ("gateway", "retention", "filter", "tuning"):
         env[prefix + "MONGO_URI"] = mongo
     if service in ("gateway", "retrieval"):
         # Data connections: the customer store on loopback is allowed by name of its port; the
@@ -73,7 +75,13 @@ def service_env(service: str, *, region: str, kafka: str, mongo: str, keys: dict
         env[prefix + "ADMIN_KEY"] = keys["ADMIN_KEY"]
     if service == "retention":
         env[prefix + "PLATFORM_KEY"] = keys["PLATFORM_KEY"]
+    if service == "tuning":
+        # Keys of their own, not retention's or the connections key: files (tuning only), adapters
+        env[prefix + "FILES_KEY"] = keys["TUNING_FILES_KEY"]
+        env[prefix + "ADAPTERS_KEY"] = keys["TUNING_ADAPTERS_KEY"]
     if service == "inference":
+        env[prefix + "ADAPTERS_KEY"] = keys["TUNING_ADAPTERS_KEY"]  # serves fine-tuned models; opens no file
+        env[prefix + "TUNING_MONGO_URI"] = mongo
         env[prefix + "WORK_DIR"] = str(data / "run" / "inference" / "vllm")
         env[prefix + "ADAPTER_DIR"] = str(data / "adapters")
     env.update({k: v for k, v in extra.items() if k.startswith(prefix)})

@@ -31,6 +31,7 @@ from contracts.registry import GATEWAY_REPLY, topics_of
 from services.gateway.bootstrap import Gateway, bootstrap
 from services.gateway.errors import GatewayError
 from services.gateway.http_admin import admin_router
+from services.gateway.http_tuning import include_tuning_routes
 from services.gateway.openai_response import error_body
 from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DATA_BODIES, install_openapi
 from services.gateway.routes import data_router, new_request_id
@@ -140,6 +141,7 @@ def _edge_app(title: str, settings: GatewaySettings, **options: Any) -> FastAPI:
 def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
     """The public app (data plane); the control plane's app is ``app.state.admin``, served on
     its own listener (``ADMIN_HOST``:``ADMIN_PORT``, see ``by_listener``)."""
+    tuning_fakes = {name: overrides.pop(f"tuning_{name}", None) for name in ("catalog", "publisher")}
     gateway = bootstrap(settings, **overrides)
     replies = subscribe_replies(gateway, settings)
     own_topics = [topic_name(t, settings.region) for t in topics_of("gateway")]
@@ -178,10 +180,12 @@ def create_app(settings: GatewaySettings, **overrides: Any) -> FastAPI:
                             status_code=200 if ready else 503)
 
     app.include_router(data_router(gateway.ports, settings))
+    include_tuning_routes(app, gateway, settings, **tuning_fakes)  # files and fine-tuning
     install_openapi(app, DATA_BODIES)
 
     admin = _edge_app("Residency gateway control plane", settings)
     admin.state.gateway = gateway
+    admin.state.tuning = app.state.tuning  # fine-tuned deployments are checked against the catalogue
     admin.include_router(admin_router(gateway.ports, settings))
     install_openapi(admin, ADMIN_BODIES, ADMIN_PATCH_BODIES)
     app.state.admin = admin

@@ -21,6 +21,7 @@ from services.gateway.handlers import GatewayPorts
 from services.gateway.openai_request import openai_param, read_json
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Limits, Resource, hash_key, new_key
 from services.gateway.settings import GatewaySettings
+from services.gateway.tuning_admin import check_fine_tuned_adapters
 
 
 class ResourceCreate(BaseModel):
@@ -76,6 +77,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
                             content_logging=spec.content_logging, deployments=spec.deployments,
                             limits=spec.limits or settings.default_limits, created_at=utc_now())
+        await check_fine_tuned_adapters(request, resource)
         keys = {slot: new_key() for slot in KEY_SLOTS}
         if not await ports.resources.create(resource, {s: hash_key(k) for s, k in keys.items()}):
             raise Conflict(f"Resource '{resource.resource_id}' already exists.")
@@ -92,6 +94,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         change = _validated(ResourceUpdate, await read_json(request, settings.admin_max_body_bytes))
         current = await existing(resource_id)
         resource = Resource.model_validate({**current.model_dump(), **change.model_dump(exclude_none=True)})
+        await check_fine_tuned_adapters(request, resource)
         await ports.resources.replace(resource)
         return resource_view(resource)
 

@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from services.connections.settings import DataConnectionSettings
 from services.gateway.resources import Limits
 from services.gateway.shedding import SheddingSettings
+from services.gateway.tuning_edge import TuningEdgeSettings
 from services.runtime.settings import ServiceSettings
 
 SUPPORTED_API_VERSIONS = (
@@ -29,7 +30,7 @@ def _replica_id() -> str:
     return f"{socket.gethostname()[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-class GatewaySettings(ServiceSettings, DataConnectionSettings, SheddingSettings):
+class GatewaySettings(ServiceSettings, DataConnectionSettings, SheddingSettings, TuningEdgeSettings):
     model_config = SettingsConfigDict(env_prefix="RESIDENCY_GATEWAY_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="HTTP listen address.")

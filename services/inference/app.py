@@ -18,10 +18,12 @@ from contracts import (
     embedding_requests,
     generation_cancellations,
     generation_requests,
+    tuning_model_deletions,
 )
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_requests import GenerateCompletion
+from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.inference import handlers
 from services.inference.bootstrap import bootstrap
 from services.inference.settings import InferenceSettings
@@ -52,6 +54,11 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     @wiring.fanout_subscriber(generation_cancellations.TOPIC, quiet=True)
     async def on_cancellation(cmd: CancelGeneration) -> None:
         await handlers.cancel_generation(cmd, ports)
+
+    # A deleted fine-tuned model must leave every replica's memory.
+    @wiring.fanout_subscriber(tuning_model_deletions.TOPIC)
+    async def on_model_deleted(cmd: DeleteFineTunedModel) -> None:
+        await handlers.unload_adapter(cmd, inference.engines)
 
     async def start_engines() -> None:
         started = []

@@ -8,6 +8,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from contracts import generation_events, query_embeddings
+from contracts.base import utc_now
 from services.inference.adapters.engine_router import ChatEngines, EmbeddingEngines
 from services.inference.handlers import InferencePorts, StreamPolicy
 from services.inference.ports import CompletionEngine, EmbeddingEngine
@@ -24,6 +25,27 @@ class Inference:
     engines: list[Any]  # everything with start()/close(), started before consuming
 
 
+def sealed_adapters(settings: InferenceSettings) -> Any:
+    """Fine-tuned models from the region's tuning store, when the adapters key is set."""
+    if settings.adapters_key is None:
+        return None
+    from pymongo import AsyncMongoClient
+
+    from services.inference.adapters.sealed_adapters import SealedAdapters
+    from services.runtime.sealing import StaticKeyProvider
+    from services.tuning_catalog.keys import key_bytes
+    from services.tuning_catalog.mongo import MongoTuningCatalog
+    from services.tuning_catalog.mongo_vault import MongoSealedObjects
+    from services.tuning_catalog.vault import TuningVault
+
+    client: AsyncMongoClient = AsyncMongoClient(settings.tuning_mongo_uri.get_secret_value(), tz_aware=True,
+                                                serverSelectionTimeoutMS=5000)
+    database = client[settings.tuning_database]
+    provider = StaticKeyProvider({settings.adapters_key_id: key_bytes(settings.adapters_key)}, purpose="adapters")
+    vault = TuningVault(MongoSealedObjects(database), provider, settings.adapters_key_id, utc_now)
+    return SealedAdapters(MongoTuningCatalog(database), vault, settings.adapter_scratch_dir)
+
+
 def make_engines(settings: InferenceSettings) -> tuple[ChatEngines, EmbeddingEngines]:
     chat: list[Any] = []
     embedding: list[Any] = []
@@ -36,7 +58,7 @@ def make_engines(settings: InferenceSettings) -> tuple[ChatEngines, EmbeddingEng
         from services.inference.adapters.vllm_embeddings import VllmEmbeddingEngine
 
         chat += [VllmChatEngine(name, value, settings, adapter_dir=settings.adapter_dir, work_dir=settings.work_dir,
-                                stats_interval_s=settings.stats_interval_s)
+                                stats_interval_s=settings.stats_interval_s, sealed=sealed_adapters(settings))
                  for name, value in settings.chat_models.items()]
         embedding += [VllmEmbeddingEngine(name, value, settings, work_dir=settings.work_dir)
                       for name, value in settings.embedding_models.items()]

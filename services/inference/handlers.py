@@ -6,6 +6,7 @@ import functools
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from contracts.common import ApiError, TokenLogprob, Usage
@@ -14,6 +15,7 @@ from contracts.gateway_replies import EmbeddingsReady, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated, GeneratedChoice
 from contracts.generation_requests import GenerateCompletion
+from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
 from services.inference.ports import CompletionEngine, EmbeddingEngine, EngineStep, GenerationEvents, Replies
 
@@ -146,3 +148,11 @@ async def cancel_generation(cmd: CancelGeneration, ports: InferencePorts) -> Non
     """Abort the request in the engine if it is running here; other replicas ignore it."""
     if await ports.engine.abort(cmd.request_id):
         log.info("aborted request %s (%s)", cmd.request_id, cmd.reason)
+
+
+async def unload_adapter(command: DeleteFineTunedModel, engines: Sequence[object]) -> None:
+    """Every replica: the deleted model's plaintext adapter goes from every chat engine that has it."""
+    for engine in engines:
+        unload = getattr(engine, "unload_adapter", None)
+        if unload is not None and await unload(command.resource_id, command.model):
+            log.info("adapter %s of %s unloaded", command.model, command.resource_id)

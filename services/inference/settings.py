@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.inference.model_files import CHAT_MODEL, EMBEDDING_MODEL
 from services.runtime.settings import ServiceSettings
+from services.tuning_catalog.keys import check_key
 
 
 class EngineOptions(BaseModel):
@@ -61,3 +62,17 @@ class InferenceSettings(ServiceSettings, EngineOptions):
     stream_chunk_tokens: int = Field(4, ge=1, description="Streamed tokens grouped into one event.")
     stream_chunk_ms: float = Field(50.0, ge=0, description="Longest wait before a partial group is sent.")
     stats_interval_s: float = Field(1.0, gt=0, description="How often engine stats are logged while busy.")
+    adapters_key: SecretStr | None = Field(None, description=(
+        "Base64 of the region's 32-byte adapters key (as the tuning service has it): serves fine-tuned "
+        "models from the region's tuning store. Unset: no fine-tuned models are served."))
+    adapters_key_id: str = Field("adapters-1", min_length=1, max_length=64, description="Name of the adapters key.")
+    tuning_mongo_uri: SecretStr = Field(SecretStr("mongodb://127.0.0.1:27017/"), description=(
+        "The region's store holding fine-tuned models (read only)."))
+    tuning_database: str = Field("residency_tuning", description="Database of the fine-tuning store.")
+    adapter_scratch_dir: Path = Field(Path("/dev/shm"), description=(
+        "In-memory folder (tmpfs) where opened adapters live while they are served."))
+
+    @field_validator("adapters_key")
+    @classmethod
+    def _adapters_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else check_key(value)

@@ -23,7 +23,9 @@ from contracts.registry import SERVICES
 EXAMPLE_REGION = "eu-west"
 # Placeholders so settings validate; nothing connects while documents are generated.
 _PLACEHOLDERS = {"admin_key": "docs-placeholder-admin-key-0123456789",
-                 "platform_key": base64.b64encode(bytes(32)).decode()}
+                 "platform_key": base64.b64encode(bytes(32)).decode(),
+                 "files_key": base64.b64encode(bytes(32)).decode(),
+                 "adapters_key": base64.b64encode(bytes(32)).decode()}
 
 
 def build_app(service: str, region: str = EXAMPLE_REGION) -> Any:

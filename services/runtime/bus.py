@@ -65,22 +65,25 @@ class RequestIdMiddleware(BaseMiddleware):
 
 
 class TopicPublisher:
-    """Publishes one topic's messages of one region, keyed by resource ID.
+    """Publishes one topic's messages of one region, keyed by resource ID (or by the field the
+    registry names as the topic's key, e.g. ``file_id``).
 
     Refuses a message whose region is not the topic's: data of one region never reaches
     another region's topics, whatever a handler got wrong.
     """
 
     def __init__(self, broker: KafkaBroker, template: str, region: str, *,
-                 schema: object | None = None, description: str | None = None) -> None:
+                 schema: object | None = None, description: str | None = None,
+                 key_field: str = "resource_id") -> None:
         self.topic = topic_name(template, region)
+        self._key_field = key_field
         self.region = region
         self._publisher = broker.publisher(self.topic, schema=schema, description=description)
 
     async def publish(self, message: Envelope, *, headers: dict[str, str] | None = None) -> None:
-        """Keyed by resource ID, with the envelope's routing headers (``envelope_headers``)."""
+        """Keyed by resource ID (or ``key_field``), with the envelope's routing headers."""
         check_region(message, self.topic)
-        await self._publisher.publish(message, key=message_key(message.resource_id),
+        await self._publisher.publish(message, key=message_key(str(getattr(message, self._key_field))),
                                       headers={**envelope_headers(message), **(headers or {})})
 
 

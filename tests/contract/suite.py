@@ -70,13 +70,16 @@ class ContractSuite:
 
     @pytest.mark.parametrize("resource_id", ["contoso", "fabrikam-eu", "Tenant_42"])
     async def test_key_is_the_resource_id(self, resource_id: str) -> None:
-        """The topic's key function, and what the publisher actually sends, is the message's resource ID."""
+        """The topic's key function, and what the publisher actually sends, is the message's resource ID
+        (or the field the registry names as the topic's key)."""
         for example in self.examples:
             message = type(example).model_validate({**example.model_dump(), "resource_id": resource_id})
-            assert self.module.key(message.resource_id) == resource_id.encode()
+            expected = str(getattr(message, self.spec.key))
+            assert self.module.key(expected) == expected.encode()
             broker = KeyRecordingBroker()
-            await TopicPublisher(broker, self.spec.template, message.region).publish(message)  # type: ignore[arg-type]
-            assert broker.keys == [self.module.key(resource_id)]
+            await TopicPublisher(broker, self.spec.template, message.region,  # type: ignore[arg-type]
+                                 key_field=self.spec.key).publish(message)
+            assert broker.keys == [self.module.key(expected)]
 
 
 class KeyRecordingBroker:

@@ -3,6 +3,7 @@ from contracts.common import ApiError, Citation
 from contracts.gateway_replies import (
     CompletionReady,
     EmbeddingsReady,
+    FileContentChunk,
     GroundingFound,
     PromptAnnotation,
     PromptScreened,
@@ -25,6 +26,7 @@ class TestGatewayReplies(ContractSuite):
                         prompt_tokens=4),
         RequestFailed(**ENVELOPE, error=ApiError(status=400, code="content_filter", param="prompt",
                                                  message="filtered")),
+        FileContentChunk(**ENVELOPE, file_id="file-0123456789abcdef01234567", sequence=0, data="e30K", final=True),
     ]
 
     def test_the_union_picks_the_model_by_kind(self) -> None:

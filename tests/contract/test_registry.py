@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 import contracts
-from contracts import embedding_requests, generation_cancellations
-from contracts.base import topic_name
+from contracts import embedding_requests, generation_cancellations, tuning_jobs, tuning_model_deletions
+from contracts.base import Envelope, topic_name
 from contracts.registry import SERVICES, TOPICS, topics_of
 from services.ops.asyncapi_docs import broker_of
 from services.runtime.dead_letters import dead_letter_middleware
@@ -55,10 +55,14 @@ def test_every_topic_module_is_registered() -> None:
     assert modules == registered
 
 
-def test_only_cancellations_carry_no_customer_content() -> None:
+def test_only_cancellations_jobs_and_model_deletions_carry_no_customer_content() -> None:
     # Content topics get the short content retention; a topic wrongly marked content-free
-    # would keep prompts for a day.
-    assert {s.module for s in TOPICS if not s.carries_content} == {generation_cancellations}
+    # would keep prompts for a day. A job names files and hyperparameters, never their content.
+    assert {s.module for s in TOPICS if not s.carries_content} == {
+        generation_cancellations, tuning_jobs, tuning_model_deletions}
+    job_fields = set(tuning_jobs.TrainFineTuningJob.model_fields) - set(Envelope.model_fields)
+    assert job_fields == {"kind", "job_id", "model", "training_file", "validation_file", "hyperparameters", "seed",
+                          "fine_tuned_model"}
 
 
 class Old(BaseModel):

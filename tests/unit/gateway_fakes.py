@@ -33,6 +33,7 @@ from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Resource
 from services.gateway.settings import GatewaySettings
 from tests.unit.builders import CREATED_AT, MODEL, REGION
 from tests.unit.connection_fakes import InMemoryDataConnections, TableResolver
+from tests.unit.tuning_fakes import InMemoryTuningCatalog, RecordingPublisher
 
 ADMIN_KEY = "admin-secret-of-the-unit-tests-0123456789"
 # Customer servers the fake resolver knows: a public address, and names that resolve privately.
@@ -172,6 +173,8 @@ class Harness:
     directory: InMemoryResourceDirectory
     bus: ScriptedBus
     keys: dict[str, str] = field(default_factory=dict)
+    tuning_catalog: InMemoryTuningCatalog = field(default_factory=InMemoryTuningCatalog)
+    tuning: RecordingPublisher = field(default_factory=RecordingPublisher)  # both tuning topics
 
 
 def gateway(answer: Answer | None = answer_hello, **settings: Any) -> Harness:
@@ -179,15 +182,18 @@ def gateway(answer: Answer | None = answer_hello, **settings: Any) -> Harness:
     ``contoso`` (deployment chat-prod), ``fabrikam`` (deployment fab-only, same region),
     ``quiet`` (content logging off) and ``faraway`` (region us-east)."""
     directory, bus = InMemoryResourceDirectory(), ScriptedBus(answer)
+    tuning_catalog, tuning_publisher = InMemoryTuningCatalog(), RecordingPublisher()
     keys = {"contoso": directory.add("contoso"), "fabrikam": directory.add("fabrikam", deployments=("fab-only",)),
             "quiet": directory.add("quiet", content_logging=False),
             "faraway": directory.add("faraway", region="us-east")}
     app = create_app(GatewaySettings(admin_key=ADMIN_KEY, region=REGION, **settings), resources=directory, bus=bus,
                      windows=InMemoryWindowCounter(), connections=InMemoryDataConnections(),
-                     resolver=TableResolver(CUSTOMER_HOSTS))
+                     resolver=TableResolver(CUSTOMER_HOSTS), tuning_catalog=tuning_catalog,
+                     tuning_publisher=tuning_publisher)
     bus.inbox = app.state.gateway.inbox
     return Harness(TestClient(app, raise_server_exceptions=False),
-                   TestClient(app.state.admin, raise_server_exceptions=False), directory, bus, keys)
+                   TestClient(app.state.admin, raise_server_exceptions=False), directory, bus, keys,
+                   tuning_catalog=tuning_catalog, tuning=tuning_publisher)
 
 
 class InMemoryWindowCounter:

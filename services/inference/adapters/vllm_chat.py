@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts.common import TokenLogprob, TopLogprob
 from contracts.generation_requests import GenerateCompletion
+from services.inference.adapters.sealed_adapters import SealedAdapters, is_fine_tuned
 from services.inference.adapters.vllm_setup import (
     BusyStats,
     EngineHolder,
@@ -37,7 +38,7 @@ def cache_salt(resource_id: str) -> str:
 
 class VllmChatEngine:
     def __init__(self, name: str, model: str, options: EngineOptions, *, adapter_dir: Path, work_dir: Path,
-                 stats_interval_s: float = 1.0) -> None:
+                 stats_interval_s: float = 1.0, sealed: SealedAdapters | None = None) -> None:
         self.name = name
         self._model = model
         self._work_dir = work_dir
@@ -46,6 +47,7 @@ class VllmChatEngine:
         self._tokenizer: Any = None
         self._running: set[str] = set()
         self._adapters: dict[str, int] = {}
+        self._sealed = sealed  # fine-tuned models of the tuning store (services/inference/adapters/sealed_adapters.py)
         self.stats = BusyStats(name, stats_interval_s)
         self._holder = EngineHolder(name, self._build)
 
@@ -63,6 +65,8 @@ class VllmChatEngine:
 
     async def close(self) -> None:
         await self._holder.close()
+        if self._sealed is not None:
+            self._sealed.close()
 
     def serves(self, model: str) -> bool:
         return model == self.name
@@ -90,7 +94,7 @@ class VllmChatEngine:
         prompt_ids = self.prompt_token_ids(request)
         params = sampling_params(request, len(prompt_ids), self._options.max_model_len,
                                  vocab_size=len(self._tokenizer))
-        lora = self._lora(request.adapter)
+        lora = await self._fine_tuned(request) or self._lora(request.adapter)
         completion_tokens = 0
         self._running.add(request.request_id)
         try:
@@ -121,6 +125,33 @@ class VllmChatEngine:
             logprobs = tuple(_token_logprob(token_id, alternatives, top)
                              for token_id, alternatives in zip(output.token_ids, output.logprobs, strict=False))
         return ChoiceDelta(output.index, output.text, output.finish_reason, len(output.token_ids), logprobs)
+
+    async def _fine_tuned(self, request: GenerateCompletion) -> Any:
+        """A fine-tuned model of the request's own resource, opened from the sealed store; vLLM knows
+        it as ``<resource>/<model>``, so no other resource's request can name its slot."""
+        if request.adapter is None or self._sealed is None or not is_fine_tuned(request.adapter):
+            return None
+        if not self._options.enable_lora:
+            raise InvalidGenerationRequest("This deployment does not serve fine-tuned adapters.", param="model")
+        folder = await self._sealed.folder(request.resource_id, request.adapter)
+        if folder is None:
+            raise InvalidGenerationRequest(f"The fine-tuned model '{request.adapter}' does not exist.", param="model",
+                                           code="DeploymentNotFound")
+        from vllm.lora.request import LoRARequest
+
+        name = f"{request.resource_id}/{request.adapter}"
+        lora_id = self._adapters.setdefault(name, len(self._adapters) + 1)
+        return LoRARequest(name, lora_id, str(folder))
+
+    async def unload_adapter(self, resource_id: str, model: str) -> bool:
+        """A fine-tuned model was deleted: its plaintext goes, and vLLM forgets it."""
+        if self._sealed is None:
+            return False
+        removed = self._sealed.unload(resource_id, model)
+        lora_id = self._adapters.get(f"{resource_id}/{model}")
+        if lora_id is not None and self._holder.engine is not None:
+            await self._holder.engine.remove_lora(lora_id)
+        return removed
 
     def _lora(self, adapter: str | None) -> Any:
         if adapter is None:

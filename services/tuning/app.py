@@ -1,0 +1,52 @@
+"""Tuning's subscribers: the region's file messages (one group; keyed by file, so one file's
+chunks arrive in order) and its fine-tuning jobs (another group, so a job training for minutes
+never holds up uploads). A job trains inside its handler, its offset committed after it ends;
+the consumer's poll interval is raised to the longest job so a long job is not taken for a hung
+consumer. A restart mid-job redelivers the message and services/tuning/jobs.py fails the job
+cleanly instead of training it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter
+
+from contracts import tuning_files, tuning_jobs, tuning_model_deletions
+from contracts.tuning_files import FileMessage
+from contracts.tuning_jobs import TrainFineTuningJob
+from contracts.tuning_model_deletions import DeleteFineTunedModel
+from services.runtime.service_app import ServiceWiring
+from services.tuning.bootstrap import bootstrap
+from services.tuning.handlers import handle_file_message
+from services.tuning.jobs import delete_model, run_job
+from services.tuning.settings import TuningSettings
+
+FILE_MESSAGE: TypeAdapter[FileMessage] = TypeAdapter(FileMessage)
+
+
+def create_app(settings: TuningSettings, **overrides: Any) -> FastStream:
+    tuning = bootstrap(settings, **overrides)
+    wiring = ServiceWiring("tuning", settings, tuning.broker)
+
+    @wiring.group_subscriber(tuning_files.TOPIC, "tuning-files")
+    async def on_file_message(message: KafkaMessage) -> None:
+        await handle_file_message(FILE_MESSAGE.validate_json(message.body), tuning.files)
+
+    @wiring.group_subscriber(tuning_jobs.TOPIC, "tuning-jobs", max_poll_interval_ms=(settings.max_job_s + 300) * 1000)
+    async def on_job(job: TrainFineTuningJob) -> None:
+        await run_job(job, tuning.jobs)
+
+    @wiring.group_subscriber(tuning_model_deletions.TOPIC, "tuning-models")
+    async def on_model_deleted(command: DeleteFineTunedModel) -> None:
+        await delete_model(command, tuning.jobs)
+
+    async def create_indexes() -> None:
+        for store in tuning.stores:
+            create = getattr(store, "create_indexes", None)
+            if create is not None:
+                await create()
+
+    return wiring.app(on_startup=[create_indexes])

@@ -1,0 +1,202 @@
+"""A fine-tuning job, from claim to sealed adapter: a plain function of (message, ports).
+
+The job's record is its state. A worker claims it (``queued`` -> ``running``, atomically); a
+message delivered again (a restart before the commit, a rebalance) finds it claimed or finished:
+
+- finished or cancelled: nothing happens (never trained twice);
+- running with a fresh heartbeat: another worker has it; nothing happens;
+- running with a heartbeat older than ``stale_after_s``: the worker that had it stopped mid-way;
+  the job fails cleanly (``worker_restarted``) and its owner may create it again.
+
+While training, every step records a metrics event and refreshes the heartbeat; a job cancelled
+meanwhile stops at its next step. Success stores the adapter sealed (its own data key), then the
+model's record and a checkpoint, then marks the job succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from contracts.tuning_jobs import TrainFineTuningJob
+from contracts.tuning_model_deletions import DeleteFineTunedModel
+from services.tuning.errors import TrainingFailed, require_region
+from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
+from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.model import FINISHED, Checkpoint, FineTunedModel, JobError, JobEvent, adapter_object
+from services.tuning_catalog.ports import TuningCatalog
+from services.tuning_catalog.vault import TuningVault
+
+log = logging.getLogger("residency.tuning.jobs")
+ADAPTER_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class JobPorts:
+    catalog: TuningCatalog
+    vault: TuningVault  # files: the files key
+    adapters: TuningVault  # trained adapters: the adapters key, which inference holds too
+    trainer: Trainer
+    clock: Callable[[], datetime]
+    worker_id: str
+    stale_after_s: float
+    base_models: Mapping[str, str]
+    region: str
+
+
+async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
+    require_region(message.region, ports.region)
+    resource, job_id = message.resource_id, message.job_id
+    job = await ports.catalog.claim_job(resource, job_id, ports.worker_id, ports.clock())
+    if job is None:
+        await _not_claimed(message, ports)
+        return
+    events = _Events(ports.catalog, resource, job_id, ports.clock)
+    await events.add(f"Fine-tuning job started on {message.model}")
+    try:
+        plan = await load_plan(message, ports)
+        await events.add(f"Files validated: {len(plan.examples)} training examples")
+        trained = await _train(message, plan, ports, events)
+    except (TrainingFailed, ContentGone) as error:
+        await _fail(message, ports, events, "invalid_training_file" if isinstance(error, ContentGone) else
+                    "training_failed", str(error))
+        return
+    except Exception as error:  # noqa: BLE001 -- a job must end; its record would otherwise stay "running" for ever
+        log.error("job %s of %s: training failed (%s)", job_id, resource, type(error).__name__)
+        await _fail(message, ports, events, "training_failed", "Training failed on the worker; create the job again.")
+        return
+    if trained is None:
+        await events.add("The job was cancelled")
+        log.info("job %s of %s cancelled during training", job_id, resource)
+        return
+    await _store_result(message, trained, ports, events)
+
+
+async def delete_model(message: DeleteFineTunedModel, ports: JobPorts) -> None:
+    """The owner deleted the model (its record is hidden already): key first, then chunks, then record."""
+    require_region(message.region, ports.region)
+    await ports.adapters.destroy(message.resource_id, adapter_object(message.model))
+    await ports.catalog.remove_model(message.resource_id, message.model)
+    log.info("model %s of %s shredded", message.model, message.resource_id)
+
+
+async def _not_claimed(message: TrainFineTuningJob, ports: JobPorts) -> None:
+    current = await ports.catalog.get_job(message.resource_id, message.job_id)
+    if current is None or current.status in FINISHED or current.status != "running":
+        log.info("job %s of %s: already %s", message.job_id, message.resource_id,
+                 "gone" if current is None else current.status)
+        return
+    beat = current.heartbeat_at or current.started_at
+    if beat is not None and (ports.clock() - beat).total_seconds() < ports.stale_after_s:
+        log.info("job %s of %s is running on %s", message.job_id, message.resource_id, current.worker)
+        return
+    events = _Events(ports.catalog, message.resource_id, message.job_id, ports.clock)
+    if await ports.catalog.finish_job(message.resource_id, message.job_id, current.worker, "failed", ports.clock(),
+                                      error=JobError(code="worker_restarted", message=(
+                                          "The tuning worker stopped during training; create the job again."))):
+        await events.add("The tuning worker stopped during training; the job failed", level="error")
+        log.warning("job %s of %s: its worker stopped mid-way; failed", message.job_id, message.resource_id)
+
+
+async def load_plan(message: TrainFineTuningJob, ports: JobPorts) -> TrainingPlan:
+    resource = message.resource_id
+    files = [message.training_file] + ([message.validation_file] if message.validation_file else [])
+    parsed = []
+    for file_id in files:
+        record = await ports.catalog.get_file(resource, file_id)
+        if record is None or record.status != "processed":
+            raise ContentGone(f"the file {file_id} is not a processed file of this resource")
+        parsed.append(parse_examples(await ports.vault.read_all(resource, file_id)))
+    if message.model not in ports.base_models:
+        raise TrainingFailed(f"the model {message.model!r} cannot be fine-tuned here")
+    h = message.hyperparameters
+    return TrainingPlan(base_model=message.model, examples=parsed[0], validation=parsed[1] if len(parsed) > 1 else [],
+                        n_epochs=h.n_epochs, batch_size=h.batch_size,
+                        learning_rate_multiplier=h.learning_rate_multiplier, seed=message.seed)
+
+
+def parse_examples(content: bytes) -> list[list[TrainingMessage]]:
+    """Examples of a file that validated (services/tuning/validation.py)."""
+    examples = []
+    for line in content.splitlines():
+        if line.strip():
+            messages = json.loads(line)["messages"]
+            examples.append([TrainingMessage(m["role"], m["content"], learn=_learns(m)) for m in messages])
+    return examples
+
+
+def _learns(message: dict[str, object]) -> bool:
+    return message["role"] == "assistant" and message.get("weight", 1) == 1
+
+
+async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPorts,
+                 events: _Events) -> TrainedAdapter | None:
+    loop = asyncio.get_running_loop()
+
+    async def step_done(report: StepReport) -> bool:
+        await events.add(f"Step {report.step}/{report.total_steps}: training loss={report.train_loss:.4f}",
+                         kind="metrics", data={"step": report.step, "train_loss": report.train_loss,
+                                               "total_steps": report.total_steps, "tokens": report.tokens})
+        return await ports.catalog.beat(message.resource_id, message.job_id, ports.worker_id, ports.clock())
+
+    def on_step(report: StepReport) -> bool:
+        return asyncio.run_coroutine_threadsafe(step_done(report), loop).result()
+
+    return await asyncio.to_thread(ports.trainer.train, plan, on_step)
+
+
+async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, ports: JobPorts, events: _Events) -> None:
+    resource, name = message.resource_id, message.fine_tuned_model
+    stored_at = time.monotonic()
+    obj = adapter_object(name)
+    for sequence, start in enumerate(range(0, len(trained.archive), ADAPTER_CHUNK_BYTES)):
+        await ports.adapters.put(resource, obj, sequence, trained.archive[start:start + ADAPTER_CHUNK_BYTES])
+    now = ports.clock()
+    await ports.catalog.put_model(FineTunedModel(name=name, resource_id=resource, job_id=message.job_id,
+                                                 base_model=message.model, created_at=now, adapter_object=obj,
+                                                 adapter_bytes=len(trained.archive)))
+    metrics = {"step": float(trained.steps), "train_loss": trained.final_loss}
+    if trained.valid_loss is not None:
+        metrics["full_valid_loss"] = trained.valid_loss
+    await ports.catalog.add_checkpoint(Checkpoint(
+        checkpoint_id=f"ftckpt-{message.job_id.removeprefix('ftjob-')}-{trained.steps}", resource_id=resource,
+        job_id=message.job_id, created_at=now, step_number=trained.steps, metrics=metrics,
+        fine_tuned_model_checkpoint=name))
+    if not await ports.catalog.finish_job(resource, message.job_id, ports.worker_id, "succeeded", now,
+                                          fine_tuned_model=name, trained_tokens=trained.trained_tokens):
+        # Cancelled after the last step: the adapter is not the owner's to use; shred it.
+        await ports.adapters.destroy(resource, obj)
+        await events.add("The job was cancelled")
+        return
+    await events.add(f"New fine-tuned model created: {name}")
+    await events.add("The job has successfully completed")
+    log.info("job %s of %s succeeded: %d steps, %d tokens in %.1f s (adapter sealed in %.2f s)", message.job_id,
+             resource, trained.steps, trained.trained_tokens, trained.seconds, time.monotonic() - stored_at)
+
+
+async def _fail(message: TrainFineTuningJob, ports: JobPorts, events: _Events, code: str, text: str) -> None:
+    if await ports.catalog.finish_job(message.resource_id, message.job_id, ports.worker_id, "failed", ports.clock(),
+                                      error=JobError(code=code, message=text)):
+        await events.add(f"The job failed: {text}", level="error")
+    log.warning("job %s of %s failed: %s", message.job_id, message.resource_id, code)
+
+
+class _Events:
+    def __init__(self, catalog: TuningCatalog, resource_id: str, job_id: str, clock: Callable[[], datetime]) -> None:
+        self._catalog, self._resource, self._job, self._clock = catalog, resource_id, job_id, clock
+
+    async def add(self, text: str, *, level: Literal["info", "warn", "error"] = "info",
+                  kind: Literal["message", "metrics"] = "message",
+                  data: dict[str, float | int | str] | None = None) -> None:
+        # Microseconds since the epoch: ordered and unique for the one writer a job has.
+        sequence = time.time_ns() // 1000
+        await self._catalog.add_event(JobEvent(
+            event_id=f"ftevent-{self._job.removeprefix('ftjob-')}-{sequence}", resource_id=self._resource,
+            job_id=self._job, sequence=sequence, created_at=self._clock(), level=level,
+            message=text, type=kind, data=data))

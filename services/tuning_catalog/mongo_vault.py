@@ -1,0 +1,62 @@
+"""Wrapped data keys (``tuning_keys``) and sealed chunks (``tuning_chunks``) in the region's store.
+
+Every ``_id`` starts with the resource ID and every filter names ``resource_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from bson import Binary
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.tuning_catalog.ports import SealedChunk, StoredKey
+
+
+class MongoSealedObjects:
+    def __init__(self, database: AsyncDatabase) -> None:
+        self._keys = database["tuning_keys"]
+        self._chunks = database["tuning_chunks"]
+
+    async def create_indexes(self) -> None:
+        await self._chunks.create_index([("resource_id", ASCENDING), ("object_id", ASCENDING),
+                                         ("sequence", ASCENDING)])
+
+    async def insert_key(self, resource_id: str, object_id: str, key: StoredKey, now: datetime) -> bool:
+        try:
+            await self._keys.insert_one({
+                "_id": f"{resource_id}/{object_id}", "resource_id": resource_id, "object_id": object_id,
+                "wrapping_key_id": key.wrapping_key_id, "wrapped": Binary(key.wrapped or b""), "created_at": now,
+                "destroyed_at": None})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_key(self, resource_id: str, object_id: str) -> StoredKey | None:
+        found = await self._keys.find_one({"_id": f"{resource_id}/{object_id}", "resource_id": resource_id})
+        if found is None:
+            return None
+        wrapped = found.get("wrapped")
+        live = wrapped and not found.get("destroyed_at")
+        return StoredKey(found["wrapping_key_id"], bytes(wrapped) if live else None)
+
+    async def destroy_key(self, resource_id: str, object_id: str, now: datetime) -> None:
+        await self._keys.update_one({"_id": f"{resource_id}/{object_id}", "resource_id": resource_id},
+                                    {"$set": {"destroyed_at": now}, "$unset": {"wrapped": ""}})
+
+    async def put_chunk(self, resource_id: str, object_id: str, chunk: SealedChunk) -> None:
+        _id = f"{resource_id}/{object_id}/{chunk.sequence:09d}"
+        await self._chunks.replace_one({"_id": _id, "resource_id": resource_id}, {
+            "_id": _id, "resource_id": resource_id, "object_id": object_id, "sequence": chunk.sequence,
+            "nonce": Binary(chunk.nonce), "ciphertext": Binary(chunk.ciphertext)}, upsert=True)
+
+    async def chunks(self, resource_id: str, object_id: str) -> AsyncIterator[SealedChunk]:
+        cursor = self._chunks.find({"resource_id": resource_id, "object_id": object_id}).sort("sequence", ASCENDING)
+        async for d in cursor:
+            yield SealedChunk(int(d["sequence"]), bytes(d["nonce"]), bytes(d["ciphertext"]))
+
+    async def delete_chunks(self, resource_id: str, object_id: str) -> None:
+        await self._chunks.delete_many({"resource_id": resource_id, "object_id": object_id})
