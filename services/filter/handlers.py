@@ -80,6 +80,10 @@ def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
             for document in submission.documents:
                 content = content.replace(document, "")
         texts.append(ScreenedText(content, kind))
+    # Appended after the messages (redaction maps texts to messages by position): the arguments of
+    # earlier function calls are the model's words, the functions' descriptions the caller's.
+    texts += [ScreenedText(call.arguments, "context") for m in submission.messages for call in m.tool_calls]
+    texts += [ScreenedText(tool.description, "instruction") for tool in submission.tools if tool.description]
     return texts
 
 
@@ -133,7 +137,7 @@ async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None
     await ports.generation.publish(GenerateCompletion(
         **submission.envelope(), model=submission.model, messages=messages,
         sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter,
-        raw_prompt=submission.raw_prompt))
+        raw_prompt=submission.raw_prompt, tools=submission.tools))
 
 
 async def _answer_without_model(submission: PromptSubmitted, answer: str, policy: EffectivePolicy,

@@ -32,6 +32,7 @@ from services.gateway.data_connections import DataConnections
 from services.gateway.ports import ReplyInbox, RequestBus, ResourceDirectory
 from services.gateway.rate_limits import WindowCounter
 from services.gateway.resources import Deployment, Resource
+from services.gateway.tool_calls import ToolUse
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class ChatCall(AcceptedCall):
     end_user: str | None = None
     data_source: ConnectionDataSource | None = None  # resolved to a connection of the resource
     raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
+    tools: ToolUse | None = None  # function calls the caller requires (answered as tool_calls)
 
 
 @dataclass
@@ -130,7 +132,8 @@ async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
     if call.data_source is not None:
         await ports.bus.request_grounding(GroundingRequested(**common, data_source=call.data_source))
     else:
-        await ports.bus.submit_prompt(PromptSubmitted(**common, raw_prompt=call.raw_prompt))
+        await ports.bus.submit_prompt(PromptSubmitted(**common, raw_prompt=call.raw_prompt,
+                                                      tools=call.tools.shown if call.tools else []))
 
 
 async def replies_for(request_id: str, envelope: dict[str, object], publish: Callable[[], Awaitable[None]],

@@ -120,9 +120,10 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         deployment = deployment_of(resource, name or parsed.model)
         requested = edge.data_source(parsed)
         source = await ports.connections.resolve(resource, requested) if requested else None
+        tools = edge.tool_use(parsed)
         call = ChatCall(request_id=request.state.request_id, resource=resource, deployment=deployment,
-                        messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
-                        stream=parsed.stream, end_user=parsed.user, data_source=source)
+                        messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed, tools),
+                        stream=parsed.stream, end_user=parsed.user, data_source=source, tools=tools)
         include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
         serving = await ServingChat.admitted(call, ports, include_usage=include_usage)
         return await serving.respond()
