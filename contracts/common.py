@@ -39,6 +39,11 @@ class ToolDefinition(Contract):
     parameters: str = Field(description="JSON Schema of the arguments, as JSON text. Customer content.")
 
 
+Metadata = Annotated[dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=512)]],
+                     Field(max_length=16)]
+"""OpenAI's ``metadata``: at most 16 pairs, keys up to 64 characters, values up to 512."""
+
+
 class ChatMessage(Contract):
     """One chat message, text only (content parts are joined by the gateway)."""
 

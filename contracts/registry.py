@@ -22,6 +22,7 @@ from contracts import (
     interaction_records,
     prompt_submissions,
     query_embeddings,
+    stored_completion_requests,
 )
 from contracts.base import topic_name
 
@@ -74,12 +75,16 @@ TOPICS: tuple[TopicSpec, ...] = (
               producers=("gateway", "retrieval"), consumers=("inference",), carries_content=True, caller_waits=True),
     TopicSpec(gateway_replies,
               (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
-               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed),
-              producers=("retrieval", "filter", "inference"), consumers=("gateway",), carries_content=True),
+               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady,
+               gateway_replies.StoredCompletionsFound, gateway_replies.RequestFailed),
+              producers=("retrieval", "filter", "inference", "retention"), consumers=("gateway",),
+              carries_content=True),
     TopicSpec(query_embeddings, (query_embeddings.EmbeddingsReady, query_embeddings.RequestFailed),
               producers=("inference",), consumers=("retrieval",), carries_content=True),
     TopicSpec(interaction_records, (interaction_records.InteractionCompleted,),
               producers=("gateway",), consumers=("retention",), carries_content=True),
+    TopicSpec(stored_completion_requests, (stored_completion_requests.StoredCompletionsRequested,),
+              producers=("gateway",), consumers=("retention",), carries_content=True, caller_waits=True),
 )
 
 # Topics no longer produced or consumed; the topic admin deletes them (and their DLQs) because

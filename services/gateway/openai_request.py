@@ -19,6 +19,7 @@ from contracts.common import (
     ChoiceCount,
     Dimensions,
     MaxTokens,
+    Metadata,
     Penalty,
     SamplingParams,
     Seed,
@@ -207,6 +208,8 @@ class ChatRequestBody(_GenerationFields):
     logprobs: bool | None = None
     top_logprobs: TopLogprobs | None = None
     data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
+    store: bool | None = False
+    metadata: Metadata | None = None
     tools: list[ToolSpec] | None = Field(None, max_length=128)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool = True
@@ -217,6 +220,8 @@ class ChatRequestBody(_GenerationFields):
             raise ValueError("stop: at most 4 sequences")
         if self.data_sources and self.logprobs:
             raise ValueError("data_sources: logprobs cannot be combined with data_sources")
+        if self.metadata and not self.store:
+            raise ValueError("metadata: metadata is kept only with a stored completion (store: true)")
         names = [t.function.name for t in self.tools or []]
         if len(set(names)) != len(names):
             raise ValueError("tools: function names must be unique")

