@@ -220,8 +220,6 @@ class ChatRequestBody(_GenerationFields):
             raise ValueError("stop: at most 4 sequences")
         if self.data_sources and self.logprobs:
             raise ValueError("data_sources: logprobs cannot be combined with data_sources")
-        if self.metadata and not self.store:
-            raise ValueError("metadata: metadata is kept only with a stored completion (store: true)")
         names = [t.function.name for t in self.tools or []]
         if len(set(names)) != len(names):
             raise ValueError("tools: function names must be unique")

@@ -73,6 +73,8 @@ class StoredCompletionStore(Protocol):
 
     async def delete_expired(self, now: datetime) -> int: ...
 
+    async def delete_resource(self, resource_id: str) -> int: ...
+
 
 @dataclass(frozen=True)
 class StoredPorts:

@@ -12,13 +12,15 @@ import pytest
 
 from contracts.interaction_records import StoredCompletion
 from contracts.stored_completion_requests import StoredCompletionsRequested
+from services.retention import customer
 from services.retention.adapters.platform_keys import PlatformKeyProvider
+from services.retention.customer import CustomerPorts
 from services.retention.errors import UnreadableRecord
 from services.retention.keyring import Keyring
 from services.retention.stored import Page, StoredPorts, StoredRecord, answer_query, store_completion, sweep_stored
 from tests.unit.builders import REGION, chat, envelope
 from tests.unit.retention_fakes import FakeClock, InMemoryKeyStore
-from tests.unit.retention_world import CANARY, COMPLETED_AT, interaction
+from tests.unit.retention_world import CANARY, COMPLETED_AT, World, interaction
 
 
 class InMemoryStoredCompletions:
@@ -47,6 +49,12 @@ class InMemoryStoredCompletions:
 
     async def delete(self, resource_id: str, completion_id: str) -> bool:
         return self.records.pop((resource_id, completion_id), None) is not None
+
+    async def delete_resource(self, resource_id: str) -> int:
+        owned = [k for k in self.records if k[0] == resource_id]
+        for k in owned:
+            del self.records[k]
+        return len(owned)
 
     async def delete_expired(self, now: datetime) -> int:
         expired = [k for k, r in self.records.items() if r.expires_at <= now]
@@ -139,3 +147,14 @@ async def test_deleted_is_gone_and_the_sweep_shreds_after_30_days(ports):
     assert await sweep_stored(ports) == (1, 1)
     with pytest.raises(UnreadableRecord):  # a copy left behind no longer opens: its day key is destroyed
         await ports.keyring.open("contoso", record.content, b"residency/stored-completion/v1/contoso/chatcmpl-2")
+
+
+async def test_deleting_the_resources_content_takes_its_stored_completions_too(ports):
+    world = World()
+    await store_completion(stored_event("chatcmpl-1"), ports)
+    await store_completion(stored_event("chatcmpl-1", resource_id="fabrikam"), ports)
+    customer_ports = CustomerPorts(sweep=replace(world.sweep, stored=ports), audit=world.audit,
+                                   audit_store=world.audit_store)
+    result = await customer.delete_content("contoso", customer_ports)
+    assert result["stored_completions_deleted"] == 1 and result["keys_destroyed"] == 1
+    assert list(ports.store.records) == [("fabrikam", "chatcmpl-1")]

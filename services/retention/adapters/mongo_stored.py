@@ -88,3 +88,7 @@ class MongoStoredCompletions:
     async def delete_expired(self, now: datetime) -> int:
         deleted = await self._stored.delete_many({"expires_at": {"$lte": now}})
         return deleted.deleted_count
+
+    async def delete_resource(self, resource_id: str) -> int:
+        deleted = await self._stored.delete_many({"resource_id": resource_id})
+        return deleted.deleted_count
