@@ -149,7 +149,9 @@ def stack(infra: Infra) -> Stack:
     stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)),
                   "--gateway-port", str(GATEWAY_PORTS[0]), "--admin-port", str(ADMIN_PORT), "--kafka-port", kafka_port,
                   "--mongo-port", mongo_port, "--customer-mongo-port", str(infra.customer_port),
-                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}", "--timeout", "300")
+                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}",
+                  # a machine shared with other jobs may need longer to load the models
+                  "--timeout", os.environ.get("RESIDENCY_TEST_STACK_TIMEOUT_S", "300"))
     data = ROOT / ".data" / INSTANCE
     secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().split())
     yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from contracts.base import Envelope, utc_now
 from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, TokenLogprob, Usage
@@ -213,12 +214,14 @@ def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncGenerator[Envelope
         replies_for(call.request_id, call.envelope(ports.replica_id), lambda: _publish_request(call, ports), ports))
 
 
-def stored_completion(call: ChatCall, outcome: ChatOutcome, response: dict[str, object]) -> StoredCompletion | None:
-    """What ``store: true`` keeps: the request's messages and the answer the caller received."""
+def stored_completion(call: ChatCall, outcome: ChatOutcome,
+                      body: Callable[[ChatCall, ChatOutcome], dict[str, Any]]) -> StoredCompletion | None:
+    """What ``store: true`` keeps: the request's messages and the answer the caller received
+    (``body`` builds it, as the response did); only a whole, successful chat completion."""
     if not call.store or outcome.error is not None or call.raw_prompt or not all(outcome.finish_reasons):
         return None
     return StoredCompletion(completion_id=f"chatcmpl-{call.request_id}", model=outcome.model,
-                            metadata=call.metadata, messages=call.messages, response=json.dumps(response))
+                            metadata=call.metadata, messages=call.messages, response=json.dumps(body(call, outcome)))
 
 
 def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,

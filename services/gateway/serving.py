@@ -126,7 +126,7 @@ class ServingChat:
             await self._replies.aclose()
         usage = self.outcome.usage.total_tokens if self.outcome.usage else 0
         await settle(self.ports.windows, self.admission, usage)
-        stored = stored_completion(self.call, self.outcome, chat_completion(self.call, self.outcome))
+        stored = stored_completion(self.call, self.outcome, chat_completion) if self.call.store else None
         await self.ports.bus.record_interaction(interaction_record(
             self.call, self.outcome, self.ports.replica_id, http_status=http_status, stored=stored))
 
