@@ -39,13 +39,16 @@ def _check_node(node: Any, where: str, param: str) -> list[tuple[Any, str]]:
                                  "(supported: " + ", ".join(sorted(STRUCTURE | BOUNDS)) + ").")
     types = node.get("type", [])
     for name in types if isinstance(types, list) else [types]:
-        if name not in TYPES:
+        if not isinstance(name, str) or name not in TYPES:
             raise _refuse(param, f"'type' at {where or 'the top'} must be one of {', '.join(sorted(TYPES))}.")
-    if "format" in node and node["format"] not in FORMATS:
+    if "format" in node and (not isinstance(node["format"], str) or node["format"] not in FORMATS):
         raise _refuse(param, f"the keyword 'format' at {where or 'the top'} takes one of {', '.join(sorted(FORMATS))}.")
     if "pattern" in node and ("minLength" in node or "maxLength" in node):
         raise _refuse(param, f"the keyword 'pattern' at {where or 'the top'} cannot be combined with "
                              "minLength or maxLength.")
+    required = node.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        raise _refuse(param, f"'required' at {where or 'the top'} must be a list of property names.")
     ref = node.get("$ref")
     if ref is not None and not (isinstance(ref, str) and ref.startswith("#/")):
         raise _refuse(param, f"the keyword '$ref' at {where or 'the top'} must point inside the schema (#/...).")

@@ -383,9 +383,14 @@ def tool_use(request: ChatRequestBody) -> ToolUse | None:
                              "function; the model is then held to the functions' parameter schemas.",
                              param="tool_choice", code="unsupported_tool_choice")
     for index, tool in enumerate(request.tools):
-        check_schema(tool.function.parameters, f"tools.[{index}].function.parameters")
+        param = f"tools.[{index}].function.parameters"
+        check_schema(tool.function.parameters, param)
+        if tool.function.parameters.get("type", "object") != "object":
+            raise InvalidRequest(f"Invalid schema for '{param}': a function's parameters are an object.",
+                                 param=param, code="invalid_json_schema")
     definitions = [ToolDefinition(name=t.function.name, description=t.function.description,
-                                  parameters=json.dumps(t.function.parameters)) for t in request.tools]
+                                  parameters=json.dumps({"type": "object", **t.function.parameters}))
+                   for t in request.tools]
     if isinstance(choice, NamedToolChoice):
         return ToolUse("function", definitions, function=choice.function.name)
     return ToolUse("required", definitions, parallel=request.parallel_tool_calls)

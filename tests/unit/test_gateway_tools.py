@@ -137,6 +137,14 @@ REFUSED = {
     "remote $ref": ({"response_format": {"type": "json_schema", "json_schema": {
         "name": "x", "schema": {"$ref": "https://example.com/s.json"}}}}, "invalid_json_schema",
         "response_format.json_schema.schema"),
+    "type of the wrong kind": ({"response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": {"type": [{}], "format": {}}}}}, "invalid_json_schema",
+        "response_format.json_schema.schema"),
+    "required not names": ({"response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": {"type": "object", "required": [1]}}}}, "invalid_json_schema",
+        "response_format.json_schema.schema"),
+    "parameters not an object": ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "string"}}}], "tool_choice": "required"}, "invalid_json_schema", "tools.[0].function.parameters"),
     "tool message without call id": ({"messages": [{"role": "tool", "content": "x"}]}, "invalid_request",
                                      "messages.[0].tool_call_id"),
 }
