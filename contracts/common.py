@@ -20,12 +20,40 @@ TopLogprobs = Annotated[int, Field(ge=0, le=20)]
 Dimensions = Annotated[int, Field(ge=1, le=INT64_MAX)]
 
 
+FunctionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class ToolCall(Contract):
+    """A function call the model made (in an assistant message of the history)."""
+
+    id: str = Field(min_length=1, max_length=128, description="Call ID; the tool message answering it names it.")
+    name: FunctionName = Field(description="Name of the called function.")
+    arguments: str = Field(description="Arguments as JSON text. Customer content: never logged.")
+
+
+class ToolDefinition(Contract):
+    """A function the caller offers the model (OpenAI's ``tools`` entry of type function)."""
+
+    name: FunctionName = Field(description="Function name.")
+    description: str | None = Field(None, description="What the function does. Customer content.")
+    parameters: str = Field(description="JSON Schema of the arguments, as JSON text. Customer content.")
+
+
+Metadata = Annotated[dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=512)]],
+                     Field(max_length=16)]
+"""OpenAI's ``metadata``: at most 16 pairs, keys up to 64 characters, values up to 512."""
+
+
 class ChatMessage(Contract):
     """One chat message, text only (content parts are joined by the gateway)."""
 
     role: Literal["system", "user", "assistant", "tool", "developer"] = Field(description="Author role.")
     content: str = Field(description="Message text. Customer content: never logged.")
     name: str | None = Field(None, description="Optional author name.")
+    tool_calls: list[ToolCall] = Field(default_factory=list, max_length=128, description=(
+        "Function calls of an assistant message. Customer content."))
+    tool_call_id: str | None = Field(None, max_length=128, description=(
+        "The call a tool message answers (role tool)."))
 
 
 class SamplingParams(Contract):
@@ -45,7 +73,11 @@ class SamplingParams(Contract):
         "Keep generating past the end-of-sequence token up to max_tokens (vLLM's extension; for "
         "benchmarks that need equal lengths)."))
     top_logprobs: TopLogprobs | None = Field(None, description="Alternatives per token with logprobs.")
-    response_format: Literal["text", "json_object"] = Field("text", description="Requested output format.")
+    response_format: Literal["text", "json_object", "json_schema"] = Field(
+        "text", description="Requested output format.")
+    json_schema: str | None = Field(None, description=(
+        "JSON Schema (as JSON text) the output must match, by guided decoding: a json_schema "
+        "response_format, or the arguments of a function call the caller required. Customer content."))
 
 
 class Usage(Contract):

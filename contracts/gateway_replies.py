@@ -107,6 +107,16 @@ class EmbeddingsReady(Envelope):
     prompt_tokens: Count = Field( description="Tokens in all inputs.")
 
 
+class StoredCompletionsFound(Envelope):
+    """Retention's answer to a stored-completions request (contracts/stored_completion_requests.py)."""
+
+    kind: Literal["stored_completions"] = Field("stored_completions", description="Discriminator.")
+    items: list[str] = Field(default_factory=list, description=(
+        "JSON objects: chat.completion bodies (list, get, update) or messages (messages). Customer content."))
+    has_more: bool = Field(False, description="list/messages: whether a further page exists.")
+    deleted: bool = Field(False, description="delete: the completion was deleted.")
+
+
 class RequestFailed(Envelope):
     """The request ends with an error for the caller (blocked prompt, engine error, retrieval error)."""
 
@@ -125,6 +135,7 @@ class FileContentChunk(Envelope):
 
 
 GatewayReply = Annotated[
-    GroundingFound | PromptScreened | CompletionReady | EmbeddingsReady | RequestFailed | FileContentChunk,
+    GroundingFound | PromptScreened | CompletionReady | EmbeddingsReady | StoredCompletionsFound | RequestFailed
+    | FileContentChunk,
     Field(discriminator="kind"),
 ]

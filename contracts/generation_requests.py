@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from contracts.base import Envelope, message_key
-from contracts.common import ChatMessage, SamplingParams
+from contracts.common import ChatMessage, SamplingParams, ToolDefinition
 
 TOPIC = "{region}.inference.generation-requests.v1"
 key = message_key
@@ -21,3 +21,5 @@ class GenerateCompletion(Envelope):
         "Legacy completions: the one user message is the prompt itself, without the chat template."))
     stream: bool = Field(False, description="Publish chunks as they are generated, not only the final result.")
     adapter: str | None = Field(None, description="Fine-tuned LoRA adapter owned by the resource, if any.")
+    tools: list[ToolDefinition] = Field(default_factory=list, max_length=128, description=(
+        "Functions shown to the model: those it must call (the arguments' schema is in sampling.json_schema)."))

@@ -11,11 +11,22 @@ from datetime import datetime
 
 from pydantic import Field
 
-from contracts.base import Envelope, message_key
-from contracts.common import ChatMessage, FilterResults, Usage
+from contracts.base import Contract, Envelope, message_key
+from contracts.common import ChatMessage, FilterResults, Metadata, Usage
 
 TOPIC = "{region}.retention.interactions.v1"
 key = message_key
+
+
+class StoredCompletion(Contract):
+    """A completion the caller asked to keep (``store: true``): its request and answer, for the
+    stored-completions API. Carried whatever content logging says: the customer asked for it."""
+
+    completion_id: str = Field(min_length=1, max_length=128, description="The answer's id (chatcmpl-...).")
+    model: str = Field(min_length=1, max_length=128, description="Model that answered (the list filter).")
+    metadata: Metadata = Field(default_factory=dict, description="The caller's tags; not content, not sealed.")
+    messages: list[ChatMessage] = Field(min_length=1, description="The request's messages. Customer content.")
+    response: str = Field(description="The chat.completion body the caller received, as JSON. Customer content.")
 
 
 class InteractionCompleted(Envelope):
@@ -33,3 +44,4 @@ class InteractionCompleted(Envelope):
     citation_ids: list[str] = Field(default_factory=list, description="IDs of cited documents, never their text.")
     error_code: str | None = Field(None, description="error.code when the request failed.")
     usage: Usage | None = Field(None, description="Token counts, if any were generated.")
+    stored: StoredCompletion | None = Field(None, description="Set when the caller asked to store the completion.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from contracts.base import Envelope, message_key
-from contracts.common import ChatMessage, SamplingParams
+from contracts.common import ChatMessage, SamplingParams, ToolDefinition
 
 TOPIC = "{region}.filter.prompt-submissions.v1"
 key = message_key
@@ -32,3 +32,5 @@ class PromptSubmitted(Envelope):
     grounding_message: int | None = Field(None, ge=0, le=1024, description=(
         "Index of the system message retrieval wrote (the retrieved documents and how to cite them): "
         "screened as context, not as the caller's instructions; its documents are screened one by one."))
+    tools: list[ToolDefinition] = Field(default_factory=list, max_length=128, description=(
+        "Functions shown to the model: those it must call (the arguments' schema is in sampling.json_schema)."))

@@ -22,6 +22,7 @@ from contracts import (
     interaction_records,
     prompt_submissions,
     query_embeddings,
+    stored_completion_requests,
     tuning_files,
     tuning_jobs,
     tuning_model_deletions,
@@ -77,9 +78,10 @@ TOPICS: tuple[TopicSpec, ...] = (
               producers=("gateway", "retrieval"), consumers=("inference",), carries_content=True, caller_waits=True),
     TopicSpec(gateway_replies,
               (gateway_replies.GroundingFound, gateway_replies.PromptScreened,
-               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady, gateway_replies.RequestFailed,
-               gateway_replies.FileContentChunk),
-              producers=("retrieval", "filter", "inference", "tuning"), consumers=("gateway",), carries_content=True),
+               gateway_replies.CompletionReady, gateway_replies.EmbeddingsReady,
+               gateway_replies.StoredCompletionsFound, gateway_replies.RequestFailed, gateway_replies.FileContentChunk),
+              producers=("retrieval", "filter", "inference", "retention", "tuning"), consumers=("gateway",),
+              carries_content=True),
     TopicSpec(query_embeddings, (query_embeddings.EmbeddingsReady, query_embeddings.RequestFailed),
               producers=("inference",), consumers=("retrieval",), carries_content=True),
     TopicSpec(interaction_records, (interaction_records.InteractionCompleted,),
@@ -94,6 +96,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     # Tuning shreds the adapter (a group); every inference replica unloads it (no group).
     TopicSpec(tuning_model_deletions, (tuning_model_deletions.DeleteFineTunedModel,),
               producers=("gateway",), consumers=("tuning", "inference"), carries_content=False),
+    TopicSpec(stored_completion_requests, (stored_completion_requests.StoredCompletionsRequested,),
+              producers=("gateway",), consumers=("retention",), carries_content=True, caller_waits=True),
 )
 
 # Topics no longer produced or consumed; the topic admin deletes them (and their DLQs) because

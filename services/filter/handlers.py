@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -67,6 +68,31 @@ def _filtered_names(verdict: ScreenVerdict) -> str:
     return ",".join(sorted(name for name, value in verdict.results.items() if value.get("filtered"))) or "error"
 
 
+def tool_output_text(content: str) -> str:
+    """A tool result as the screen reads it: JSON (what tools mostly return) as ``key: value``
+    lines, every string kept. The indirect-attack classifier learned prose, and reads JSON
+    punctuation itself as an attack (a weather report as JSON scored 0.7-0.9, the same as lines
+    0.0); an instruction hidden in a value is still read as one. With PII redaction, the masked
+    lines are what the model gets."""
+    try:
+        decoded = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(decoded, dict | list):
+        return content
+    lines: list[str] = []
+    pending: list[tuple[str, object]] = [("", decoded)]
+    while pending:
+        path, value = pending.pop(0)
+        if isinstance(value, dict):
+            pending[:0] = [(f"{path}.{key}" if path else str(key), child) for key, child in value.items()]
+        elif isinstance(value, list):
+            pending[:0] = [(path, child) for child in value]
+        else:
+            lines.append(f"{path}: {value}" if path else str(value))
+    return "\n".join(lines)
+
+
 def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
     """Messages in order, by role (``KIND_OF_ROLE``). The system message retrieval wrote
     (``grounding_message``) is context, not the caller's instruction, and its documents are left
@@ -75,11 +101,17 @@ def prompt_texts(submission: PromptSubmitted) -> list[ScreenedText]:
     texts = []
     for position, message in enumerate(submission.messages):
         content, kind = message.content, KIND_OF_ROLE.get(message.role, "context")
+        if message.role == "tool":
+            content = tool_output_text(content)
         if position == submission.grounding_message:  # written by retrieval, not by the caller
             kind = "context"
             for document in submission.documents:
                 content = content.replace(document, "")
         texts.append(ScreenedText(content, kind))
+    # Appended after the messages (redaction maps texts to messages by position): the arguments of
+    # earlier function calls are the model's words, the functions' descriptions the caller's.
+    texts += [ScreenedText(call.arguments, "context") for m in submission.messages for call in m.tool_calls]
+    texts += [ScreenedText(tool.description, "instruction") for tool in submission.tools if tool.description]
     return texts
 
 
@@ -133,7 +165,7 @@ async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None
     await ports.generation.publish(GenerateCompletion(
         **submission.envelope(), model=submission.model, messages=messages,
         sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter,
-        raw_prompt=submission.raw_prompt))
+        raw_prompt=submission.raw_prompt, tools=submission.tools))
 
 
 async def _answer_without_model(submission: PromptSubmitted, answer: str, policy: EffectivePolicy,

@@ -7,10 +7,12 @@ them; tests call them with fakes.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from contracts.base import Envelope, utc_now
 from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, TokenLogprob, Usage
@@ -23,15 +25,17 @@ from contracts.gateway_replies import (
     PromptAnnotation,
     PromptScreened,
     RequestFailed,
+    StoredCompletionsFound,
 )
 from contracts.generation_cancellations import CancelGeneration
 from contracts.grounding_requests_v2 import ConnectionDataSource, GroundingRequested
-from contracts.interaction_records import InteractionCompleted
+from contracts.interaction_records import InteractionCompleted, StoredCompletion
 from contracts.prompt_submissions import PromptSubmitted
 from services.gateway.data_connections import DataConnections
 from services.gateway.ports import ReplyInbox, RequestBus, ResourceDirectory
 from services.gateway.rate_limits import WindowCounter
 from services.gateway.resources import Deployment, Resource
+from services.gateway.tool_calls import ToolUse
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class ChatCall(AcceptedCall):
     end_user: str | None = None
     data_source: ConnectionDataSource | None = None  # resolved to a connection of the resource
     raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
+    tools: ToolUse | None = None  # function calls the caller requires (answered as tool_calls)
+    store: bool = False  # keep request and answer for the stored-completions API
+    metadata: dict[str, str] = field(default_factory=dict)  # the stored completion's tags
 
 
 @dataclass
@@ -121,7 +128,8 @@ class ChatOutcome:
 
 
 def is_last(reply: Envelope) -> bool:
-    return isinstance(reply, RequestFailed | EmbeddingsReady) or (isinstance(reply, CompletionReady) and reply.final)
+    last_kinds = RequestFailed | EmbeddingsReady | StoredCompletionsFound
+    return isinstance(reply, last_kinds) or (isinstance(reply, CompletionReady) and reply.final)
 
 
 async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
@@ -130,7 +138,8 @@ async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
     if call.data_source is not None:
         await ports.bus.request_grounding(GroundingRequested(**common, data_source=call.data_source))
     else:
-        await ports.bus.submit_prompt(PromptSubmitted(**common, raw_prompt=call.raw_prompt))
+        await ports.bus.submit_prompt(PromptSubmitted(**common, raw_prompt=call.raw_prompt,
+                                                      tools=call.tools.shown if call.tools else []))
 
 
 async def replies_for(request_id: str, envelope: dict[str, object], publish: Callable[[], Awaitable[None]],
@@ -205,8 +214,18 @@ def chat_replies(call: ChatCall, ports: GatewayPorts) -> AsyncGenerator[Envelope
         replies_for(call.request_id, call.envelope(ports.replica_id), lambda: _publish_request(call, ports), ports))
 
 
+def stored_completion(call: ChatCall, outcome: ChatOutcome,
+                      body: Callable[[ChatCall, ChatOutcome], dict[str, Any]]) -> StoredCompletion | None:
+    """What ``store: true`` keeps: the request's messages and the answer the caller received
+    (``body`` builds it, as the response did); only a whole, successful chat completion."""
+    if not call.store or outcome.error is not None or call.raw_prompt or not all(outcome.finish_reasons):
+        return None
+    return StoredCompletion(completion_id=f"chatcmpl-{call.request_id}", model=outcome.model,
+                            metadata=call.metadata, messages=call.messages, response=json.dumps(body(call, outcome)))
+
+
 def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
-                       http_status: int | None = None) -> InteractionCompleted:
+                       http_status: int | None = None, stored: StoredCompletion | None = None) -> InteractionCompleted:
     logging_on = call.resource.content_logging
     return InteractionCompleted(
         **call.envelope(replica_id), completed_at=utc_now(), status=http_status or outcome.status,
@@ -219,7 +238,7 @@ def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
         completion_filter_results=outcome.choice_filter_results,
         citation_ids=[c.chunk_id for c in outcome.citations],
         error_code=outcome.error.code if outcome.error else None,
-        usage=outcome.usage)
+        usage=outcome.usage, stored=stored)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,16 +19,21 @@ from contracts.common import (
     ChoiceCount,
     Dimensions,
     MaxTokens,
+    Metadata,
     Penalty,
     SamplingParams,
     Seed,
     Temperature,
+    ToolCall,
+    ToolDefinition,
     TopLogprobs,
     TopP,
 )
 from contracts.grounding_requests_v2 import DEFAULT_CONTEXTS, ContextPart
 from services.gateway.data_connections import RequestedDataSource
 from services.gateway.errors import InvalidRequest, PayloadTooLarge
+from services.gateway.json_schemas import check_schema
+from services.gateway.tool_calls import ToolUse
 
 log = logging.getLogger("residency.gateway.edge")
 
@@ -42,18 +47,77 @@ class ContentPart(_Tolerant):
     text: str | None = None
 
 
+FunctionName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class InputFunctionCall(_Tolerant):
+    name: FunctionName
+    arguments: str
+
+
+class InputToolCall(_Tolerant):
+    id: str = Field(min_length=1, max_length=128)
+    type: Literal["function"] = "function"
+    function: InputFunctionCall
+
+
 class InputMessage(_Tolerant):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
+    tool_calls: list[InputToolCall] | None = Field(None, max_length=128)
+    tool_call_id: str | None = Field(None, max_length=128)
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> InputMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("tool_calls: only assistant messages carry tool_calls")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("tool_call_id: a tool message must name the call it answers")
+        return self
 
 
 class StreamOptions(_Tolerant):
     include_usage: bool = False
 
 
+class JsonSchemaFormat(_Tolerant):
+    name: FunctionName
+    description: str | None = None
+    schema_: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    strict: bool | None = None
+
+
 class ResponseFormat(_Tolerant):
-    type: Literal["text", "json_object"]
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("json_schema: a json_schema response_format needs its json_schema object")
+        return self
+
+
+class FunctionSpec(_Tolerant):
+    name: FunctionName
+    description: str | None = Field(None, max_length=8192)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
+class ToolSpec(_Tolerant):
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class NamedFunction(_Tolerant):
+    name: FunctionName
+
+
+class NamedToolChoice(_Tolerant):
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class MongoAuthentication(_Tolerant):
@@ -145,6 +209,11 @@ class ChatRequestBody(_GenerationFields):
     logprobs: bool | None = None
     top_logprobs: TopLogprobs | None = None
     data_sources: list[DataSource] | None = Field(None, min_length=1, max_length=1)
+    store: bool | None = False
+    metadata: Metadata | None = None
+    tools: list[ToolSpec] | None = Field(None, max_length=128)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatRequestBody:
@@ -152,6 +221,15 @@ class ChatRequestBody(_GenerationFields):
             raise ValueError("stop: at most 4 sequences")
         if self.data_sources and self.logprobs:
             raise ValueError("data_sources: logprobs cannot be combined with data_sources")
+        names = [t.function.name for t in self.tools or []]
+        if len(set(names)) != len(names):
+            raise ValueError("tools: function names must be unique")
+        if self.tools and self.data_sources:
+            raise ValueError("tools: tools cannot be combined with data_sources")
+        if self.tool_choice not in (None, "none") and not self.tools:
+            raise ValueError("tool_choice: tool_choice needs tools")
+        if isinstance(self.tool_choice, NamedToolChoice) and self.tool_choice.function.name not in names:
+            raise ValueError(f"tool_choice: the function '{self.tool_choice.function.name}' is not among the tools")
         return self
 
 
@@ -286,8 +364,37 @@ def message_text(message: InputMessage, index: int) -> str:
 
 
 def internal_messages(request: ChatRequestBody) -> list[ChatMessage]:
-    return [ChatMessage(role=m.role, content=message_text(m, i), name=m.name)
+    return [ChatMessage(role=m.role, content=message_text(m, i), name=m.name, tool_call_id=m.tool_call_id,
+                        tool_calls=[ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+                                    for c in m.tool_calls or []])
             for i, m in enumerate(request.messages)]
+
+
+def tool_use(request: ChatRequestBody) -> ToolUse | None:
+    """The function calls the request requires; None when the model answers in text.
+
+    ``auto`` (the default when tools are given) is refused: see ``services.gateway.tool_calls``.
+    """
+    choice = request.tool_choice or ("auto" if request.tools else "none")
+    if choice == "none" or not request.tools:
+        return None
+    if choice == "auto":
+        raise InvalidRequest("tool_choice 'auto' (the default when tools are given) is not supported by this "
+                             "deployment's model: it has no tool parser. Use tool_choice 'required' or name a "
+                             "function; the model is then held to the functions' parameter schemas.",
+                             param="tool_choice", code="unsupported_tool_choice")
+    for index, tool in enumerate(request.tools):
+        param = f"tools.[{index}].function.parameters"
+        check_schema(tool.function.parameters, param)
+        if tool.function.parameters.get("type", "object") != "object":
+            raise InvalidRequest(f"Invalid schema for '{param}': a function's parameters are an object.",
+                                 param=param, code="invalid_json_schema")
+    definitions = [ToolDefinition(name=t.function.name, description=t.function.description,
+                                  parameters=json.dumps({"type": "object", **t.function.parameters}))
+                   for t in request.tools]
+    if isinstance(choice, NamedToolChoice):
+        return ToolUse("function", definitions, function=choice.function.name)
+    return ToolUse("required", definitions, parallel=request.parallel_tool_calls)
 
 
 def _sampling(request: _GenerationFields, **fields: Any) -> SamplingParams:
@@ -300,10 +407,18 @@ def _sampling(request: _GenerationFields, **fields: Any) -> SamplingParams:
     return SamplingParams(**fields)
 
 
-def sampling_params(request: ChatRequestBody) -> SamplingParams:
+def sampling_params(request: ChatRequestBody, tools: ToolUse | None = None) -> SamplingParams:
+    """Sampling settings; a required function call's schema takes the place of response_format."""
+    response_format = request.response_format.type if request.response_format else "text"
+    schema: dict[str, Any] | None = None
+    if tools is not None:
+        response_format, schema = "json_schema", tools.guided_schema()
+    elif response_format == "json_schema" and request.response_format and request.response_format.json_schema:
+        schema = request.response_format.json_schema.schema_
+        check_schema(schema, "response_format.json_schema.schema")
     return _sampling(request, max_tokens=request.max_completion_tokens or request.max_tokens,
                      logprobs=bool(request.logprobs), top_logprobs=request.top_logprobs,
-                     response_format=request.response_format.type if request.response_format else "text")
+                     response_format=response_format, json_schema=json.dumps(schema) if schema is not None else None)
 
 
 def data_source(request: ChatRequestBody) -> RequestedDataSource | None:

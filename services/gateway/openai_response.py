@@ -12,6 +12,7 @@ from contracts.common import ApiError, TokenLogprob, Usage
 from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
 from contracts.grounding_requests_v2 import DEFAULT_CONTEXTS
 from services.gateway.handlers import ChatCall, ChatOutcome
+from services.gateway.tool_calls import FunctionCall, call_id, function_calls
 
 
 def usage_body(usage: Usage | None) -> dict[str, Any] | None:
@@ -52,13 +53,24 @@ def _context(call: ChatCall, grounding: GroundingFound | None) -> dict[str, Any]
     return context
 
 
+def _calls(call: ChatCall, text: str, index: int, reason: str | None) -> list[FunctionCall] | None:
+    """The function calls in a choice's text, when the request required them and the text holds them."""
+    if call.tools is None or reason == "content_filter":
+        return None
+    return function_calls(text, call.tools, call.request_id, index)
+
+
 def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
     choices = []
     for index in range(outcome.n):
+        reason = outcome.finish_reasons[index]
         message: dict[str, Any] = {"role": "assistant", "content": outcome.texts[index], "refusal": None}
+        if calls := _calls(call, outcome.texts[index], index, reason):
+            message.update(content=None, tool_calls=[c.body() for c in calls])
+            reason = "tool_calls" if reason == "stop" else reason
         if call.data_source is not None:
             message["context"] = _context(call, outcome.grounding)
-        choices.append({"index": index, "message": message, "finish_reason": outcome.finish_reasons[index],
+        choices.append({"index": index, "message": message, "finish_reason": reason,
                         "logprobs": logprobs_body(outcome.logprobs[index]),
                         "content_filter_results": outcome.choice_filter_results[index]})
     return {
@@ -104,6 +116,7 @@ class ChunkWriter:
         self._role_sent: set[int] = set()
         self._finished: set[int] = set()
         self._model = call.deployment.model
+        self._tool_text: dict[int, str] = {}  # text of a choice held until its function calls are complete
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
         prefix, kind = ("cmpl", "text_completion") if self._text else ("chatcmpl", "chat.completion.chunk")
@@ -133,11 +146,11 @@ class ChunkWriter:
                                 "logprobs": _legacy_logprobs(choice.logprobs),
                                 "content_filter_results": choice.content_filter_results})
                 continue
-            delta = {"content": choice.text} if choice.text else {}
+            delta, reason = self._delta(choice.index, choice.text, choice.finish_reason)
             if choice.index not in self._role_sent:
                 delta = {"role": "assistant", **delta}
                 self._role_sent.add(choice.index)
-            body = {"index": choice.index, "delta": delta, "finish_reason": choice.finish_reason,
+            body = {"index": choice.index, "delta": delta, "finish_reason": reason,
                     "logprobs": logprobs_body(choice.logprobs), "content_filter_results": choice.content_filter_results}
             if choice.content_filter_offsets is not None:  # an asynchronous-filter annotation
                 body["content_filter_offsets"] = choice.content_filter_offsets.model_dump()
@@ -146,6 +159,31 @@ class ChunkWriter:
         if reply.final and self._include_usage and reply.usage:
             events.append(self._chunk([], usage=usage_body(reply.usage)))
         return events
+
+    def _delta(self, index: int, text: str, reason: str | None) -> tuple[dict[str, Any], str | None]:
+        """A content delta, or OpenAI's tool_calls deltas: a named function's arguments stream as
+        they are generated; ``required`` calls go out whole once the choice's array is complete."""
+        tools = self._call.tools
+        if tools is None:
+            return ({"content": text} if text else {}), reason
+        seen = self._tool_text.get(index)
+        self._tool_text[index] = (seen or "") + text
+        if tools.mode == "function":
+            calls: list[dict[str, Any]] = []
+            if seen is None:
+                calls.append({"index": 0, "id": call_id(self._call.request_id, index, 0), "type": "function",
+                              "function": {"name": tools.function, "arguments": text}})
+            elif text:
+                calls.append({"index": 0, "function": {"arguments": text}})
+            done = reason == "stop" and _calls(self._call, self._tool_text[index], index, reason)
+            return ({"tool_calls": calls} if calls else {}), ("tool_calls" if done else reason)
+        if reason is None:
+            return {}, None
+        found = _calls(self._call, self._tool_text[index], index, reason)
+        if not found:
+            return ({"content": self._tool_text[index]} if self._tool_text[index] else {}), reason
+        return ({"tool_calls": [{"index": k, **c.body()} for k, c in enumerate(found)]},
+                "tool_calls" if reason == "stop" else reason)
 
     @staticmethod
     def error(error: ApiError) -> str:

@@ -11,6 +11,7 @@ from contracts.generation_cancellations import CancelGeneration
 from contracts.grounding_requests_v2 import GroundingRequested
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
+from contracts.stored_completion_requests import StoredCompletionsRequested
 from services.gateway.resources import KeySlot, Resource
 
 
@@ -43,6 +44,8 @@ class RequestBus(Protocol):
     async def cancel(self, command: CancelGeneration) -> None: ...
 
     async def record_interaction(self, record: InteractionCompleted) -> None: ...
+
+    async def ask_stored_completions(self, request: StoredCompletionsRequested) -> None: ...
 
 
 class ReplyStream(Protocol):

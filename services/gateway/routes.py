@@ -22,6 +22,7 @@ from services.gateway.handlers import ChatCall, EmbeddingCall, GatewayPorts
 from services.gateway.resources import Deployment, Resource, hash_key
 from services.gateway.serving import ServingChat, ServingEmbeddings
 from services.gateway.settings import GatewaySettings
+from services.gateway.stored_completions import add_stored_completion_routes
 
 
 def new_request_id() -> str:
@@ -121,9 +122,11 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
         deployment = deployment_of(resource, name or parsed.model)
         requested = edge.data_source(parsed)
         source = await ports.connections.resolve(resource, requested) if requested else None
+        tools = edge.tool_use(parsed)
         call = ChatCall(request_id=request.state.request_id, resource=resource, deployment=deployment,
-                        messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed),
-                        stream=parsed.stream, end_user=parsed.user, data_source=source)
+                        messages=edge.internal_messages(parsed), sampling=edge.sampling_params(parsed, tools),
+                        stream=parsed.stream, end_user=parsed.user, data_source=source, tools=tools,
+                        store=bool(parsed.store), metadata=parsed.metadata or {})
         include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
         serving = await ServingChat.admitted(call, ports, include_usage=include_usage)
         return await serving.respond()
@@ -148,6 +151,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
 
     for operation, handle in (("embeddings", embeddings), ("completions", completions), ("chat/completions", chat)):
         add_operation(router, operation, handle, dependencies)
+    add_stored_completion_routes(router, ports, dependencies)
 
     @router.get("/v1/models")
     async def list_models(resource: Resource = caller) -> Any:

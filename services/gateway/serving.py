@@ -24,6 +24,7 @@ from services.gateway.handlers import (
     chat_replies,
     embed,
     interaction_record,
+    stored_completion,
 )
 from services.gateway.openai_response import ChunkWriter, chat_completion, embeddings_list, error_body, text_completion
 from services.gateway.rate_limits import Admission, admit, estimate_tokens, settle
@@ -125,8 +126,9 @@ class ServingChat:
             await self._replies.aclose()
         usage = self.outcome.usage.total_tokens if self.outcome.usage else 0
         await settle(self.ports.windows, self.admission, usage)
-        await self.ports.bus.record_interaction(
-            interaction_record(self.call, self.outcome, self.ports.replica_id, http_status=http_status))
+        stored = stored_completion(self.call, self.outcome, chat_completion) if self.call.store else None
+        await self.ports.bus.record_interaction(interaction_record(
+            self.call, self.outcome, self.ports.replica_id, http_status=http_status, stored=stored))
 
 
 class _FinishedStream(StreamingResponse):

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 
-from contracts import interaction_records
+from contracts import interaction_records, stored_completion_requests
 from contracts.interaction_records import InteractionCompleted
+from contracts.stored_completion_requests import StoredCompletionsRequested
 from services.retention import handlers
 from services.retention.bootstrap import RetentionService, bootstrap
 from services.retention.errors import RecordRefused
@@ -21,6 +22,7 @@ from services.retention.review.http_customer import customer_app
 from services.retention.review.http_review import review_app
 from services.retention.review.server import RunningServer, Tls, start_server
 from services.retention.settings import RetentionSettings
+from services.retention.stored import answer_query, store_completion
 from services.retention.sweep import sweep_periodically
 from services.retention.telemetry import tracer
 from services.retention.topic_guard import require_short_content_retention
@@ -63,6 +65,7 @@ async def store_batch(records: tuple[Any, ...], service: RetentionService) -> No
             with tracer.start_as_current_span("retention.prepare", context=context_of_headers(record.headers)):
                 event = InteractionCompleted.model_validate_json(record.value)
                 stored = await handlers.prepare_record(event, service.ports)
+            await store_completion(event, service.stored)  # store: true; idempotent, as the record
         except Exception as error:
             if is_retryable(error):
                 raise
@@ -109,6 +112,13 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
         "each message is validated on its own, so a malformed one is dead-lettered alone.")
     async def on_interactions(batch: KafkaMessage) -> None:
         await store_batch(batch.raw_message, service)
+
+    @wiring.group_subscriber(
+        stored_completion_requests.TOPIC, "retention-stored-completions",
+        description="StoredCompletionsRequested (contracts/stored_completion_requests.py), answered on the "
+        "gateway replies topic to the asking replica.")
+    async def on_stored_completions(query: StoredCompletionsRequested) -> None:
+        await service.replies.publish(await answer_query(query, service.stored))
 
     async def start() -> None:
         await require_short_content_retention(settings.kafka_bootstrap, settings.region,

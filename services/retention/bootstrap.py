@@ -6,6 +6,8 @@ import base64
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from faststream.kafka import KafkaBroker
 
 from contracts.base import utc_now
@@ -21,8 +23,10 @@ from services.retention.ports import Clock, RecordStore
 from services.retention.review.access import ReviewPorts
 from services.retention.review.identity import ReviewDirectory
 from services.retention.settings import RetentionSettings
+from services.retention.stored import StoredPorts
 from services.retention.sweep import SweepPorts
 from services.runtime.bus import make_broker
+from services.runtime.replies import ReplyPublisher
 from services.runtime.tracing import make_tracer_provider
 
 
@@ -35,6 +39,8 @@ class RetentionService:
     review: ReviewPorts
     customer: CustomerPorts
     directory: ReviewDirectory
+    stored: StoredPorts
+    replies: ReplyPublisher  # answers to the gateway replica asking about stored completions
 
 
 def flag_rules(settings: RetentionSettings) -> tuple[Rule, ...]:
@@ -53,6 +59,28 @@ def keyring_of(settings: RetentionSettings, store: MongoRegionStore, clock: Cloc
                    customer=customer, customer_keys=settings.customer_keys, cache_ttl_s=settings.key_cache_s)
 
 
+STORED_PURPOSE = b"residency/purpose-key/stored-completions/v1"
+
+
+def purpose_key(platform_key: bytes, purpose: bytes) -> bytes:
+    """A key of its own for one purpose, derived from the platform key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(platform_key)
+
+
+def stored_keyring_of(settings: RetentionSettings, store: MongoRegionStore, clock: Clock) -> Keyring:
+    """Stored completions' keyring: day keys in their own collection, wrapped by their purpose key."""
+    if settings.stored_completions_key is not None:
+        keys = {"stored-completions": base64.b64decode(settings.stored_completions_key.get_secret_value())}
+    else:
+        platform = {settings.platform_key_id: settings.platform_key,
+                    **settings.previous_platform_keys}
+        keys = {f"{key_id}/stored-completions": purpose_key(base64.b64decode(key.get_secret_value()), STORED_PURPOSE)
+                for key_id, key in platform.items()}
+    current = next(iter(keys))
+    return Keyring(store.stored_keys, PlatformKeyProvider(keys), current, clock=clock,
+                   cache_ttl_s=settings.key_cache_s)
+
+
 def bootstrap(settings: RetentionSettings, *, broker: KafkaBroker | None = None,
               store: RecordStore | None = None, clock: Clock = utc_now) -> RetentionService:
     broker = broker or make_broker(
@@ -66,12 +94,16 @@ def bootstrap(settings: RetentionSettings, *, broker: KafkaBroker | None = None,
     ports = RetentionPorts(records=records, keyring=keyring, policies=region_store.policies,
                            flags=region_store.flags, clock=clock, region=settings.region,
                            max_retention_days=settings.retention_days, rules=flag_rules(settings))
+    stored = StoredPorts(store=region_store.stored, keyring=stored_keyring_of(settings, region_store, clock),
+                         clock=clock, region=settings.region)
     sweep = SweepPorts(records=records, keyring=keyring, policies=region_store.policies, flags=region_store.flags,
-                       grants=region_store.grants, clock=clock, max_retention_days=settings.retention_days)
+                       grants=region_store.grants, clock=clock, max_retention_days=settings.retention_days,
+                       stored=stored)
     audit = AuditLog(region_store.audit, chain_of(settings.region), clock)
     review = ReviewPorts(records=records, keyring=keyring, grants=region_store.grants, flags=region_store.flags,
                          audit=audit, clock=clock, region_in_eea=settings.region_in_eea,
                          grant_ttl=timedelta(seconds=settings.grant_ttl_s))
-    return RetentionService(broker=broker, store=region_store, ports=ports, sweep=sweep, review=review,
+    return RetentionService(broker=broker, store=region_store, ports=ports, sweep=sweep, review=review, stored=stored,
+                            replies=ReplyPublisher(broker, settings.region),
                             customer=CustomerPorts(sweep=sweep, audit=audit, audit_store=region_store.audit),
                             directory=ReviewDirectory(settings.workstations, settings.reviewers))

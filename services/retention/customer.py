@@ -43,9 +43,14 @@ async def delete_content(resource_id: str, ports: CustomerPorts) -> dict[str, in
     records = await sweep.records.delete_resource(resource_id)
     flags = await sweep.flags.delete_resource(resource_id)
     grants = await sweep.grants.delete_resource(resource_id)
+    stored = 0
+    if sweep.stored is not None:  # stored completions too: all of the resource's content
+        keys += await sweep.stored.keyring.destroy_resource(resource_id, "customer deletion")
+        stored = await sweep.stored.store.delete_resource(resource_id)
     await ports.audit.append(_event(resource_id, "customer-delete-content"))
     log.warning("resource %s deleted its content: %d keys destroyed, %d records deleted", resource_id, keys, records)
-    return {"keys_destroyed": keys, "records_deleted": records, "flags_deleted": flags, "grants_deleted": grants}
+    return {"keys_destroyed": keys, "records_deleted": records, "flags_deleted": flags, "grants_deleted": grants,
+            "stored_completions_deleted": stored}
 
 
 async def set_retention(resource_id: str, days: int, ports: CustomerPorts) -> dict[str, int]:

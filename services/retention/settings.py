@@ -63,6 +63,9 @@ class RetentionSettings(ServiceSettings):
                                 description="Longest time a record is kept; resources may set less.")
     platform_key: SecretStr = Field(description="Base64 of the 32-byte platform key (AES-256).")
     platform_key_id: str = Field("platform-1", description="Name of the platform key, stored with each data key.")
+    stored_completions_key: SecretStr | None = Field(None, description=(
+        "Base64 of the 32-byte purpose key wrapping stored completions' data keys; unset: derived from "
+        "the platform key (HKDF-SHA256, labelled by purpose), still a key of its own."))
     previous_platform_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Older platform keys (ID to base64) still unwrapping during a rotation.")
     customer_key_dir: str | None = Field(None, description="Directory of customer-managed keys (<id>.key).")

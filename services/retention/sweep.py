@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from services.retention.keyring import Keyring
 from services.retention.ports import Clock, FlagStore, GrantStore, PolicyStore, RecordStore
+from services.retention.stored import StoredPorts, sweep_stored
 from services.retention.window import oldest_kept_day
 
 log = logging.getLogger("residency.retention.sweep")
@@ -28,6 +29,7 @@ class SweepPorts:
     grants: GrantStore
     clock: Clock
     max_retention_days: int
+    stored: StoredPorts | None = None  # stored completions: their own keys, their own 30 days
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ async def sweep(ports: SweepPorts) -> SweepReport:
     records += await ports.records.delete_expired(now)
     flags += await ports.flags.delete_expired(now)
     grants = await ports.grants.delete_expired(now)
+    if ports.stored is not None:
+        stored_keys, stored = await sweep_stored(ports.stored)
+        keys, records = keys + stored_keys, records + stored
     report = SweepReport(keys, records, flags, grants)
     if report != SweepReport():
         log.info("sweep: %d keys destroyed, %d records, %d flags, %d grants deleted",

@@ -9,6 +9,7 @@ from contracts.gateway_replies import (
     PromptScreened,
     ReplyChoice,
     RequestFailed,
+    StoredCompletionsFound,
 )
 from contracts.registry import GATEWAY_REPLY
 from tests.contract.suite import ENVELOPE, ContractSuite
@@ -24,6 +25,7 @@ class TestGatewayReplies(ContractSuite):
                         choices=[ReplyChoice(index=0, text="Hi", finish_reason="stop")]),
         EmbeddingsReady(**ENVELOPE, model="all-minilm-l6-v2", embeddings=[[0.1, -0.2], [0.3, 0.4]],
                         prompt_tokens=4),
+        StoredCompletionsFound(**ENVELOPE, items=['{"id": "chatcmpl-1"}'], has_more=True),
         RequestFailed(**ENVELOPE, error=ApiError(status=400, code="content_filter", param="prompt",
                                                  message="filtered")),
         FileContentChunk(**ENVELOPE, file_id="file-0123456789abcdef01234567", sequence=0, data="e30K", final=True),

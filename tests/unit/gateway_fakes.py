@@ -25,6 +25,7 @@ from contracts.gateway_replies import (
     PromptScreened,
     ReplyChoice,
     RequestFailed,
+    StoredCompletionsFound,
 )
 from contracts.generation_cancellations import CancelGeneration
 from contracts.interaction_records import InteractionCompleted
@@ -104,6 +105,7 @@ class ScriptedBus:
 
     def __init__(self, answer: Answer | None = None) -> None:
         self.answer = answer
+        self.stored: Answer = lambda request: [StoredCompletionsFound(**request.envelope())]
         self.inbox: Any = None  # set once the gateway (and so its inbox) exists
         self.published: list[Envelope] = []
 
@@ -116,6 +118,13 @@ class ScriptedBus:
 
     async def submit_prompt(self, submission: Envelope) -> None:
         self._answer(submission)
+
+    async def ask_stored_completions(self, request: Envelope) -> None:
+        """Retention's answer: ``stored`` (by default, no stored completions at all)."""
+        self.published.append(request)
+        loop = asyncio.get_running_loop()
+        for reply in self.stored(request):
+            loop.call_soon(self.inbox.deliver, reply)
 
     async def request_grounding(self, request: Envelope) -> None:
         self._answer(request)

@@ -45,6 +45,7 @@ class RecordingBroker:
 class Service:
     broker: Any
     ports: Any
+    stored: Any = None  # no interaction here asks to store its completion
 
 
 def batch(*events: Any) -> tuple[Record, ...]:

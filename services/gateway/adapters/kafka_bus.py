@@ -10,12 +10,14 @@ from contracts import (
     grounding_requests_v2,
     interaction_records,
     prompt_submissions,
+    stored_completion_requests,
 )
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.grounding_requests_v2 import GroundingRequested
 from contracts.interaction_records import InteractionCompleted
 from contracts.prompt_submissions import PromptSubmitted
+from contracts.stored_completion_requests import StoredCompletionsRequested
 from services.runtime.bus import TopicPublisher
 
 
@@ -28,6 +30,8 @@ class KafkaRequestBus:
                                              schema=CancelGeneration)
         self._interactions = TopicPublisher(broker, interaction_records.TOPIC, region,
                                             schema=InteractionCompleted)
+        self._stored = TopicPublisher(broker, stored_completion_requests.TOPIC, region,
+                                      schema=StoredCompletionsRequested)
 
     async def submit_prompt(self, submission: PromptSubmitted) -> None:
         await self._prompts.publish(submission)
@@ -43,3 +47,6 @@ class KafkaRequestBus:
 
     async def record_interaction(self, record: InteractionCompleted) -> None:
         await self._interactions.publish(record)
+
+    async def ask_stored_completions(self, request: StoredCompletionsRequested) -> None:
+        await self._stored.publish(request)

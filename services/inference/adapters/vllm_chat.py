@@ -6,6 +6,7 @@ An engine that dies fails the requests it held (EngineUnavailable) and is starte
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,13 +22,13 @@ from services.inference.adapters.vllm_setup import (
     prepare_environment,
     resolve_model,
 )
+from services.inference.chat_prompt import template_messages
 from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
 from services.inference.ports import ChoiceDelta, EngineStep
 from services.inference.settings import EngineOptions
 from services.inference.telemetry import record_request_spans
 
 log = logging.getLogger("residency.inference.engine")
-ROLES = {"developer": "system"}
 
 
 def cache_salt(resource_id: str) -> str:
@@ -80,7 +81,7 @@ class VllmChatEngine:
     def prompt_token_ids(self, request: GenerateCompletion) -> list[int]:
         if request.raw_prompt:
             return list(self._tokenizer.encode(request.messages[-1].content))
-        messages = [{"role": ROLES.get(m.role, m.role), "content": m.content} for m in request.messages]
+        messages = template_messages(request.messages, request.tools)
         return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                         return_dict=False))
 
@@ -206,5 +207,16 @@ def sampling_params(request: GenerateCompletion, prompt_tokens: int, max_model_l
         n=s.n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens or room, stop=s.stop or None,
         seed=s.seed, presence_penalty=s.presence_penalty, frequency_penalty=s.frequency_penalty,
         logit_bias=logit_bias or None, ignore_eos=s.ignore_eos, logprobs=(s.top_logprobs or 0) if s.logprobs else None,
-        structured_outputs=StructuredOutputsParams(json_object=True) if s.response_format == "json_object" else None,
-        output_kind=RequestOutputKind.DELTA)
+        structured_outputs=structured_outputs(request, StructuredOutputsParams), output_kind=RequestOutputKind.DELTA)
+
+
+def structured_outputs(request: GenerateCompletion, params: Any) -> Any:
+    """vLLM's guided decoding: a JSON Schema (structured outputs, required function calls) or any
+    JSON object. No free whitespace between tokens: a small model left free pads JSON with newlines
+    until max_tokens."""
+    s = request.sampling
+    if s.json_schema is not None:
+        return params(json=json.loads(s.json_schema), disable_any_whitespace=True)
+    if s.response_format == "json_object":
+        return params(json_object=True)
+    return None

@@ -39,8 +39,8 @@ def _from_document(d: dict[str, Any]) -> StoredDataKey:
 
 
 class MongoKeyStore:
-    def __init__(self, database: AsyncDatabase) -> None:
-        self._keys = database[COLLECTION]
+    def __init__(self, database: AsyncDatabase, collection: str = COLLECTION) -> None:
+        self._keys = database[collection]
 
     async def create_indexes(self) -> None:
         await self._keys.create_index([("resource_id", ASCENDING), ("day", ASCENDING), ("slot", ASCENDING)],

@@ -13,6 +13,9 @@ from services.retention.adapters.mongo_grants import MongoGrantStore
 from services.retention.adapters.mongo_keys import MongoKeyStore
 from services.retention.adapters.mongo_policies import MongoPolicyStore
 from services.retention.adapters.mongo_records import MongoRecordStore
+from services.retention.adapters.mongo_stored import MongoStoredCompletions
+
+STORED_KEYS = "stored_completion_keys"
 
 
 class MongoRegionStore:
@@ -29,9 +32,11 @@ class MongoRegionStore:
         self.grants = MongoGrantStore(db)
         self.audit = MongoAuditStore(db)
         self.policies = MongoPolicyStore(db, cache_s=policy_cache_s)
+        self.stored = MongoStoredCompletions(db)
+        self.stored_keys = MongoKeyStore(db, STORED_KEYS)  # stored completions' day keys, apart
 
     async def create_indexes(self) -> None:
-        for adapter in (self.records, self.keys, self.flags, self.grants, self.audit):
+        for adapter in (self.records, self.keys, self.flags, self.grants, self.audit, self.stored, self.stored_keys):
             await adapter.create_indexes()
 
     async def close(self) -> None:

@@ -1,0 +1,47 @@
+"""Chat messages as the template takes them: function calls, tool results and offered functions as text."""
+
+from __future__ import annotations
+
+import json
+
+from contracts.common import ChatMessage, SamplingParams, ToolCall, ToolDefinition
+from contracts.generation_requests import GenerateCompletion
+from services.inference.adapters.vllm_chat import structured_outputs
+from services.inference.chat_prompt import template_messages
+from tests.unit.builders import MODEL, envelope
+
+WEATHER = ToolDefinition(name="get_weather", description="Weather in a city.",
+                         parameters='{"type": "object", "properties": {"city": {"type": "string"}}}')
+
+
+def test_calls_results_and_offered_functions_become_text_the_template_can_render():
+    messages = [ChatMessage(role="developer", content="Be brief."), ChatMessage(role="user", content="Oslo?"),
+                ChatMessage(role="assistant", content="", tool_calls=[
+                    ToolCall(id="call_1", name="get_weather", arguments='{"city":"Oslo"}')]),
+                ChatMessage(role="tool", content="sunny", tool_call_id="call_1")]
+    rendered = template_messages(messages, [WEATHER])
+    assert [m["role"] for m in rendered] == ["system", "user", "assistant", "tool"]
+    assert rendered[0]["content"].startswith("Be brief.\n\n") and '"name": "get_weather"' in rendered[0]["content"]
+    assert json.loads(rendered[2]["content"]) == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+    assert rendered[3]["content"] == "sunny"
+
+
+def test_offered_functions_open_the_conversation_when_there_is_no_system_message():
+    rendered = template_messages([ChatMessage(role="user", content="Oslo?")], [WEATHER])
+    assert [m["role"] for m in rendered] == ["system", "user"] and "Weather in a city." in rendered[0]["content"]
+    assert template_messages([ChatMessage(role="user", content="Oslo?")], []) == [{"role": "user", "content": "Oslo?"}]
+
+
+class Params:
+    def __init__(self, **fields: object) -> None:
+        self.fields = fields
+
+
+def test_a_schema_is_guided_without_free_whitespace_and_json_object_stays_any_object():
+    def request(**sampling: object) -> GenerateCompletion:
+        return GenerateCompletion(**envelope(), model=MODEL, messages=[ChatMessage(role="user", content="x")],
+                                  sampling=SamplingParams(**sampling))
+    guided = structured_outputs(request(response_format="json_schema", json_schema='{"type": "object"}'), Params)
+    assert guided.fields == {"json": {"type": "object"}, "disable_any_whitespace": True}
+    assert structured_outputs(request(response_format="json_object"), Params).fields == {"json_object": True}
+    assert structured_outputs(request(), Params) is None
