@@ -3,6 +3,7 @@ deploy/local/infra.sh (``just test`` starts a dedicated instance and exports its
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +20,14 @@ from services.runtime.topics import TopicPolicy, ensure_topics
 from tests.fixtures.otlp import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stack_script():
+    """deploy/local/stack.py (a script, not a package): its port layout, not a copy of it."""
+    spec = importlib.util.spec_from_file_location("residency_local_stack", ROOT / "deploy" / "local" / "stack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ def stack(infra: Infra) -> Stack:
     yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),
                 admin_url=f"http://127.0.0.1:{ADMIN_PORT}", admin_key=secrets["ADMIN_KEY"], infra=infra,
                 logs=data / "logs", data=data, spans=spans,
-                metrics={name: f"http://127.0.0.1:{METRICS_PORT + i}/metrics" for i, name in enumerate(
-                    ["filter", "inference", "retrieval", "retention", "gateway-1", "gateway-2"])})
+                metrics={name: f"http://127.0.0.1:{port}/metrics"
+                         for name, port in _stack_script().metrics_ports_of(METRICS_PORT, len(GATEWAY_PORTS)).items()})
     stack_command("down")
     spans.close()
