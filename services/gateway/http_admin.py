@@ -12,13 +12,13 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Region, ResourceId, utc_now
 from services.gateway.data_connections import Conflict, ConnectionCreate
 from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
-from services.gateway.openai_request import openai_param, read_json
+from services.gateway.openai_request import read_json, validated
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Limits, Resource, hash_key, new_key
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_admin import check_fine_tuned_adapters
@@ -46,15 +46,6 @@ def resource_view(resource: Resource) -> dict[str, Any]:
     return {**resource.model_dump(mode="json"), "capabilities": resource.capabilities}
 
 
-def _validated(model: type[BaseModel], body: Any) -> Any:
-    try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        param = openai_param(first["loc"]) or None
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
-
-
 def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     router = APIRouter(prefix="/admin")
 
@@ -73,7 +64,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/resources", status_code=201)
     async def create_resource(request: Request) -> Any:
         require_admin(request)
-        spec = _validated(ResourceCreate, await read_json(request, settings.admin_max_body_bytes))
+        spec = validated(ResourceCreate, await read_json(request, settings.admin_max_body_bytes))
         resource = Resource(resource_id=spec.resource_id or f"res-{secrets.token_hex(6)}", region=spec.region,
                             content_logging=spec.content_logging, deployments=spec.deployments,
                             limits=spec.limits or settings.default_limits, created_at=utc_now())
@@ -91,7 +82,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.patch("/resources/{resource_id}")
     async def update_resource(resource_id: str, request: Request) -> Any:
         require_admin(request)
-        change = _validated(ResourceUpdate, await read_json(request, settings.admin_max_body_bytes))
+        change = validated(ResourceUpdate, await read_json(request, settings.admin_max_body_bytes))
         current = await existing(resource_id)
         resource = Resource.model_validate({**current.model_dump(), **change.model_dump(exclude_none=True)})
         await check_fine_tuned_adapters(request, resource)
@@ -110,7 +101,7 @@ def admin_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     @router.post("/resources/{resource_id}/data-connections", status_code=201)
     async def create_data_connection(resource_id: str, request: Request) -> Any:
         require_admin(request)
-        spec = _validated(ConnectionCreate, await read_json(request, settings.admin_max_body_bytes))
+        spec = validated(ConnectionCreate, await read_json(request, settings.admin_max_body_bytes))
         await existing(resource_id)
         return (await ports.connections.register(resource_id, spec)).view()
 

@@ -22,7 +22,7 @@ from contracts.tuning_jobs import Hyperparameters as HyperparametersMessage
 from services.gateway.errors import InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
 from services.gateway.http_files import caller, envelope
-from services.gateway.openai_request import openai_param, read_json
+from services.gateway.openai_request import read_json, validated
 from services.gateway.resources import Resource
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_edge import TuningEdge
@@ -81,12 +81,8 @@ def job_object(job: JobRecord) -> dict[str, Any]:
 
 
 def parse_body(body: dict[str, Any]) -> JobCreateBody:
-    try:
-        return JobCreateBody.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        param = openai_param(first["loc"]) or None
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+    result: JobCreateBody = validated(JobCreateBody, body)
+    return result
 
 
 def resolve(h: HyperparametersBody, examples: int) -> Hyperparameters:

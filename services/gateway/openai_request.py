@@ -233,6 +233,16 @@ class ChatRequestBody(_GenerationFields):
         return self
 
 
+def validated(model: type[BaseModel], body: Any) -> Any:
+    """``body`` as ``model``; the first problem is a 400 naming its field (``param``)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        param = openai_param(first["loc"]) or None
+        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+
+
 def openai_param(location: tuple[Any, ...]) -> str:
     """('messages', 0, 'content') -> 'messages.[0].content', as OpenAI names params."""
     parts = [f"[{p}]" if isinstance(p, int) else str(p) for p in location
