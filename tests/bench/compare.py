@@ -259,8 +259,11 @@ def streams(base: str, key: str, model: str, levels: list[int], tokens: int, per
                           "--model", model, "-c", *map(str, levels), "--per-conc", str(per_level),
                           "--max-tokens", str(tokens), "--json", "--max-seconds", "400"],
                          capture_output=True, text=True, check=True, timeout=1800)
-    found = last_json(out.stdout)
-    return found if isinstance(found, list) else [found]
+    # bench_tokens.py prints one JSON line per level.
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    if not rows:
+        raise RuntimeError(f"no JSON in output:\n{out.stdout[-2000:]}")
+    return rows
 
 
 # --- the parts ------------------------------------------------------------------------------------
@@ -286,7 +289,9 @@ def part_zero(args: argparse.Namespace, results: dict[str, Any]) -> None:
         zero["residency"] = row
     say("zero-cost engine: LiteLLM proxy (one worker, mocked model)")
     litellm = PEER_HOME / "litellm"
-    if not (litellm / "bin" / "litellm").exists():
+    if args.residency_only:
+        pass
+    elif not (litellm / "bin" / "litellm").exists():
         say(f"LiteLLM is not installed in {litellm}: run deploy/local/peers.sh")
     else:
         env = {**os.environ, "LITELLM_VENV": str(litellm), "PEERS_HOME": str(PEER_HOME)}
@@ -417,7 +422,7 @@ def main() -> None:
     parser.add_argument("--streams", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--per-level", type=int, default=4, help="streamed requests per stream and level")
-    parser.add_argument("--residency-only", action="store_true", help="stream part: Residency alone (A/B of a setting)")
+    parser.add_argument("--residency-only", action="store_true", help="zero and stream parts: Residency alone (A/B of a setting)")
     parser.add_argument("--bare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     levels = [int(x) for x in args.streams.split(",")]
