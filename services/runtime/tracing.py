@@ -23,6 +23,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.util.types import AttributeValue
 
 _OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -60,10 +61,15 @@ def make_tracer_provider(service: str, region: str, *, console: bool = False,
     attributes: dict[str, AttributeValue] = {"cloud.region": region, "service.namespace": "residency"}
     if not os.environ.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = f"residency-{service}"
-    provider = TracerProvider(resource=Resource.create(attributes))
     names = exporter_names()
     if console and "console" not in names:
         names.append("console")
+    # Nothing would receive the spans: record none (each is then a context with IDs, still
+    # propagated in the Kafka headers and logged, without attributes, events or timing), which the
+    # profile showed costs the filter ~6 % of its CPU per message. OTEL_TRACES_SAMPLER still wins.
+    unexported = not names and not exporters and "OTEL_TRACES_SAMPLER" not in os.environ
+    provider = TracerProvider(resource=Resource.create(attributes),
+                              sampler=ParentBased(ALWAYS_OFF) if unexported else None)
     for name in names:
         if name == "otlp":
             provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
