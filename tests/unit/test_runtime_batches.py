@@ -106,7 +106,8 @@ async def test_a_poison_record_is_dead_lettered_alone_and_the_rest_handled_in_or
             raise ValueError("a bug")
         seen.append(message.request_id)
 
-    batch = records(cancellation("req_aaaa"), b'{"half": "a message"', cancellation("req_bugg"), cancellation("req_cccc"))
+    batch = records(cancellation("req_aaaa"), b'{"half": "a message"', cancellation("req_bugg"),
+                    cancellation("req_cccc"))
     await handle_batch(batch, CancelGeneration, handle, broker=broker, service="filter")
     assert seen == ["req_aaaa", "req_cccc"]
     assert [value for _, value in broker.dead_letters] == [batch[1].value, batch[2].value]
