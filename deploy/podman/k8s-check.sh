@@ -5,6 +5,8 @@
 # smoke run changes) until every service is ready, a request through the gateway, and down.
 # NetworkPolicies and PodDisruptionBudgets are validated only: podman enforces neither. The GPU
 # overlay is validated only. Output: .data/k8s-check/. Ports: the gateway on 8190.
+# RESIDENCY_REUSE_IMAGES=1 plays the images already built (deploy/podman/images.sh) instead of
+# rebuilding them: the services' image then holds the sources it was built from, not the work tree's.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -25,11 +27,17 @@ for overlay in deploy/k8s/overlays/*/; do
 done
 
 say "smoke run of eu-west with podman kube play"
-deploy/podman/images.sh
+if [[ ${RESIDENCY_REUSE_IMAGES:-0} == 1 ]]; then
+  say "reusing the images built before (RESIDENCY_REUSE_IMAGES=1)"
+else
+  deploy/podman/images.sh
+fi
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
 .venv/bin/python deploy/podman/k8s_smoke.py "$out/rendered/eu-west.yaml" "$out/smoke" \
     --image localhost/residency:local --kafka-image "localhost/residency-kafka:$kafka_version" \
-    --mongo-image localhost/residency-ferretdb:1 --gateway-port "$gateway_port"
+    --mongo-image localhost/residency-ferretdb:1 --gateway-port "$gateway_port" --containers-conf "$CONTAINERS_CONF"
+# The same settings plus the pods' /dev/shm size (k8s_smoke.py says why), for every podman call below.
+export CONTAINERS_CONF="$out/smoke/containers.conf"
 
 # The smoke run's containers (kube play names them <pod>-<container>; pods <deployment>-pod-<n>).
 containers() { podman ps -a --format '{{.Names}}' | grep -E '^((kafka|control-store|retention-store|residency-[a-z]+)-pod|residency-topics-)' || true; }
@@ -40,6 +48,8 @@ down() {
     podman logs "$name" > "$out/logs/$name.log" 2>&1 || true
   done
   for file in services topics infra; do podman kube down "$out/smoke/$file.yaml" >/dev/null 2>&1 || true; done
+  # kube down removes the pods' emptyDir volumes, not the volumes it made of ConfigMaps.
+  while read -r volume; do podman volume rm -f "$volume" >/dev/null 2>&1 || true; done < "$out/smoke/volumes"
   podman network rm -f "$network" >/dev/null 2>&1 || true
 }
 down 2>/dev/null  # an interrupted run's pods
