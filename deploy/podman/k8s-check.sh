@@ -4,7 +4,8 @@
 # `podman kube play` (Kafka and the stores as in compose; see deploy/podman/k8s_smoke.py for what the
 # smoke run changes) until every service is ready, a request through the gateway, and down.
 # NetworkPolicies and PodDisruptionBudgets are validated only: podman enforces neither. The GPU
-# overlay is validated only. Output: .data/k8s-check/. Ports: the gateway on 8190.
+# overlay is validated only. Output: .data/k8s-check/. Ports: the gateway on 8190, its admin API on
+# 127.0.0.1:8191.
 # RESIDENCY_REUSE_IMAGES=1 plays the images already built (deploy/podman/images.sh) instead of
 # rebuilding them: the services' image then holds the sources it was built from, not the work tree's.
 set -euo pipefail
@@ -98,7 +99,8 @@ podman ps --format '{{.Names}}\t{{.Status}}' | grep -E '^(kafka|control-store|re
     | tee "$out/ps.txt" >&2
 
 say "a request through the gateway (admin API, then the echo and the SmolLM2 deployments)"
-RESIDENCY_SMOKE_GATEWAY="http://127.0.0.1:$gateway_port" RESIDENCY_ADMIN_KEY="$(cat "$out/smoke/admin-key")" \
+RESIDENCY_SMOKE_GATEWAY="http://127.0.0.1:$gateway_port" RESIDENCY_SMOKE_ADMIN="http://127.0.0.1:$((gateway_port + 1))" \
+    RESIDENCY_ADMIN_KEY="$(cat "$out/smoke/admin-key")" \
     .venv/bin/python - <<'PY' 2>&1 | tee "$out/request.txt"
 import os
 
@@ -106,7 +108,7 @@ import httpx
 from openai import OpenAI
 
 gateway = os.environ["RESIDENCY_SMOKE_GATEWAY"]
-admin = httpx.Client(base_url=gateway, headers={"authorization": f"Bearer {os.environ['RESIDENCY_ADMIN_KEY']}"})
+admin = httpx.Client(base_url=os.environ["RESIDENCY_SMOKE_ADMIN"], headers={"authorization": f"Bearer {os.environ['RESIDENCY_ADMIN_KEY']}"})
 created = admin.post("/admin/resources", json={"resource_id": "smoke", "region": "eu-west", "deployments": [
     {"name": "echo", "model": "echo"}, {"name": "chat", "model": "smollm2-135m-instruct"}]})
 assert created.status_code == 201, created.text

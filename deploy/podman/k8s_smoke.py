@@ -11,9 +11,10 @@ services.yaml (the overlay's Deployments). What changes, and why (nothing else d
   Secrets (made by cert-manager or the operator in a cluster) by a PKI made for this run.
 - Addresses: podman resolves pods by name (<deployment>-pod-<n>), not Services, so the region's
   Kafka bootstrap and store URIs point at the infra pods; topics get replication factor 1 (one broker).
-- Images: the locally built ones. The gateway's container port gets a host port for the smoke request,
-  so it runs one replica (one host port); the others' container ports are dropped (podman would
-  publish each on the host, and replicas collide).
+- Images: the locally built ones. The gateway's public port gets a host port for the smoke request
+  (--gateway-port) and its admin port the next one, on 127.0.0.1, so it runs one replica (one host
+  port); every other container port is dropped (podman would publish each on the host, and replicas
+  collide).
 - The inference Deployment also serves the zero-cost echo model, for a request that needs no engine.
 - Each Deployment becomes its replicas as Pods, named as podman names a Deployment's pods
   (<deployment>-pod-<n>), and each pod's emptyDir volumes are renamed <pod>-<volume> (the topics
@@ -211,10 +212,11 @@ def main() -> None:
         for container in pod_spec["containers"]:
             if container["image"].split("/")[-1].startswith("residency"):
                 container["image"] = args.image
+            # podman publishes every containerPort on the host; two replicas would collide
+            ports = {p.get("name"): p for p in container.pop("ports", [])}
             if container["name"] == "gateway":
-                container["ports"] = [{**p, "hostPort": args.gateway_port} for p in container.get("ports", [])]
-            else:  # podman publishes a containerPort on the host; two replicas would collide
-                container.pop("ports", None)
+                container["ports"] = [{**ports["http"], "hostPort": args.gateway_port},
+                                      {**ports["admin"], "hostPort": args.gateway_port + 1, "hostIP": "127.0.0.1"}]
             if container["name"] == "inference":
                 container["env"].append({"name": "RESIDENCY_INFERENCE_ECHO_MODELS", "value": '["echo"]'})
         name = obj["metadata"]["name"]
