@@ -8,6 +8,9 @@
 # 127.0.0.1:8191.
 # RESIDENCY_REUSE_IMAGES=1 plays the images already built (deploy/podman/images.sh) instead of
 # rebuilding them: the services' image then holds the sources it was built from, not the work tree's.
+# After the request, /metrics is fetched in every pod where its prometheus.io annotations point, as
+# Prometheus would; RESIDENCY_K8S_CHECK_METRICS=0 skips that (and says so), for an image built before
+# the services served /metrics.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -118,4 +121,20 @@ for deployment in ("echo", "chat"):
                                             messages=[{"role": "user", "content": "What is the capital of France?"}])
     print(f"{deployment}: {answer.choices[0].message.content!r} ({answer.usage.total_tokens} tokens)")
 PY
+
+if [[ ${RESIDENCY_K8S_CHECK_METRICS:-1} == 0 ]]; then
+  say "/metrics NOT fetched (RESIDENCY_K8S_CHECK_METRICS=0); the annotations were validated only"
+else
+  say "/metrics where each pod's prometheus.io annotations point"
+  while read -r container port path; do
+    podman exec "$container" python -c '
+import sys, urllib.request
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=10).read().decode()
+families = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE residency_")]
+assert families, "no residency_* metrics"
+print(f"{sys.argv[3]}: {len(families)} residency_* metric families on :{sys.argv[1]}{sys.argv[2]}")
+' "$port" "$path" "${container%-*}" </dev/null 2>&1 | tee -a "$out/metrics.txt" >&2 \
+      || { say "$container: no /metrics on $port$path"; exit 1; }
+  done < "$out/smoke/metrics"
+fi
 say "passed"

@@ -30,7 +30,8 @@ services.yaml (the overlay's Deployments). What changes, and why (nothing else d
   that size as its limit (a tmpfs takes memory only as it is written).
 NetworkPolicies and PodDisruptionBudgets are dropped: podman enforces neither.
 Also written: `volumes`, the ConfigMap volumes the play creates and `podman kube down` leaves behind,
-for the check to remove.
+for the check to remove; `metrics`, one line per pod whose prometheus.io annotations ask for a
+scrape: a container of it, the port and the path, for the check to fetch as Prometheus would.
 """
 
 from __future__ import annotations
@@ -164,6 +165,19 @@ def with_shm_size(conf: str, size: int) -> str:
     return "\n".join(["[containers]", setting, *lines]) + "\n"
 
 
+def scrape_targets(pods: list[dict[str, Any]]) -> list[str]:
+    """'<container> <port> <path>' for each pod annotated prometheus.io/scrape: "true" (podman names a
+    pod's containers <pod>-<container>; they share the pod's network, so any of them reaches the port)."""
+    targets = []
+    for pod in pods:
+        annotations = pod["metadata"].get("annotations", {})
+        if annotations.get("prometheus.io/scrape") == "true":
+            container = f"{pod['metadata']['name']}-{pod['spec']['containers'][0]['name']}"
+            path = annotations.get("prometheus.io/path", "/metrics")
+            targets.append(f"{container} {annotations['prometheus.io/port']} {path}")
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rendered", type=Path)
@@ -232,6 +246,7 @@ def main() -> None:
     leftovers = sorted({v["configMap"]["name"] for pod in [*topics, *services]
                         for v in pod["spec"].get("volumes", []) if "configMap" in v})
     (args.out / "volumes").write_text("".join(f"{name}\n" for name in leftovers))
+    (args.out / "metrics").write_text("".join(f"{line}\n" for line in scrape_targets(services)))
 
     def write(name: str, docs: list[dict[str, Any]]) -> None:
         (args.out / name).write_text(yaml.safe_dump_all(docs, sort_keys=False))

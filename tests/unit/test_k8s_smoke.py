@@ -71,3 +71,12 @@ def test_memory_quantities():
     quantity_bytes = smoke().quantity_bytes
     assert [quantity_bytes(q) for q in ("1Gi", "512Mi", "16Gi", "1G", "64M", "1000")] == [
         2**30, 512 * 2**20, 16 * 2**30, 10**9, 64 * 10**6, 1000]
+
+
+def test_the_check_fetches_metrics_in_each_annotated_pod_where_the_annotations_point():
+    k8s_smoke = smoke()
+    pods = [k8s_smoke.as_pod(f"residency-filter-pod-{n}", deployment("filter")["spec"]["template"]) for n in (0, 1)]
+    topics = yaml.safe_load((BASE / "topics-job.yaml").read_text())
+    pods.append(k8s_smoke.as_pod("residency-topics", topics["spec"]["template"]))  # not annotated
+    assert k8s_smoke.scrape_targets(pods) == ["residency-filter-pod-0-filter 9464 /metrics",
+                                              "residency-filter-pod-1-filter 9464 /metrics"]
