@@ -28,6 +28,11 @@ services.yaml (the overlay's Deployments). What changes, and why (nothing else d
   ("Permission denied: '/psm_...'"), and podman's own /dev/shm is 64 MB, too small for vLLM (160 MiB
   and more). Podman 4.3's kube play has no per-pod setting for it, so every pod of the smoke run gets
   that size as its limit (a tmpfs takes memory only as it is written).
+- A startupProbe becomes its liveness probe's initialDelaySeconds (periodSeconds x failureThreshold,
+  the time it allows): podman 4.3 ignores startup probes and restarts a container whose liveness
+  health check fails (on-failure action `restart`), so inference, which takes minutes to load its
+  engines, was restarted over and over. Kubernetes holds the liveness probe until the startup probe
+  passes; podman's start period keeps failures from counting for that whole allowance.
 NetworkPolicies and PodDisruptionBudgets are dropped: podman enforces neither.
 Also written: `volumes`, the ConfigMap volumes the play creates and `podman kube down` leaves behind,
 for the check to remove; `metrics`, one line per pod whose prometheus.io annotations ask for a
@@ -165,6 +170,15 @@ def with_shm_size(conf: str, size: int) -> str:
     return "\n".join(["[containers]", setting, *lines]) + "\n"
 
 
+def startup_as_initial_delay(container: dict[str, Any]) -> None:
+    """The startupProbe's allowance as the livenessProbe's initialDelaySeconds (podman's start period)."""
+    startup = container.pop("startupProbe", None)
+    if startup and "livenessProbe" in container:
+        allowance = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+        container["livenessProbe"]["initialDelaySeconds"] = max(
+            container["livenessProbe"].get("initialDelaySeconds", 0), startup.get("initialDelaySeconds", 0) + allowance)
+
+
 def scrape_targets(pods: list[dict[str, Any]]) -> list[str]:
     """'<container> <port> <path>' for each pod annotated prometheus.io/scrape: "true" (podman names a
     pod's containers <pod>-<container>; they share the pod's network, so any of them reaches the port)."""
@@ -231,6 +245,7 @@ def main() -> None:
             if container["name"] == "gateway":
                 container["ports"] = [{**ports["http"], "hostPort": args.gateway_port},
                                       {**ports["admin"], "hostPort": args.gateway_port + 1, "hostIP": "127.0.0.1"}]
+            startup_as_initial_delay(container)
             if container["name"] == "inference":
                 container["env"].append({"name": "RESIDENCY_INFERENCE_ECHO_MODELS", "value": '["echo"]'})
         name = obj["metadata"]["name"]

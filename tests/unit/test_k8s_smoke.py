@@ -80,3 +80,16 @@ def test_the_check_fetches_metrics_in_each_annotated_pod_where_the_annotations_p
     pods.append(k8s_smoke.as_pod("residency-topics", topics["spec"]["template"]))  # not annotated
     assert k8s_smoke.scrape_targets(pods) == ["residency-filter-pod-0-filter 9464 /metrics",
                                               "residency-filter-pod-1-filter 9464 /metrics"]
+
+
+def test_the_startup_probes_allowance_holds_the_liveness_probe_as_podmans_start_period():
+    startup_as_initial_delay = smoke().startup_as_initial_delay
+    [inference] = deployment("inference")["spec"]["template"]["spec"]["containers"]
+    startup = inference["startupProbe"]
+    startup_as_initial_delay(inference)
+    assert "startupProbe" not in inference
+    assert inference["livenessProbe"]["initialDelaySeconds"] == startup["periodSeconds"] * startup["failureThreshold"]
+    [gateway] = deployment("gateway")["spec"]["template"]["spec"]["containers"]
+    liveness = dict(gateway["livenessProbe"])
+    startup_as_initial_delay(gateway)  # no startup probe: liveness as shipped
+    assert gateway["livenessProbe"] == liveness
