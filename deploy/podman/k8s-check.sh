@@ -91,7 +91,9 @@ podman kube play --network "$network" "$out/smoke/services.yaml" > "$out/play-se
 # The bus services' liveness probe passes only once the ready file exists and is fresh. The gateway's
 # httpGet probe becomes a `curl` health check in podman, and the image has no curl (a kubelet needs
 # none): the gateway is checked through its host port instead.
-wait_healthy 420 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod'
+# Inference's startupProbe allows 600 s (120 x 5 s) for its two engines; on a machine shared with other
+# work they have taken 7.5 minutes.
+wait_healthy 660 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod'
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null 2>&1 && break
   sleep 2
