@@ -48,8 +48,11 @@ def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, ca
 
         trainer = PeftTrainer(settings.base_models, scratch_dir=settings.scratch_dir, threads=settings.torch_threads,
                               max_tokens=settings.max_train_tokens)
-    vault = TuningVault(sealed, settings.files_provider(), settings.files_key_id, clock)
-    adapters = TuningVault(sealed, settings.adapters_provider(), settings.adapters_key_id, clock)
+    customer, customer_keys = settings.customer_provider(), settings.customer_keys
+    vault = TuningVault(sealed, settings.files_provider(), settings.files_key_id, clock, customer=customer,
+                        customer_keys=customer_keys)
+    adapters = TuningVault(sealed, settings.adapters_provider(), settings.adapters_key_id, clock, customer=customer,
+                           customer_keys=customer_keys)
     files = FilePorts(catalog=catalog, vault=vault, replies=ReplyPublisher(broker, settings.region), clock=clock,
                       region=settings.region,
                       limits=Limits(min_examples=settings.min_examples, max_examples=settings.max_examples,
