@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -15,6 +15,7 @@ from services.runtime.replies import ReplyPublisher
 from services.runtime.tracing import make_tracer_provider
 from services.tuning.handlers import FilePorts
 from services.tuning.jobs import JobPorts
+from services.tuning.orphans import OrphanPorts
 from services.tuning.ports import Trainer
 from services.tuning.settings import TuningSettings
 from services.tuning.validation import Limits
@@ -29,6 +30,7 @@ class Tuning:
     broker: KafkaBroker
     files: FilePorts
     jobs: JobPorts
+    orphans: OrphanPorts
     stores: list[object]  # adapters with create_indexes(), run before consuming
 
 
@@ -60,4 +62,6 @@ def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, ca
     jobs = JobPorts(catalog=catalog, vault=vault, adapters=adapters, trainer=trainer, clock=clock,
                     worker_id=settings.worker_id,
                     stale_after_s=settings.stale_after_s, base_models=settings.base_models, region=settings.region)
-    return Tuning(broker=broker, files=files, jobs=jobs, stores=[catalog, sealed])
+    orphans = OrphanPorts(catalog=catalog, sealed=sealed, vault=vault, clock=clock,
+                          orphan_after=timedelta(seconds=settings.orphan_after_s))
+    return Tuning(broker=broker, files=files, jobs=jobs, orphans=orphans, stores=[catalog, sealed])
