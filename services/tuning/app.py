@@ -57,10 +57,12 @@ def create_app(settings: TuningSettings, **overrides: Any) -> FastStream:
     async def start_sweep() -> None:
         sweeps.append(asyncio.create_task(sweep_periodically(tuning.orphans, settings.orphan_sweep_interval_s)))
 
-    async def stop_sweep() -> None:
+    async def stop_sweep_and_close() -> None:
         for task in sweeps:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for close in tuning.closers:
+            await close()
 
-    return wiring.app(on_startup=[create_indexes], after_startup=[start_sweep], after_shutdown=[stop_sweep])
+    return wiring.app(on_startup=[create_indexes], after_startup=[start_sweep], after_shutdown=[stop_sweep_and_close])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +32,7 @@ class Tuning:
     jobs: JobPorts
     orphans: OrphanPorts
     stores: list[object]  # adapters with create_indexes(), run before consuming
+    closers: list[Callable[[], Awaitable[None]]]  # the clients bootstrap opened, closed after shutdown
 
 
 def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, catalog: TuningCatalog | None = None,
@@ -40,9 +41,11 @@ def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, ca
     broker = broker or make_broker(
         settings.kafka_bootstrap, service="tuning",
         tracer_provider=make_tracer_provider("tuning", settings.region, console=settings.otel_console))
+    closers: list[Callable[[], Awaitable[None]]] = []
     if catalog is None or sealed is None:
         client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), tz_aware=True,
                                                     serverSelectionTimeoutMS=settings.store_timeout_ms)
+        closers.append(client.close)
         catalog = catalog or MongoTuningCatalog(client[settings.database])
         sealed = sealed or MongoSealedObjects(client[settings.database])
     if trainer is None:
@@ -64,4 +67,5 @@ def bootstrap(settings: TuningSettings, *, broker: KafkaBroker | None = None, ca
                     stale_after_s=settings.stale_after_s, base_models=settings.base_models, region=settings.region)
     orphans = OrphanPorts(catalog=catalog, sealed=sealed, vault=vault, clock=clock,
                           orphan_after=timedelta(seconds=settings.orphan_after_s))
-    return Tuning(broker=broker, files=files, jobs=jobs, orphans=orphans, stores=[catalog, sealed])
+    return Tuning(broker=broker, files=files, jobs=jobs, orphans=orphans, stores=[catalog, sealed],
+                  closers=closers)
