@@ -3,7 +3,7 @@
 1. Every query, update and delete the store adapters (services/tuning_catalog/mongo.py and
    mongo_vault.py) send filters on ``resource_id`` *on every path*: a dict literal with that key,
    or a name every assignment of which is such a literal. A run-time recording
-   (tests/unit/test_tuning_query_scoping.py, where present) sees one path per method; a filter
+   (tests/unit/test_tuning_query_scoping.py) sees one path per method; a filter
    that drops the resource on some branch only is caught here. The orphan sweep's listing, which
    reads IDs only, is the one named exception.
 2. Every method of the two ports (services/tuning_catalog/ports.py) takes the resource first
@@ -11,7 +11,7 @@
    data it wants.
 
 Which modules may touch the collections or import the adapters is
-tests/unit/test_tuning_architecture.py's (where present). The last tests run each rule on a
+tests/unit/test_tuning_architecture.py's. The last tests run each rule on a
 deliberately broken source and show that it is caught.
 """
 
