@@ -122,8 +122,10 @@ async def load_plan(message: TrainFineTuningJob, ports: JobPorts) -> TrainingPla
     parsed = []
     for file_id in files:
         record = await ports.catalog.get_file(resource, file_id)
-        if record is None or record.status != "processed":
-            raise ContentGone(f"the file {file_id} is not a processed file of this resource")
+        # The gateway names only fine-tune files in a job; a results file (fine-tune-results) is
+        # refused here too, whoever published the job.
+        if record is None or record.status != "processed" or record.purpose != "fine-tune":
+            raise ContentGone(f"the file {file_id} is not a processed training file of this resource")
         parsed.append(parse_examples(await ports.vault.read_all(resource, file_id)))
     if message.model not in ports.base_models:
         raise TrainingFailed(f"the model {message.model!r} cannot be fine-tuned here")

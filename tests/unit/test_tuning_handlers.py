@@ -232,6 +232,18 @@ async def test_a_job_cancelled_while_training_stops_at_its_next_step() -> None:
     assert not world.catalog.models
 
 
+async def test_a_results_file_is_no_training_file() -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    record = world.catalog.files[("contoso", FILE)]
+    assert record.status == "processed"
+    world.catalog.files[("contoso", FILE)] = record.model_copy(update={"purpose": "fine-tune-results"})
+    await run_job(await world.queue_job(), world.jobs)
+    job = await world.catalog.get_job("contoso", JOB)
+    assert job is not None and job.status == "failed" and job.error is not None
+    assert job.error.code == "invalid_training_file" and world.trainer.plans == []
+
+
 async def test_a_job_fails_cleanly_on_a_missing_file_or_a_broken_trainer() -> None:
     world = World()
     message = await world.queue_job()  # its training file was never uploaded
