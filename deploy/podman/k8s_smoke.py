@@ -219,6 +219,8 @@ def main() -> None:
             cm["data"].update(ADMIN_KEY=secrets.token_urlsafe(24),
                               PLATFORM_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
                               CONNECTIONS_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                              FILES_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                              ADAPTERS_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
                               CONTROL_MONGO_URI=f"mongodb://{CONTROL_STORE}:27017/",
                               RETENTION_MONGO_URI=f"mongodb://{RETENTION_STORE}:27017/")
             (args.out / "admin-key").write_text(cm["data"]["ADMIN_KEY"])

@@ -65,7 +65,7 @@ def make_tracer_provider(service: str, region: str, *, console: bool = False,
     if console and "console" not in names:
         names.append("console")
     # OTEL_TRACES_SAMPLER, when set, decides; otherwise spans are recorded once something receives them.
-    sampler = None if "OTEL_TRACES_SAMPLER" in os.environ else RecordWhenExported()
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else RecordWhenExported()
     provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
     for name in names:
         if name == "otlp":

@@ -45,7 +45,8 @@ def test_prometheus_scrapes_each_service_that_serves_metrics_on_its_port():
         for key, value in (service.get("environment") or {}).items():
             if key.endswith("_METRICS_PORT"):
                 serving[name] = f"{name}:{value}"
-    assert set(serving) == {"filter", "inference", "retrieval", "retention", "gateway-1", "gateway-2"}
+    assert set(serving) == {"filter", "inference", "retrieval", "retention", "tuning", "gateway-1",
+                             "gateway-2"}
     config = yaml.safe_load((ROOT / "deploy/compose/prometheus.yml").read_text())
     scraped = {target for job in config["scrape_configs"] for static in job["static_configs"]
                for target in static["targets"]}
@@ -82,7 +83,7 @@ def test_kubernetes_pods_announce_the_metrics_port_they_serve_and_only_prometheu
         assert int(annotations["prometheus.io/port"]) == int(env[f"{prefix}METRICS_PORT"]) == ports["metrics"], app
         announced[app] = ports["metrics"]
     assert set(announced) == {"residency-gateway", "residency-filter", "residency-inference",
-                              "residency-retrieval", "residency-retention"}
+                              "residency-retrieval", "residency-retention", "residency-tuning"}
     [policy] = [d for d in docs
                 if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "residency-metrics-ingress"]
     [selector] = policy["spec"]["podSelector"]["matchExpressions"]
