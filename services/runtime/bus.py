@@ -7,13 +7,17 @@ awaited until the broker acknowledged it) finished.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from itertools import chain
 from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity
 from opentelemetry.sdk.trace import TracerProvider
@@ -54,6 +58,29 @@ def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider
     )
     broker.add_middleware(dead_letter_middleware(broker, service=service))
     return broker
+
+
+async def _next_batch(self: BatchSubscriber, consumer: Any) -> tuple[Any, ...]:
+    """FastStream's batch poll, without its extra sleep after an empty poll.
+
+    FastStream (0.7) sleeps ``batch_timeout_ms`` after every poll that found nothing, on top of the
+    poll's own wait of that long: a message arriving during the sleep waits for it (up to 20 ms a
+    hop for the filter's batches, measured as +30 ms on a one-client p50 through the bus). Here an
+    empty poll that waited its time out returns at once (the loop polls again, and the poll itself
+    returns as soon as records arrive); only one that came back early (no partitions assigned, say)
+    sleeps out the rest, so an idle consumer never spins.
+    """
+    began = time.monotonic()
+    messages = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+    if not messages:
+        left = self.batch_timeout_ms / 1000 - (time.monotonic() - began)
+        if left > 0:
+            await asyncio.sleep(left)
+        return ()
+    return tuple(chain(*messages.values()))
+
+
+BatchSubscriber.get_msg = _next_batch  # type: ignore[method-assign]
 
 
 class RequestIdMiddleware(BaseMiddleware):

@@ -150,3 +150,33 @@ async def test_a_missing_acknowledgement_is_an_outage_of_the_whole_batch():
         await batch
     assert is_retryable(raised.value)
     assert told == ["req_aaaa", "req_bbbb"]
+
+
+class PollingConsumer:
+    """aiokafka's getmany as the batch poll sees it: waits its time out when nothing comes, or not
+    at all (``early``: no partitions assigned)."""
+
+    def __init__(self, batches: list[dict[str, list[str]]], *, early: bool = False) -> None:
+        self.batches, self.early = batches, early
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
+        if self.batches:
+            return self.batches.pop(0)
+        if not self.early:
+            await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+
+async def test_an_empty_poll_that_waited_its_time_out_does_not_sleep_again():
+    from faststream.kafka.subscriber.usecase import BatchSubscriber
+
+    subscriber = type("Poll", (), {"batch_timeout_ms": 50, "max_records": 10})()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await BatchSubscriber.get_msg(subscriber, PollingConsumer([])) == ()  # type: ignore[arg-type]
+    assert loop.time() - began < 0.09  # the poll's 50 ms, not 50 more asleep
+    records = PollingConsumer([{"p0": ["a", "b"], "p1": ["c"]}])
+    assert await BatchSubscriber.get_msg(subscriber, records) == ("a", "b", "c")  # type: ignore[arg-type]
+    began = loop.time()
+    assert await BatchSubscriber.get_msg(subscriber, PollingConsumer([], early=True)) == ()  # type: ignore[arg-type]
+    assert loop.time() - began >= 0.045  # an early empty answer sleeps out the rest: no spinning
