@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from contracts.common import FilterResults
+from contracts.common import FilterResults, GeneratedToolCall
 from contracts.gateway_replies import ReplyChoice
 from contracts.generation_events import GeneratedChoice
 from services.filter.policy import EffectivePolicy
@@ -153,7 +153,8 @@ async def with_tool_calls(outcome: ChoiceOutcome, choice: GeneratedChoice, scree
     last = outcome.annotations[-1] if outcome.annotations else outcome.text
     if last is None or last.finish_reason is None:
         return outcome  # calls come only on a choice's last event; there is none to join
-    calls, results = [], [last.content_filter_results]
+    calls: list[GeneratedToolCall] = []
+    results = [last.content_filter_results]
     for call in choice.tool_calls:
         verdict = await screen(call.arguments)
         results.append(verdict.results)
