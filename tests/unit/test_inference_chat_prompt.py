@@ -71,3 +71,35 @@ def test_the_hermes_tool_template_shows_the_tools_and_renders_calls_and_results_
                                        add_generation_prompt=True)
     assert plain == ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
                      "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+
+
+class RecordingTokenizer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list, dict]] = []
+
+    def apply_chat_template(self, messages, **options):
+        self.calls.append((messages, options))
+        return [1, 2, 3]
+
+
+def test_auto_renders_the_tools_with_the_models_tool_template_and_required_calls_as_text(tmp_path):
+    from services.inference.adapters.vllm_chat import VllmChatEngine
+    from services.inference.settings import EngineOptions
+
+    engine = VllmChatEngine(MODEL, "unused", EngineOptions(), adapter_dir=tmp_path, work_dir=tmp_path,
+                            tool_template="{{ tools }}")
+    engine._tokenizer = tokenizer = RecordingTokenizer()
+    history = [ChatMessage(role="user", content="Oslo?"),
+               ChatMessage(role="assistant", content="", tool_calls=[
+                   ToolCall(id="call_1", name="get_weather", arguments='{"city":"Oslo"}')]),
+               ChatMessage(role="tool", content="sunny", tool_call_id="call_1")]
+    for choice in ("auto", "required"):
+        engine.prompt_token_ids(GenerateCompletion(**envelope(), model=MODEL, messages=history,
+                                                   sampling=SamplingParams(), tools=[WEATHER], tool_choice=choice))
+    (auto_messages, auto_options), (required_messages, required_options) = tokenizer.calls
+    assert auto_options["chat_template"] == "{{ tools }}"
+    assert auto_options["tools"][0]["function"]["parameters"] == json.loads(WEATHER.parameters)
+    assert auto_messages[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    assert auto_messages[2] == {"role": "tool", "content": "sunny", "tool_call_id": "call_1"}
+    assert "tools" not in required_options and "chat_template" not in required_options
+    assert required_messages[0]["role"] == "system" and "get_weather" in required_messages[0]["content"]
