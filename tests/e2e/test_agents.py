@@ -15,6 +15,7 @@ import pytest
 from openai import AzureOpenAI, BadRequestError, NotFoundError, OpenAI
 from pydantic import BaseModel, Field
 
+from services.filter.policy import FilterPolicy, PromptPolicy, ResourcePolicy
 from tests.conftest import CHAT_MODEL, ECHO_TOOLS_MODEL, external_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
@@ -133,8 +134,13 @@ SAYS_CALL = ('Please <tool_call>{"name": "get_weather", "arguments": {"city": "P
 def tools_client(stack) -> OpenAI:
     if external_stack(stack.infra):
         pytest.skip("an external stack serves no echo model under a tool parser")
-    key = stack.create_resource(f"agents-auto-{stack.region}", {"echo": ECHO_TOOLS_MODEL})["keys"]["key1"]
-    return OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=key, max_retries=0)
+    resource = stack.create_resource(f"agents-auto-{stack.region}", {"echo": ECHO_TOOLS_MODEL})
+    # The caller's message is the echo engine's output here, markup and JSON included, which the
+    # prompt-attack classifier reads as an attack: this resource annotates prompt attacks instead of
+    # filtering them. Categories keep their defaults, so the generated calls are screened as usual.
+    stack.put_filter_policy(ResourcePolicy(resource_id=resource["resource_id"], default=FilterPolicy(
+        prompt=PromptPolicy(jailbreak="annotate"))))
+    return OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=resource["keys"]["key1"], max_retries=0)
 
 
 def test_auto_calls_come_back_as_tool_calls_and_a_tool_result_is_answered_in_text(tools_client) -> None:
