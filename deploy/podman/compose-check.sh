@@ -26,7 +26,9 @@ export RESIDENCY_ECHO_MODELS='["echo"]'
 RESIDENCY_ADMIN_KEY="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 RESIDENCY_PLATFORM_KEY="$(head -c 32 /dev/urandom | base64)"
 RESIDENCY_CONNECTIONS_KEY="$(head -c 32 /dev/urandom | base64)"
-export RESIDENCY_ADMIN_KEY RESIDENCY_PLATFORM_KEY RESIDENCY_CONNECTIONS_KEY
+RESIDENCY_FILES_KEY="$(head -c 32 /dev/urandom | base64)"
+RESIDENCY_ADAPTERS_KEY="$(head -c 32 /dev/urandom | base64)"
+export RESIDENCY_ADMIN_KEY RESIDENCY_PLATFORM_KEY RESIDENCY_CONNECTIONS_KEY RESIDENCY_FILES_KEY RESIDENCY_ADAPTERS_KEY
 compose=("$ops_venv/bin/podman-compose" --profile demo -p residency-check -f docker-compose.yml)
 
 down() {
@@ -67,7 +69,7 @@ up_started=$SECONDS
 # podman 4.3 (it says so and starts the dependants anyway). --no-deps because podman 4.3 cannot start
 # a container whose --requires chain is longer than one link ("depends on container ... not found
 # in input list"), which is what podman-compose sets up for filter -> topics -> kafka.
-services=(filter inference retrieval retention gateway-1 gateway-2)
+services=(filter inference retrieval retention tuning gateway-1 gateway-2)
 say "up: kafka, mongodb, customer-mongodb"
 "${compose[@]}" up -d --no-build --no-deps kafka mongodb customer-mongodb > "$out/up.log" 2>&1
 wait_healthy 120 kafka mongodb customer-mongodb

@@ -4,7 +4,13 @@
 # `podman kube play` (Kafka and the stores as in compose; see deploy/podman/k8s_smoke.py for what the
 # smoke run changes) until every service is ready, a request through the gateway, and down.
 # NetworkPolicies and PodDisruptionBudgets are validated only: podman enforces neither. The GPU
-# overlay is validated only. Output: .data/k8s-check/. Ports: the gateway on 8190.
+# overlay is validated only. Output: .data/k8s-check/. Ports: the gateway on 8190, its admin API on
+# 127.0.0.1:8191.
+# RESIDENCY_REUSE_IMAGES=1 plays the images already built (deploy/podman/images.sh) instead of
+# rebuilding them: the services' image then holds the sources it was built from, not the work tree's.
+# After the request, /metrics is fetched in every pod where its prometheus.io annotations point, as
+# Prometheus would; RESIDENCY_K8S_CHECK_METRICS=0 skips that (and says so), for an image built before
+# the services served /metrics.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -25,11 +31,17 @@ for overlay in deploy/k8s/overlays/*/; do
 done
 
 say "smoke run of eu-west with podman kube play"
-deploy/podman/images.sh
+if [[ ${RESIDENCY_REUSE_IMAGES:-0} == 1 ]]; then
+  say "reusing the images built before (RESIDENCY_REUSE_IMAGES=1)"
+else
+  deploy/podman/images.sh
+fi
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/local/kafka/pom.xml)
 .venv/bin/python deploy/podman/k8s_smoke.py "$out/rendered/eu-west.yaml" "$out/smoke" \
     --image localhost/residency:local --kafka-image "localhost/residency-kafka:$kafka_version" \
-    --mongo-image localhost/residency-ferretdb:1 --gateway-port "$gateway_port"
+    --mongo-image localhost/residency-ferretdb:1 --gateway-port "$gateway_port" --containers-conf "$CONTAINERS_CONF"
+# The same settings plus the pods' /dev/shm size (k8s_smoke.py says why), for every podman call below.
+export CONTAINERS_CONF="$out/smoke/containers.conf"
 
 # The smoke run's containers (kube play names them <pod>-<container>; pods <deployment>-pod-<n>).
 containers() { podman ps -a --format '{{.Names}}' | grep -E '^((kafka|control-store|retention-store|residency-[a-z]+)-pod|residency-topics-)' || true; }
@@ -40,6 +52,8 @@ down() {
     podman logs "$name" > "$out/logs/$name.log" 2>&1 || true
   done
   for file in services topics infra; do podman kube down "$out/smoke/$file.yaml" >/dev/null 2>&1 || true; done
+  # kube down removes the pods' emptyDir volumes, not the volumes it made of ConfigMaps.
+  while read -r volume; do podman volume rm -f "$volume" >/dev/null 2>&1 || true; done < "$out/smoke/volumes"
   podman network rm -f "$network" >/dev/null 2>&1 || true
 }
 down 2>/dev/null  # an interrupted run's pods
@@ -77,7 +91,9 @@ podman kube play --network "$network" "$out/smoke/services.yaml" > "$out/play-se
 # The bus services' liveness probe passes only once the ready file exists and is fresh. The gateway's
 # httpGet probe becomes a `curl` health check in podman, and the image has no curl (a kubelet needs
 # none): the gateway is checked through its host port instead.
-wait_healthy 420 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod'
+# Inference's startupProbe allows 600 s (120 x 5 s) for its two engines; on a machine shared with other
+# work they have taken 7.5 minutes.
+wait_healthy 660 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod'
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null 2>&1 && break
   sleep 2
@@ -88,17 +104,25 @@ podman ps --format '{{.Names}}\t{{.Status}}' | grep -E '^(kafka|control-store|re
     | tee "$out/ps.txt" >&2
 
 say "a request through the gateway (admin API, then the echo and the SmolLM2 deployments)"
-RESIDENCY_SMOKE_GATEWAY="http://127.0.0.1:$gateway_port" RESIDENCY_ADMIN_KEY="$(cat "$out/smoke/admin-key")" \
+RESIDENCY_SMOKE_GATEWAY="http://127.0.0.1:$gateway_port" RESIDENCY_SMOKE_ADMIN="http://127.0.0.1:$((gateway_port + 1))" \
+    RESIDENCY_ADMIN_KEY="$(cat "$out/smoke/admin-key")" \
     .venv/bin/python - <<'PY' 2>&1 | tee "$out/request.txt"
 import os
 
 import httpx
 from openai import OpenAI
 
-gateway = os.environ["RESIDENCY_SMOKE_GATEWAY"]
-admin = httpx.Client(base_url=gateway, headers={"authorization": f"Bearer {os.environ['RESIDENCY_ADMIN_KEY']}"})
-created = admin.post("/admin/resources", json={"resource_id": "smoke", "region": "eu-west", "deployments": [
-    {"name": "echo", "model": "echo"}, {"name": "chat", "model": "smollm2-135m-instruct"}]})
+gateway, admin_url = os.environ["RESIDENCY_SMOKE_GATEWAY"], os.environ["RESIDENCY_SMOKE_ADMIN"]
+auth = {"authorization": f"Bearer {os.environ['RESIDENCY_ADMIN_KEY']}"}
+resource = {"resource_id": "smoke", "region": "eu-west", "deployments": [
+    {"name": "echo", "model": "echo"}, {"name": "chat", "model": "smollm2-135m-instruct"}]}
+try:
+    created = httpx.post(f"{admin_url}/admin/resources", json=resource, headers=auth)
+except httpx.ConnectError:
+    # An image built before the admin API got its own listener serves /admin on the public port; a
+    # current gateway answers 404 there, so this cannot hide a broken admin listener.
+    print(f"admin listener {admin_url} refused; this image serves /admin on the public port: {gateway}")
+    created = httpx.post(f"{gateway}/admin/resources", json=resource, headers=auth)
 assert created.status_code == 201, created.text
 client = OpenAI(base_url=f"{gateway}/v1", api_key=created.json()["keys"]["key1"])
 for deployment in ("echo", "chat"):
@@ -106,4 +130,20 @@ for deployment in ("echo", "chat"):
                                             messages=[{"role": "user", "content": "What is the capital of France?"}])
     print(f"{deployment}: {answer.choices[0].message.content!r} ({answer.usage.total_tokens} tokens)")
 PY
+
+if [[ ${RESIDENCY_K8S_CHECK_METRICS:-1} == 0 ]]; then
+  say "/metrics NOT fetched (RESIDENCY_K8S_CHECK_METRICS=0); the annotations were validated only"
+else
+  say "/metrics where each pod's prometheus.io annotations point"
+  while read -r container port path; do
+    podman exec "$container" python -c '
+import sys, urllib.request
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=10).read().decode()
+families = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE residency_")]
+assert families, "no residency_* metrics"
+print(f"{sys.argv[3]}: {len(families)} residency_* metric families on :{sys.argv[1]}{sys.argv[2]}")
+' "$port" "$path" "${container%-*}" </dev/null 2>&1 | tee -a "$out/metrics.txt" >&2 \
+      || { say "$container: no /metrics on $port$path"; exit 1; }
+  done < "$out/smoke/metrics"
+fi
 say "passed"

@@ -11,13 +11,32 @@ services.yaml (the overlay's Deployments). What changes, and why (nothing else d
   Secrets (made by cert-manager or the operator in a cluster) by a PKI made for this run.
 - Addresses: podman resolves pods by name (<deployment>-pod-<n>), not Services, so the region's
   Kafka bootstrap and store URIs point at the infra pods; topics get replication factor 1 (one broker).
-- Images: the locally built ones. The gateway's container port gets a host port for the smoke request;
-  the others' container ports are dropped (podman would publish each on the host, and replicas collide).
+- Images: the locally built ones. The gateway's public port gets a host port for the smoke request
+  (--gateway-port) and its admin port the next one, on 127.0.0.1, so it runs one replica (one host
+  port); every other container port is dropped (podman would publish each on the host, and replicas
+  collide).
 - The inference Deployment also serves the zero-cost echo model, for a request that needs no engine.
-- The /dev/shm emptyDir is dropped: podman 4.3 makes it a root-owned 0755 folder on disk (Kubernetes
-  makes a 0777 one, in memory with medium: Memory), where vLLM's non-root engine cannot create its
-  shared memory ("Permission denied: '/psm_...'"); podman's own /dev/shm (a tmpfs) serves instead.
+- Each Deployment becomes its replicas as Pods, named as podman names a Deployment's pods
+  (<deployment>-pod-<n>), and each pod's emptyDir volumes are renamed <pod>-<volume> (the topics
+  Job's pod too): podman 4.3 backs an emptyDir with a named volume of the volume's *name*, shared by
+  every pod that names it (all `tmp` volumes were one folder, so one service's ready file answered
+  another's probe). A volume per pod is what Kubernetes gives. Podman removes them with the pods.
+- The /dev/shm emptyDir is dropped, and the pods get a /dev/shm tmpfs of its sizeLimit instead
+  (`shm_size` in a copy of the check's containers.conf, written next to the files, for the play):
+  podman 4.3 makes a medium: Memory emptyDir a root-owned 0755 folder on disk (Kubernetes makes a
+  0777 tmpfs; podman does so from 5.0), where vLLM's non-root engine cannot create its shared memory
+  ("Permission denied: '/psm_...'"), and podman's own /dev/shm is 64 MB, too small for vLLM (160 MiB
+  and more). Podman 4.3's kube play has no per-pod setting for it, so every pod of the smoke run gets
+  that size as its limit (a tmpfs takes memory only as it is written).
+- A startupProbe becomes its liveness probe's initialDelaySeconds (periodSeconds x failureThreshold,
+  the time it allows): podman 4.3 ignores startup probes and restarts a container whose liveness
+  health check fails (on-failure action `restart`), so inference, which takes minutes to load its
+  engines, was restarted over and over. Kubernetes holds the liveness probe until the startup probe
+  passes; podman's start period keeps failures from counting for that whole allowance.
 NetworkPolicies and PodDisruptionBudgets are dropped: podman enforces neither.
+Also written: `volumes`, the ConfigMap volumes the play creates and `podman kube down` leaves behind,
+for the check to remove; `metrics`, one line per pod whose prometheus.io annotations ask for a
+scrape: a container of it, the port and the path, for the check to fetch as Prometheus would.
 """
 
 from __future__ import annotations
@@ -105,6 +124,74 @@ def tls_config_maps(directory: Path) -> list[dict[str, Any]]:
             for name in ("residency-review-tls", "residency-customer-tls")]
 
 
+def quantity_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity ("1Gi", "512Mi", "1G", "1000000") in bytes."""
+    factors = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    for suffix, factor in factors.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity[: -len(suffix)]) * factor)
+    return int(quantity)
+
+
+def drop_shm(pod_spec: dict[str, Any]) -> int | None:
+    """Drops the /dev/shm mounts and their volumes; returns the largest emptyDir sizeLimit among them."""
+    names: set[str] = set()
+    for container in pod_spec["containers"]:
+        mounts = container.get("volumeMounts", [])
+        names |= {m["name"] for m in mounts if m["mountPath"] == "/dev/shm"}
+        container["volumeMounts"] = [m for m in mounts if m["mountPath"] != "/dev/shm"]
+    dropped = [v for v in pod_spec.get("volumes", []) if v["name"] in names]
+    pod_spec["volumes"] = [v for v in pod_spec.get("volumes", []) if v["name"] not in names]
+    return max((quantity_bytes(v["emptyDir"]["sizeLimit"]) for v in dropped if v.get("emptyDir", {}).get("sizeLimit")),
+               default=None)
+
+
+def as_pod(name: str, template: dict[str, Any]) -> dict[str, Any]:
+    """A pod of a workload's template, named `name`, with emptyDir volumes of its own (<pod>-<volume>)."""
+    spec = copy.deepcopy(template["spec"])
+    renamed = {v["name"]: f"{name}-{v['name']}" for v in spec.get("volumes", []) if "emptyDir" in v}
+    for volume in spec.get("volumes", []):
+        volume["name"] = renamed.get(volume["name"], volume["name"])
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for mount in container.get("volumeMounts", []):
+            mount["name"] = renamed.get(mount["name"], mount["name"])
+    kept = {k: v for k, v in template.get("metadata", {}).items() if k in ("labels", "annotations")}
+    metadata = {"name": name, **kept}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def with_shm_size(conf: str, size: int) -> str:
+    """containers.conf text with `shm_size` (bytes) set in its [containers] table."""
+    lines = [line for line in conf.splitlines() if not line.strip().startswith("shm_size")]
+    setting = f'shm_size = "{size}"  # the smoke run\'s /dev/shm (k8s_smoke.py)'
+    if "[containers]" in lines:
+        at = lines.index("[containers]") + 1
+        return "\n".join([*lines[:at], setting, *lines[at:]]) + "\n"
+    return "\n".join(["[containers]", setting, *lines]) + "\n"
+
+
+def startup_as_initial_delay(container: dict[str, Any]) -> None:
+    """The startupProbe's allowance as the livenessProbe's initialDelaySeconds (podman's start period)."""
+    startup = container.pop("startupProbe", None)
+    if startup and "livenessProbe" in container:
+        allowance = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+        container["livenessProbe"]["initialDelaySeconds"] = max(
+            container["livenessProbe"].get("initialDelaySeconds", 0), startup.get("initialDelaySeconds", 0) + allowance)
+
+
+def scrape_targets(pods: list[dict[str, Any]]) -> list[str]:
+    """'<container> <port> <path>' for each pod annotated prometheus.io/scrape: "true" (podman names a
+    pod's containers <pod>-<container>; they share the pod's network, so any of them reaches the port)."""
+    targets = []
+    for pod in pods:
+        annotations = pod["metadata"].get("annotations", {})
+        if annotations.get("prometheus.io/scrape") == "true":
+            container = f"{pod['metadata']['name']}-{pod['spec']['containers'][0]['name']}"
+            path = annotations.get("prometheus.io/path", "/metrics")
+            targets.append(f"{container} {annotations['prometheus.io/port']} {path}")
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rendered", type=Path)
@@ -113,6 +200,8 @@ def main() -> None:
     parser.add_argument("--kafka-image", required=True)
     parser.add_argument("--mongo-image", required=True)
     parser.add_argument("--gateway-port", type=int, required=True)
+    parser.add_argument("--containers-conf", type=Path, required=True,
+                        help="the check's containers.conf; a copy with the pods' /dev/shm size goes to <out>")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -130,6 +219,8 @@ def main() -> None:
             cm["data"].update(ADMIN_KEY=secrets.token_urlsafe(24),
                               PLATFORM_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
                               CONNECTIONS_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                              FILES_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                              ADAPTERS_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
                               CONTROL_MONGO_URI=f"mongodb://{CONTROL_STORE}:27017/",
                               RETENTION_MONGO_URI=f"mongodb://{RETENTION_STORE}:27017/")
             (args.out / "admin-key").write_text(cm["data"]["ADMIN_KEY"])
@@ -141,28 +232,38 @@ def main() -> None:
         # Namespace, Service, NetworkPolicy, PodDisruptionBudget, PersistentVolumeClaim: not for podman.
     config_maps += tls_config_maps(args.out / "pki")
 
-    topics, services = [], []
+    topics, services, shm_sizes = [], [], []
     for obj in workloads:
         pod_spec = obj["spec"]["template"]["spec"]
         secret_refs_to_config_maps(pod_spec)
+        shm = drop_shm(pod_spec)
+        if shm:
+            shm_sizes.append(shm)
         for container in pod_spec["containers"]:
             if container["image"].split("/")[-1].startswith("residency"):
                 container["image"] = args.image
+            # podman publishes every containerPort on the host; two replicas would collide
+            ports = {p.get("name"): p for p in container.pop("ports", [])}
             if container["name"] == "gateway":
-                container["ports"] = [{**p, "hostPort": args.gateway_port} for p in container.get("ports", [])]
-            else:  # podman publishes a containerPort on the host; two replicas would collide
-                container.pop("ports", None)
+                container["ports"] = [{**ports["http"], "hostPort": args.gateway_port},
+                                      {**ports["admin"], "hostPort": args.gateway_port + 1, "hostIP": "127.0.0.1"}]
+            startup_as_initial_delay(container)
             if container["name"] == "inference":
                 container["env"].append({"name": "RESIDENCY_INFERENCE_ECHO_MODELS", "value": '["echo"]'})
-                container["volumeMounts"] = [m for m in container["volumeMounts"] if m["mountPath"] != "/dev/shm"]
+        name = obj["metadata"]["name"]
         if obj["kind"] == "Job":
-            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": obj["metadata"]["name"]},
-                   "spec": copy.deepcopy(pod_spec)}
-            topics.append(pod)
+            topics.append(as_pod(name, obj["spec"]["template"]))
         else:
-            if obj["metadata"]["name"] == "residency-gateway":
-                obj["spec"]["replicas"] = 1  # one host port; the other replicas are exercised by compose
-            services.append(obj)
+            # One gateway: one host port; the other replicas are exercised by compose.
+            replicas = 1 if name == "residency-gateway" else obj["spec"].get("replicas", 1)
+            services += [as_pod(f"{name}-pod-{index}", obj["spec"]["template"]) for index in range(replicas)]
+
+    conf = args.containers_conf.read_text()
+    (args.out / "containers.conf").write_text(with_shm_size(conf, max(shm_sizes)) if shm_sizes else conf)
+    leftovers = sorted({v["configMap"]["name"] for pod in [*topics, *services]
+                        for v in pod["spec"].get("volumes", []) if "configMap" in v})
+    (args.out / "volumes").write_text("".join(f"{name}\n" for name in leftovers))
+    (args.out / "metrics").write_text("".join(f"{line}\n" for line in scrape_targets(services)))
 
     def write(name: str, docs: list[dict[str, Any]]) -> None:
         (args.out / name).write_text(yaml.safe_dump_all(docs, sort_keys=False))

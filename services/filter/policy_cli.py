@@ -30,7 +30,8 @@ from services.filter.settings import FilterSettings
 
 
 async def run(args: argparse.Namespace, settings: FilterSettings) -> int:
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000)
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000,
+                                                **settings.mongo_client_options())
     store = MongoPolicyStore(client, settings.policy_database_name)
     try:
         if args.command == "show":

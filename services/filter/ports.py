@@ -118,5 +118,11 @@ class StreamStates(Protocol):
     def drop(self, request_id: str) -> None:
         """The request is answered: its state goes, its ID is remembered as settled."""
 
+    def forget(self, request_id: str) -> None:
+        """Neither state nor settled: the request's events come again (a batch that met an outage)
+        and are taken as if never seen — from its first event the stream starts over, with the same
+        reply sequence numbers (the gateway drops those it has); from a later one it is answered
+        as interrupted. Never text released twice or out of order."""
+
     def settled(self, request_id: str) -> bool:
         """Whether the request was answered recently (a later event of it is not for the caller)."""

@@ -43,6 +43,10 @@ class FilterSettings(ServiceSettings):
         "Characters the first buffered window releases (it screens them plus the overlap): how much "
         "text a buffered stream's first token waits for."))
 
+    batch_max_records: int = Field(32, ge=1, le=1000, description=(
+        "Most records one fetch hands each subscriber: they are screened in order, their publishes "
+        "acknowledged together, and one offset commit follows (services.runtime.batches)."))
+
     @property
     def policy_database_name(self) -> str:
         return self.policy_database or f"residency_filter_{self.region.replace('-', '_')}"

@@ -32,6 +32,7 @@ def sealed_adapters(settings: InferenceSettings) -> Any:
     from pymongo import AsyncMongoClient
 
     from services.inference.adapters.sealed_adapters import SealedAdapters
+    from services.runtime.customer_keys import LocalFileKeyProvider
     from services.runtime.sealing import StaticKeyProvider
     from services.tuning_catalog.keys import key_bytes
     from services.tuning_catalog.mongo import MongoTuningCatalog
@@ -42,7 +43,8 @@ def sealed_adapters(settings: InferenceSettings) -> Any:
                                                 serverSelectionTimeoutMS=5000)
     database = client[settings.tuning_database]
     provider = StaticKeyProvider({settings.adapters_key_id: key_bytes(settings.adapters_key)}, purpose="adapters")
-    vault = TuningVault(MongoSealedObjects(database), provider, settings.adapters_key_id, utc_now)
+    customer = LocalFileKeyProvider(settings.customer_key_dir) if settings.customer_key_dir else None
+    vault = TuningVault(MongoSealedObjects(database), provider, settings.adapters_key_id, utc_now, customer=customer)
     return SealedAdapters(MongoTuningCatalog(database), vault, settings.adapter_scratch_dir)
 
 

@@ -85,6 +85,9 @@ class InferenceSettings(ServiceSettings, EngineOptions):
     tuning_database: str = Field("residency_tuning", description="Database of the fine-tuning store.")
     adapter_scratch_dir: Path = Field(Path("/dev/shm"), description=(
         "In-memory folder (tmpfs) where opened adapters live while they are served."))
+    customer_key_dir: str | None = Field(None, description=(
+        "Directory of customer-managed keys (<id>.key), as tuning has it: opens the adapters of resources "
+        "whose keys are wrapped by one (each key document names its customer key)."))
 
     @model_validator(mode="after")
     def _tool_calling_of_served_models(self) -> InferenceSettings:

@@ -3,6 +3,9 @@
     residency-dlq inspect <region>.<domain>.<noun>.v1.dlq [--bootstrap HOST:PORT]
     residency-dlq replay  <region>.<domain>.<noun>.v1.dlq [--bootstrap HOST:PORT]
 
+The broker's TLS/SASL come from the same settings as the services', under ``RESIDENCY_OPS_``
+(``RESIDENCY_OPS_KAFKA_SECURITY_PROTOCOL=SASL_SSL``, ``..._KAFKA_SASL_USERNAME``, ``..._KAFKA_SSL_CA_FILE``, ...).
+
 ``inspect`` shows metadata only (source offset, consumer, error, body size), never the body:
 a dead letter can hold customer content. ``replay`` republishes each message, with its key and
 original headers, to its source topic, and commits in its own consumer group only after the
@@ -15,10 +18,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from contracts.dead_letters import DLQ_SUFFIX, HEADERS, DeadLetter
+from services.runtime.connection_security import OperatorSettings
 
 REPLAY_GROUP = "residency-dlq-replay"
 
@@ -40,9 +45,10 @@ async def _drain(consumer: AIOKafkaConsumer) -> AsyncIterator[ConsumerRecord[byt
                 yield record
 
 
-async def inspect(bootstrap: str, topic: str) -> int:
+async def inspect(bootstrap: str, topic: str, **security: Any) -> int:
+    """``security``: aiokafka's TLS/SASL keyword arguments (``OperatorSettings().kafka_client_options()``)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", **security)
     await consumer.start()
     count = 0
     try:
@@ -58,11 +64,11 @@ async def inspect(bootstrap: str, topic: str) -> int:
     return count
 
 
-async def replay(bootstrap: str, topic: str) -> int:
+async def replay(bootstrap: str, topic: str, **security: Any) -> int:
     source = topic.removesuffix(DLQ_SUFFIX)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=REPLAY_GROUP,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+                                enable_auto_commit=False, auto_offset_reset="earliest", **security)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **security)
     await consumer.start()
     await producer.start()
     count = 0
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.topic.endswith(DLQ_SUFFIX):
         parser.error(f"{args.topic} is not a dead-letter topic (it must end in {DLQ_SUFFIX})")
     action = inspect if args.command == "inspect" else replay
-    asyncio.run(action(args.bootstrap, args.topic))
+    asyncio.run(action(args.bootstrap, args.topic, **OperatorSettings().kafka_client_options()))
     return 0
 
 

@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from faststream.kafka import KafkaBroker
 
 from contracts.base import utc_now
-from services.retention.adapters.local_key_provider import LocalFileKeyProvider
 from services.retention.adapters.mongo_region import MongoRegionStore
 from services.retention.adapters.platform_keys import PlatformKeyProvider
 from services.retention.audit import AuditLog, chain_of
@@ -26,6 +25,7 @@ from services.retention.settings import RetentionSettings
 from services.retention.stored import StoredPorts
 from services.retention.sweep import SweepPorts
 from services.runtime.bus import make_broker
+from services.runtime.customer_keys import LocalFileKeyProvider
 from services.runtime.replies import ReplyPublisher
 from services.runtime.tracing import make_tracer_provider
 

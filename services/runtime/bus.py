@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from contracts.base import ENVELOPE_HEADERS, Envelope, envelope_headers, message_key, region_of_topic, topic_name
+from services.runtime.batches import deferring
 from services.runtime.dead_letters import dead_letter_middleware
 from services.runtime.errors import RegionMismatch
 from services.runtime.logs import bind_request_id
@@ -81,10 +82,16 @@ class TopicPublisher:
         self._publisher = broker.publisher(self.topic, schema=schema, description=description)
 
     async def publish(self, message: Envelope, *, headers: dict[str, str] | None = None) -> None:
-        """Keyed by resource ID (or ``key_field``), with the envelope's routing headers."""
+        """Keyed by resource ID (or ``key_field``), with the envelope's routing headers; waits for
+        the broker's acknowledgement, or inside a batch hands it to the batch's end."""
         check_region(message, self.topic)
-        await self._publisher.publish(message, key=message_key(str(getattr(message, self._key_field))),
-                                      headers={**envelope_headers(message), **(headers or {})})
+        key = message_key(str(getattr(message, self._key_field)))
+        all_headers = {**envelope_headers(message), **(headers or {})}
+        pending = deferring()
+        if pending is None:
+            await self._publisher.publish(message, key=key, headers=all_headers)
+        else:  # inside a batch (services.runtime.batches): its end waits for the acknowledgement
+            pending.append(await self._publisher.publish(message, key=key, headers=all_headers, no_confirm=True))
 
 
 def check_region(message: BaseModel, topic: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -86,3 +86,10 @@ class ConnectionSecuritySettings(BaseSettings):
         if self.mongo_auth_mechanism:
             options["authMechanism"] = self.mongo_auth_mechanism
         return options
+
+
+class OperatorSettings(ConnectionSecuritySettings):
+    """The operator tools' connection security (``just topics``, ``just dlq``): env prefix RESIDENCY_OPS_,
+    e.g. ``RESIDENCY_OPS_KAFKA_SECURITY_PROTOCOL=SASL_SSL``."""
+
+    model_config = SettingsConfigDict(env_prefix="RESIDENCY_OPS_", extra="ignore", frozen=True)

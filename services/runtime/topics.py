@@ -4,6 +4,8 @@ Idempotent: missing topics are created; existing ones get their configuration se
 lowered content retention takes effect on the next run. The broker never auto-creates topics.
 
     python -m services.runtime.topics --region eu-west [--bootstrap 127.0.0.1:9092]
+
+TLS/SASL to the broker: ``RESIDENCY_OPS_KAFKA_*`` (services.runtime.connection_security.OperatorSettings).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts.base import validate_region
 from contracts.registry import TOPICS, TopicSpec, retired_topic_names
+from services.runtime.connection_security import OperatorSettings
 
 ONE_HOUR_MS = 3600 * 1000
 TOPIC_ALREADY_EXISTS = 36
@@ -56,10 +59,12 @@ def planned_topics(region: str, policy: TopicPolicy) -> dict[str, tuple[int, dic
     return plan
 
 
-async def ensure_topics(bootstrap: str, region: str, policy: TopicPolicy = TopicPolicy()) -> list[str]:
-    """Create or re-configure every topic of ``region``; returns the names of created topics."""
+async def ensure_topics(bootstrap: str, region: str, policy: TopicPolicy = TopicPolicy(),
+                        **client_options: Any) -> list[str]:
+    """Create or re-configure every topic of ``region``; returns the names of created topics.
+    ``client_options``: TLS/SASL for aiokafka (``OperatorSettings().kafka_client_options()``)."""
     plan = planned_topics(validate_region(region), policy)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     await admin.start()
     try:
         response = await admin.create_topics([
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     policy = TopicPolicy(args.content_retention_ms, args.replication_factor,
                          args.min_insync_replicas, args.partitions)
     for region in args.region:
-        created = asyncio.run(ensure_topics(args.bootstrap, region, policy))
+        created = asyncio.run(ensure_topics(args.bootstrap, region, policy,
+                                            **OperatorSettings().kafka_client_options()))
         total = len(planned_topics(region, policy))
         print(f"[topics] {region}: {total} topics ready ({len(created)} created)", file=sys.stderr)
     return 0

@@ -23,7 +23,8 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, SamplingResult
+from opentelemetry.util.types import Attributes, AttributeValue
 
 _OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
@@ -60,19 +61,51 @@ def make_tracer_provider(service: str, region: str, *, console: bool = False,
     attributes: dict[str, AttributeValue] = {"cloud.region": region, "service.namespace": "residency"}
     if not os.environ.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = f"residency-{service}"
-    provider = TracerProvider(resource=Resource.create(attributes))
     names = exporter_names()
     if console and "console" not in names:
         names.append("console")
+    # OTEL_TRACES_SAMPLER, when set, decides; otherwise spans are recorded once something receives them.
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else RecordWhenExported()
+    provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
     for name in names:
         if name == "otlp":
             provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
         else:
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(formatter=_one_line)))
     for exporter in exporters:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        add_exporter(provider, exporter)
+    if names and isinstance(provider.sampler, RecordWhenExported):
+        provider.sampler.exporting = True
     _make_global(provider)
     return provider
+
+
+class RecordWhenExported(Sampler):
+    """Records spans only once an exporter receives them. Before that, each span is a context with
+    IDs — still propagated in the Kafka headers and logged — without attributes, events or timing:
+    the profile showed recording spans nobody receives cost the filter ~6 % of its CPU per message.
+    A sampled parent (a caller's, or another service's that exports) is followed either way."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._recording, self._dropping = ParentBased(ALWAYS_ON), ParentBased(ALWAYS_OFF)
+
+    def should_sample(self, parent_context: context.Context | None, trace_id: int, name: str,
+                      kind: trace.SpanKind | None = None, attributes: Attributes = None,
+                      links: Sequence[trace.Link] | None = None,
+                      trace_state: trace.TraceState | None = None) -> SamplingResult:
+        sampler = self._recording if self.exporting else self._dropping
+        return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
+def add_exporter(provider: TracerProvider, exporter: SpanExporter) -> None:
+    """Send the provider's spans to ``exporter`` too (tests: an in-memory one), recording them from now on."""
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if isinstance(provider.sampler, RecordWhenExported):
+        provider.sampler.exporting = True
 
 
 def _one_line(span: ReadableSpan) -> str:

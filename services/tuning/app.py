@@ -3,11 +3,13 @@ chunks arrive in order) and its fine-tuning jobs (another group, so a job traini
 never holds up uploads). A job trains inside its handler, its offset committed after it ends;
 the consumer's poll interval is raised to the longest job so a long job is not taken for a hung
 consumer. A restart mid-job redelivers the message and services/tuning/jobs.py fails the job
-cleanly instead of training it twice.
+cleanly instead of training it twice. Beside them runs the orphan sweep (services/tuning/orphans.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from faststream import FastStream
@@ -22,6 +24,7 @@ from services.runtime.service_app import ServiceWiring
 from services.tuning.bootstrap import bootstrap
 from services.tuning.handlers import handle_file_message
 from services.tuning.jobs import delete_model, run_job
+from services.tuning.orphans import sweep_periodically
 from services.tuning.settings import TuningSettings
 
 FILE_MESSAGE: TypeAdapter[FileMessage] = TypeAdapter(FileMessage)
@@ -43,10 +46,23 @@ def create_app(settings: TuningSettings, **overrides: Any) -> FastStream:
     async def on_model_deleted(command: DeleteFineTunedModel) -> None:
         await delete_model(command, tuning.jobs)
 
+    sweeps: list[asyncio.Task[None]] = []
+
     async def create_indexes() -> None:
         for store in tuning.stores:
             create = getattr(store, "create_indexes", None)
             if create is not None:
                 await create()
 
-    return wiring.app(on_startup=[create_indexes])
+    async def start_sweep() -> None:
+        sweeps.append(asyncio.create_task(sweep_periodically(tuning.orphans, settings.orphan_sweep_interval_s)))
+
+    async def stop_sweep_and_close() -> None:
+        for task in sweeps:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for close in tuning.closers:
+            await close()
+
+    return wiring.app(on_startup=[create_indexes], after_startup=[start_sweep], after_shutdown=[stop_sweep_and_close])

@@ -52,9 +52,9 @@ async def handle_file_message(message: FileMessage, ports: FilePorts) -> None:
         try:
             await ports.vault.put(message.resource_id, message.file_id, message.sequence,
                                   base64.b64decode(message.data))
-        except ContentGone:  # delivered again after the upload was aborted or the file deleted
-            log.info("file %s of %s: chunk %d for a destroyed file dropped", message.file_id, message.resource_id,
-                     message.sequence)
+        except ContentGone:  # after an abort, a deletion or the orphan sweep; or the resource's CMK is revoked
+            log.info("file %s of %s: chunk %d dropped, its key is destroyed or cannot be opened", message.file_id,
+                     message.resource_id, message.sequence)
     elif isinstance(message, FileUploadCompleted):
         await complete_upload(message, ports)
     elif isinstance(message, ReadFileContent):

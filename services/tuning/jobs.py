@@ -10,7 +10,9 @@ message delivered again (a restart before the commit, a rebalance) finds it clai
 
 While training, every step records a metrics event and refreshes the heartbeat; a job cancelled
 meanwhile stops at its next step. Success stores the adapter sealed (its own data key), then the
-model's record and a checkpoint, then marks the job succeeded.
+model's record, a checkpoint and the results file (``step_metrics.csv``, purpose
+``fine-tune-results``: one row per step, OpenAI's columns, sealed under the files key like an
+upload), then marks the job succeeded naming that file in ``result_files``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.tuning.errors import TrainingFailed, require_region
 from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
 from services.tuning_catalog.errors import ContentGone
-from services.tuning_catalog.model import FINISHED, Checkpoint, FineTunedModel, JobError, JobEvent, adapter_object
+from services.tuning_catalog.model import (
+    FINISHED,
+    Checkpoint,
+    FileRecord,
+    FineTunedModel,
+    JobError,
+    JobEvent,
+    adapter_object,
+    new_file_id,
+)
 from services.tuning_catalog.ports import TuningCatalog
 from services.tuning_catalog.vault import TuningVault
 
@@ -59,10 +70,11 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
         return
     events = _Events(ports.catalog, resource, job_id, ports.clock)
     await events.add(f"Fine-tuning job started on {message.model}")
+    steps: list[StepReport] = []
     try:
         plan = await load_plan(message, ports)
         await events.add(f"Files validated: {len(plan.examples)} training examples")
-        trained = await _train(message, plan, ports, events)
+        trained = await _train(message, plan, ports, events, steps)
     except (TrainingFailed, ContentGone) as error:
         await _fail(message, ports, events, "invalid_training_file" if isinstance(error, ContentGone) else
                     "training_failed", str(error))
@@ -75,7 +87,7 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
         await events.add("The job was cancelled")
         log.info("job %s of %s cancelled during training", job_id, resource)
         return
-    await _store_result(message, trained, ports, events)
+    await _store_result(message, trained, steps, ports, events)
 
 
 async def delete_model(message: DeleteFineTunedModel, ports: JobPorts) -> None:
@@ -110,8 +122,10 @@ async def load_plan(message: TrainFineTuningJob, ports: JobPorts) -> TrainingPla
     parsed = []
     for file_id in files:
         record = await ports.catalog.get_file(resource, file_id)
-        if record is None or record.status != "processed":
-            raise ContentGone(f"the file {file_id} is not a processed file of this resource")
+        # The gateway names only fine-tune files in a job; a results file (fine-tune-results) is
+        # refused here too, whoever published the job.
+        if record is None or record.status != "processed" or record.purpose != "fine-tune":
+            raise ContentGone(f"the file {file_id} is not a processed training file of this resource")
         parsed.append(parse_examples(await ports.vault.read_all(resource, file_id)))
     if message.model not in ports.base_models:
         raise TrainingFailed(f"the model {message.model!r} cannot be fine-tuned here")
@@ -135,11 +149,12 @@ def _learns(message: dict[str, object]) -> bool:
     return message["role"] == "assistant" and message.get("weight", 1) == 1
 
 
-async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPorts,
-                 events: _Events) -> TrainedAdapter | None:
+async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPorts, events: _Events,
+                 steps: list[StepReport]) -> TrainedAdapter | None:
     loop = asyncio.get_running_loop()
 
     async def step_done(report: StepReport) -> bool:
+        steps.append(report)
         await events.add(f"Step {report.step}/{report.total_steps}: training loss={report.train_loss:.4f}",
                          kind="metrics", data={"step": report.step, "train_loss": report.train_loss,
                                                "total_steps": report.total_steps, "tokens": report.tokens})
@@ -151,7 +166,8 @@ async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPort
     return await asyncio.to_thread(ports.trainer.train, plan, on_step)
 
 
-async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, ports: JobPorts, events: _Events) -> None:
+async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, steps: list[StepReport],
+                        ports: JobPorts, events: _Events) -> None:
     resource, name = message.resource_id, message.fine_tuned_model
     stored_at = time.monotonic()
     obj = adapter_object(name)
@@ -168,16 +184,41 @@ async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, po
         checkpoint_id=f"ftckpt-{message.job_id.removeprefix('ftjob-')}-{trained.steps}", resource_id=resource,
         job_id=message.job_id, created_at=now, step_number=trained.steps, metrics=metrics,
         fine_tuned_model_checkpoint=name))
+    results = await _store_results_file(resource, step_metrics_csv(steps, trained.valid_loss), ports)
     if not await ports.catalog.finish_job(resource, message.job_id, ports.worker_id, "succeeded", now,
-                                          fine_tuned_model=name, trained_tokens=trained.trained_tokens):
-        # Cancelled after the last step: the adapter is not the owner's to use; shred it.
+                                          fine_tuned_model=name, trained_tokens=trained.trained_tokens,
+                                          result_files=[results]):
+        # Cancelled after the last step: the adapter is not the owner's to use; shred it, and the results.
         await ports.adapters.destroy(resource, obj)
+        await ports.catalog.remove_model(resource, name)
+        await ports.vault.destroy(resource, results)
+        await ports.catalog.remove_file(resource, results)
         await events.add("The job was cancelled")
         return
     await events.add(f"New fine-tuned model created: {name}")
     await events.add("The job has successfully completed")
     log.info("job %s of %s succeeded: %d steps, %d tokens in %.1f s (adapter sealed in %.2f s)", message.job_id,
              resource, trained.steps, trained.trained_tokens, trained.seconds, time.monotonic() - stored_at)
+
+
+def step_metrics_csv(steps: list[StepReport], valid_loss: float | None) -> bytes:
+    """OpenAI's results file: a row per step; validation figures only where Residency has them (the
+    full validation loss, after the last step)."""
+    rows = ["step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"]
+    for index, report in enumerate(steps):
+        last = index == len(steps) - 1 and valid_loss is not None
+        rows.append(f"{report.step},{report.train_loss:.6f},,{f'{valid_loss:.6f}' if last else ''},")
+    return ("\n".join(rows) + "\n").encode()
+
+
+async def _store_results_file(resource_id: str, content: bytes, ports: JobPorts) -> str:
+    """Sealed like an upload (the files key), then recorded ``processed``: the owner reads it as any file."""
+    file_id = new_file_id()
+    await ports.vault.put(resource_id, file_id, 0, content)
+    await ports.catalog.insert_file(FileRecord(file_id=file_id, resource_id=resource_id, filename="step_metrics.csv",
+                                               purpose="fine-tune-results", bytes=len(content),
+                                               created_at=ports.clock(), status="processed"))
+    return file_id
 
 
 async def _fail(message: TrainFineTuningJob, ports: JobPorts, events: _Events, code: str, text: str) -> None:

@@ -7,10 +7,11 @@ import secrets
 import socket
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.inference.model_files import CHAT_MODEL, chat_model_dir
+from services.runtime.customer_keys import LocalFileKeyProvider
 from services.runtime.sealing import StaticKeyProvider
 from services.runtime.settings import ServiceSettings
 from services.tuning_catalog.keys import check_key, key_bytes
@@ -47,11 +48,27 @@ class TuningSettings(ServiceSettings):
     torch_threads: int = Field(1, ge=1, description="CPU threads of training.")
     scratch_dir: Path = Field(Path("/dev/shm"), description=(
         "Private in-memory folder where a trained adapter is written before it is sealed (tmpfs)."))
+    customer_key_dir: str | None = Field(None, description="Directory of customer-managed keys (<id>.key).")
+    customer_keys: dict[str, str] = Field(default_factory=dict, description=(
+        "Resource ID to its customer-managed key ID: that resource's files and adapters are wrapped by it too."))
+    orphan_after_s: float = Field(3600.0, ge=60, description=(
+        "Sealed chunks whose file or model has no record this long after their key was made are shredded "
+        "(an upload cut off by a gateway crash, an adapter whose job never recorded it)."))
+    orphan_sweep_interval_s: float = Field(600.0, gt=0, description="Pause between orphan sweeps.")
 
     @field_validator("files_key", "adapters_key")
     @classmethod
     def _key_is_32_bytes(cls, value: SecretStr) -> SecretStr:
         return check_key(value)
+
+    @model_validator(mode="after")
+    def _customer_keys_need_their_directory(self) -> TuningSettings:
+        if self.customer_keys and not self.customer_key_dir:
+            raise ValueError("customer_keys need customer_key_dir")
+        return self
+
+    def customer_provider(self) -> LocalFileKeyProvider | None:
+        return LocalFileKeyProvider(self.customer_key_dir) if self.customer_key_dir else None
 
     def files_provider(self) -> StaticKeyProvider:
         return StaticKeyProvider({self.files_key_id: key_bytes(self.files_key)}, purpose="files")

@@ -142,8 +142,8 @@ class MongoTuningCatalog:
     # events, checkpoints, models
 
     async def add_event(self, event: JobEvent) -> None:
-        await self._events.replace_one({"_id": f"{event.resource_id}/{event.event_id}"},
-                                       _doc(event, event.event_id), upsert=True)
+        await self._events.replace_one({"_id": f"{event.resource_id}/{event.event_id}",
+                                        "resource_id": event.resource_id}, _doc(event, event.event_id), upsert=True)
 
     async def list_events(self, resource_id: str, job_id: str, *, limit: int) -> list[JobEvent]:
         cursor = (self._events.find({"resource_id": resource_id, "job_id": job_id})
@@ -151,8 +151,9 @@ class MongoTuningCatalog:
         return [r for d in await cursor.to_list() if (r := _record(JobEvent, d)) is not None]
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        await self._checkpoints.replace_one({"_id": f"{checkpoint.resource_id}/{checkpoint.checkpoint_id}"},
-                                            _doc(checkpoint, checkpoint.checkpoint_id), upsert=True)
+        await self._checkpoints.replace_one(
+            {"_id": f"{checkpoint.resource_id}/{checkpoint.checkpoint_id}", "resource_id": checkpoint.resource_id},
+            _doc(checkpoint, checkpoint.checkpoint_id), upsert=True)
 
     async def list_checkpoints(self, resource_id: str, job_id: str, *, limit: int) -> list[Checkpoint]:
         cursor = (self._checkpoints.find({"resource_id": resource_id, "job_id": job_id})
@@ -160,7 +161,7 @@ class MongoTuningCatalog:
         return [r for d in await cursor.to_list() if (r := _record(Checkpoint, d)) is not None]
 
     async def put_model(self, model: FineTunedModel) -> None:
-        await self._models.replace_one({"_id": f"{model.resource_id}/{model.name}"},
+        await self._models.replace_one({"_id": f"{model.resource_id}/{model.name}", "resource_id": model.resource_id},
                                        {**_doc(model, model.name), "hidden": False}, upsert=True)
 
     async def get_model(self, resource_id: str, name: str) -> FineTunedModel | None:
@@ -174,3 +175,11 @@ class MongoTuningCatalog:
 
     async def remove_model(self, resource_id: str, name: str) -> None:
         await self._models.delete_one({"_id": f"{resource_id}/{name}", "resource_id": resource_id})
+
+    async def file_recorded(self, resource_id: str, file_id: str) -> bool:
+        return await self._files.count_documents({"_id": f"{resource_id}/{file_id}", "resource_id": resource_id},
+                                                 limit=1) > 0
+
+    async def model_recorded(self, resource_id: str, name: str) -> bool:
+        return await self._models.count_documents({"_id": f"{resource_id}/{name}", "resource_id": resource_id},
+                                                  limit=1) > 0

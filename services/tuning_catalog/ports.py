@@ -77,11 +77,18 @@ class TuningCatalog(Protocol):
     async def remove_model(self, resource_id: str, name: str) -> None:
         """Removes the record, once the adapter is shredded."""
 
+    async def file_recorded(self, resource_id: str, file_id: str) -> bool:
+        """Whether the file has a record at all (deleted-but-not-yet-shredded ones included)."""
+
+    async def model_recorded(self, resource_id: str, name: str) -> bool:
+        """Whether the model has a record at all (deleted-but-not-yet-shredded ones included)."""
+
 
 @dataclass(frozen=True)
 class StoredKey:
     wrapping_key_id: str
     wrapped: bytes | None  # None once destroyed
+    customer_key_id: str | None = None  # wrapped again by this customer-managed key (double encryption)
 
 
 @dataclass(frozen=True)
@@ -110,3 +117,12 @@ class SealedObjects(Protocol):
         ...
 
     async def delete_chunks(self, resource_id: str, object_id: str) -> None: ...
+
+    async def unowned_keys_before(self, cutoff: datetime, *, limit: int) -> list[tuple[str, str]]:
+        """(resource, object) of live keys made before ``cutoff`` that no record was seen to own yet.
+
+        The one query across resources, for the orphan sweep (services/tuning/orphans.py): it
+        returns IDs only, never key material or chunks."""
+
+    async def mark_owned(self, resource_id: str, object_id: str) -> None:
+        """The object has its record: the orphan sweep need not look at it again."""

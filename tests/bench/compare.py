@@ -232,6 +232,43 @@ class Residency:
         return found
 
 
+@contextmanager
+def profiled(pids: dict[str, int], folder: Path | None, seconds: int) -> Iterator[None]:
+    """py-spy on every service while the load runs (``--profile``): collapsed stacks per service in
+    ``folder``, and the functions with the most samples (own time) printed per service."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    recorders = {name: subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--nonblocking",
+         "--format", "raw", "--output", str(folder / f"{name}.txt")], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL) for name, pid in pids.items()}
+    try:
+        yield
+    finally:
+        for recorder in recorders.values():
+            recorder.wait(seconds + 60)
+    for name in recorders:
+        summarise_profile(name, folder / f"{name}.txt")
+
+
+def summarise_profile(name: str, path: Path, top: int = 12) -> None:
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines() if path.exists() else ():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(count)
+        # The innermost frame of our code or a library's (not the interpreter's own helpers).
+        leaf = frames[-1]
+        own[leaf] = own.get(leaf, 0) + int(count)
+    say(f"profile {name}: {total} samples; most own time:")
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        say(f"  {count / max(total, 1):6.1%}  {frame}")
+
+
 # --- load ---------------------------------------------------------------------------------------
 
 def one_client(url: str, key: str, model: str, requests: int) -> dict[str, Any]:
@@ -259,8 +296,11 @@ def streams(base: str, key: str, model: str, levels: list[int], tokens: int, per
                           "--model", model, "-c", *map(str, levels), "--per-conc", str(per_level),
                           "--max-tokens", str(tokens), "--json", "--max-seconds", "400"],
                          capture_output=True, text=True, check=True, timeout=1800)
-    found = last_json(out.stdout)
-    return found if isinstance(found, list) else [found]
+    # bench_tokens.py prints one JSON line per level.
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    if not rows:
+        raise RuntimeError(f"no JSON in output:\n{out.stdout[-2000:]}")
+    return rows
 
 
 # --- the parts ------------------------------------------------------------------------------------
@@ -279,14 +319,17 @@ def part_zero(args: argparse.Namespace, results: dict[str, Any]) -> None:
         row: dict[str, Any] = {"one_client": one_client(url, key, "chat", args.requests)}
         row["wrk10"] = wrk(url, key, "chat", 10, args.wrk_seconds)
         before = stack.cpu(args.kafka_pid)
-        row["wrk50"] = wrk(url, key, "chat", 50, args.wrk_seconds)
+        with profiled(stack.pids, args.profile, args.wrk_seconds):
+            row["wrk50"] = wrk(url, key, "chat", 50, args.wrk_seconds)
         after = stack.cpu(args.kafka_pid)
         served = row["wrk50"]["rps"] * args.wrk_seconds
         row["cpu_ms_per_request"] = {k: (after[k] - before[k]) / served * 1000 for k in before}
         zero["residency"] = row
     say("zero-cost engine: LiteLLM proxy (one worker, mocked model)")
     litellm = PEER_HOME / "litellm"
-    if not (litellm / "bin" / "litellm").exists():
+    if args.residency_only:
+        pass
+    elif not (litellm / "bin" / "litellm").exists():
         say(f"LiteLLM is not installed in {litellm}: run deploy/local/peers.sh")
     else:
         env = {**os.environ, "LITELLM_VENV": str(litellm), "PEERS_HOME": str(PEER_HOME)}
@@ -417,7 +460,10 @@ def main() -> None:
     parser.add_argument("--streams", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--per-level", type=int, default=4, help="streamed requests per stream and level")
-    parser.add_argument("--residency-only", action="store_true", help="stream part: Residency alone (A/B of a setting)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="zero part: py-spy every service during the wrk 50 run, stacks into this folder")
+    parser.add_argument("--residency-only", action="store_true",
+                        help="zero and stream parts: Residency alone (A/B of a setting)")
     parser.add_argument("--bare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     levels = [int(x) for x in args.streams.split(",")]

@@ -64,9 +64,15 @@ def test_upload_train_and_delete_with_the_sdk(stack) -> None:
     [checkpoint] = list(client.fine_tuning.jobs.checkpoints.list(job.id))
     assert checkpoint.step_number == 30 and checkpoint.fine_tuned_model_checkpoint == finished.fine_tuned_model
     assert [j.id for j in azure.fine_tuning.jobs.list()] == [job.id]
+    [results] = finished.result_files  # step_metrics.csv: a row per step, as OpenAI's results file
+    assert client.files.retrieve(results).purpose == "fine-tune-results"
+    rows = client.files.content(results).text.splitlines()
+    assert rows[0].startswith("step,train_loss") and len(rows) == 31
+    assert [float(r.split(",")[1]) for r in rows[1:]] == pytest.approx(losses, abs=1e-5)
 
     for call in (lambda: stranger.files.retrieve(good.id), lambda: stranger.files.content(good.id),
-                 lambda: stranger.files.delete(good.id), lambda: stranger.fine_tuning.jobs.retrieve(job.id),
+                 lambda: stranger.files.delete(good.id), lambda: stranger.files.content(results),
+                 lambda: stranger.fine_tuning.jobs.retrieve(job.id),
                  lambda: list(stranger.fine_tuning.jobs.list_events(job.id)),
                  lambda: stranger.fine_tuning.jobs.cancel(job.id)):
         with pytest.raises(NotFoundError):

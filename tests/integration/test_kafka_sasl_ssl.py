@@ -85,3 +85,33 @@ def test_sasl_ssl_without_credentials_is_refused_at_start_up():
         ServiceSettings(kafka_security_protocol="SASL_SSL")
     assert "not-shown" not in repr(ServiceSettings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="u",
                                                    kafka_sasl_password="not-shown"))
+
+
+async def test_the_dead_letter_tool_reads_and_replays_over_sasl_ssl(infra, listener, monkeypatch):
+    from aiokafka import AIOKafkaProducer
+
+    from contracts.base import utc_now
+    from contracts.dead_letters import DeadLetter
+    from services.ops import dlq_cli
+    from services.runtime.connection_security import OperatorSettings
+
+    region = unique_region()
+    await ensure_topics(infra.kafka, region, TopicPolicy(partitions=1))
+    source = topic_name(prompt_submissions.TOPIC, region)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    await producer.start()
+    try:
+        letter = DeadLetter(source_topic=source, source_partition=0, source_offset=0, consumer="filter",
+                            error_type="ValueError", error="ValueError", failed_at=utc_now())
+        await producer.send_and_wait(source + ".dlq", b"a poison message", key=b"r1",
+                                     headers=[(k, v.encode()) for k, v in letter.to_headers().items()])
+    finally:
+        await producer.stop()
+    for name, value in (("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"), ("KAFKA_SASL_MECHANISM", listener["mechanism"]),
+                        ("KAFKA_SASL_USERNAME", listener["username"]), ("KAFKA_SASL_PASSWORD", listener["password"]),
+                        ("KAFKA_SSL_CA_FILE", listener["ca_file"])):
+        monkeypatch.setenv(f"RESIDENCY_OPS_{name}", value)
+    security = OperatorSettings().kafka_client_options()
+    assert security["security_protocol"] == "SASL_SSL"
+    assert await dlq_cli.inspect(listener["bootstrap"], source + ".dlq", **security) == 1
+    assert await dlq_cli.replay(listener["bootstrap"], source + ".dlq", **security) == 1

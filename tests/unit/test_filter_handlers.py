@@ -444,3 +444,33 @@ def test_a_json_tool_result_is_screened_as_key_value_lines_with_every_string_kep
         "city: Oslo\nnow.sky: sunny\nnow.temp: 21\ntags: a\ntags: b")
     assert tool_output_text("sunny, 21 degrees") == "sunny, 21 degrees"
     assert tool_output_text('"just a string"') == '"just a string"'
+
+
+# -- a batch that met an outage comes again (services.filter.app, services.runtime.batches) ------
+
+async def test_a_forgotten_stream_replays_from_its_first_event_with_the_same_replies():
+    ports, timeline = filter_ports(ScriptedScreen("attack"))
+    events = [generated("Bread needs flour, ", final=False, sequence=0),
+              generated("water and some salt. Knead it well.", final=False, sequence=1),
+              generated("", final=True, sequence=2)]
+    for event in events:
+        await screen_generation(event, ports)
+    first = replies_of(timeline)
+    ports.streams.forget(REQUEST_ID)
+    timeline.clear()
+    for event in events:
+        await screen_generation(event, ports)
+    again = replies_of(timeline)
+    # Same sequence numbers and text: the gateway's inbox drops every reply it already has.
+    assert [(r.sequence, r.choices, r.final) for r in again] == [(r.sequence, r.choices, r.final) for r in first]
+    assert text_of(timeline) == "Bread needs flour, water and some salt. Knead it well."
+
+
+async def test_a_forgotten_stream_whose_start_was_committed_is_answered_as_interrupted():
+    ports, timeline = filter_ports(ScriptedScreen("attack"))
+    await screen_generation(generated("Bread needs flour, ", final=False, sequence=0), ports)
+    ports.streams.forget(REQUEST_ID)
+    timeline.clear()
+    await screen_generation(generated("water and salt.", final=False, sequence=1), ports)
+    assert [type(m).__name__ for _, m in timeline] == ["RequestFailed", "CancelGeneration"]
+    assert timeline[0][1].error.code == "stream_interrupted"

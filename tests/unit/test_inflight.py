@@ -289,3 +289,38 @@ async def test_drain_gives_up_at_its_deadline_and_leaves_the_late_uncommitted():
     inflight.close()
     assert await inflight.drain(timeout_s=0.05) == 1
     assert consumer.commits == []
+
+
+@dataclass
+class SlowCommits(FakeConsumer):
+    """A broker whose commit takes a while: works finish while one is in flight."""
+
+    in_flight: int = 0
+    most_in_flight: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.release.wait()
+        self.in_flight -= 1
+        await super().commit(offsets)
+
+
+async def test_works_finishing_during_a_commit_share_the_next_one():
+    consumer, inflight = SlowCommits(), window(limit=8)
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+
+    for offset in range(6):
+        await inflight.submit(message(consumer, offset), work(), key=f"req-{offset}")
+    while consumer.in_flight == 0:
+        await asyncio.sleep(0)
+    for _ in range(20):  # every work finishes while the first commit waits
+        await asyncio.sleep(0)
+    consumer.release.set()
+    await inflight.drain(timeout_s=1)
+    assert consumer.most_in_flight == 1
+    assert consumer.commits[-1] == (0, 6)  # everything, in the end
+    assert len(consumer.commits) == 2  # the first work's commit, then one for the five others

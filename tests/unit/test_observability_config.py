@@ -45,7 +45,8 @@ def test_prometheus_scrapes_each_service_that_serves_metrics_on_its_port():
         for key, value in (service.get("environment") or {}).items():
             if key.endswith("_METRICS_PORT"):
                 serving[name] = f"{name}:{value}"
-    assert set(serving) == {"filter", "inference", "retrieval", "retention", "gateway-1", "gateway-2"}
+    assert set(serving) == {"filter", "inference", "retrieval", "retention", "tuning", "gateway-1",
+                             "gateway-2"}
     config = yaml.safe_load((ROOT / "deploy/compose/prometheus.yml").read_text())
     scraped = {target for job in config["scrape_configs"] for static in job["static_configs"]
                for target in static["targets"]}
@@ -63,3 +64,30 @@ def test_the_observability_profile_wires_collector_to_jaeger_and_grafana_to_prom
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     dashboard = json.loads((ROOT / "deploy/compose/grafana/dashboards/residency.json").read_text())
     assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {datasource["datasources"][0]["uid"]}
+
+
+def test_kubernetes_pods_announce_the_metrics_port_they_serve_and_only_prometheus_may_reach_it():
+    base = ROOT / "deploy/k8s/base"
+    docs = [d for f in sorted(base.glob("*.yaml")) if f.name != "kustomization.yaml"
+            for d in yaml.safe_load_all(f.read_text()) if d]
+    announced = {}
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        app = deployment["spec"]["template"]["metadata"]["labels"]["app"]
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        prefix = f"RESIDENCY_{app.removeprefix('residency-').upper()}_"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert annotations["prometheus.io/scrape"] == "true", app
+        assert annotations["prometheus.io/path"] == "/metrics", app
+        assert int(annotations["prometheus.io/port"]) == int(env[f"{prefix}METRICS_PORT"]) == ports["metrics"], app
+        announced[app] = ports["metrics"]
+    assert set(announced) == {"residency-gateway", "residency-filter", "residency-inference",
+                              "residency-retrieval", "residency-retention", "residency-tuning"}
+    [policy] = [d for d in docs
+                if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "residency-metrics-ingress"]
+    [selector] = policy["spec"]["podSelector"]["matchExpressions"]
+    assert selector["operator"] == "In" and set(selector["values"]) == set(announced)
+    [rule] = policy["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"residency/monitoring": "true"}}}]
+    assert {p["port"] for p in rule["ports"]} == set(announced.values())

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.retrieval.handlers import ground_request
+from services.runtime.tracing import add_exporter
 from tests.unit.test_retrieval import ARTICLES, FakeCustomerDocuments, grounding_request, retrieval_ports
 
 
@@ -19,7 +19,7 @@ def memory_exporter() -> InMemorySpanExporter:
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    add_exporter(provider, exporter)
     return exporter
 
 

@@ -48,3 +48,19 @@ def test_a_log_line_is_one_json_object_with_request_and_trace_ids():
     assert entry["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert "trace_id" not in json.loads(JsonLines("filter").format(record)), "no span, no trace ID"
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+def test_spans_nobody_receives_are_not_recorded_but_their_ids_still_travel(monkeypatch):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.runtime.tracing import make_tracer_provider
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                 "OTEL_TRACES_SAMPLER"):
+        monkeypatch.delenv(name, raising=False)
+    quiet = make_tracer_provider("filter", "eu-west").get_tracer("t").start_span("consume")
+    assert not quiet.is_recording() and quiet.get_span_context().is_valid  # IDs for logs and headers
+    exported = InMemorySpanExporter()
+    loud = make_tracer_provider("filter", "eu-west", exporters=[exported]).get_tracer("t").start_span("consume")
+    assert loud.is_recording()
+    loud.end()
+    assert [s.name for s in exported.get_finished_spans()] == ["consume"]

@@ -163,6 +163,42 @@ async def test_a_job_trains_once_and_stores_its_adapter_sealed() -> None:
     assert len(world.trainer.plans) == 1
 
 
+async def test_a_succeeded_job_names_its_step_metrics_file_in_result_files() -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    await run_job(await world.queue_job(), world.jobs)
+    job = await world.catalog.get_job("contoso", JOB)
+    assert job is not None and job.status == "succeeded" and len(job.result_files) == 1
+    record = await world.catalog.get_file("contoso", job.result_files[0])
+    assert record is not None and (record.purpose, record.status, record.filename) == (
+        "fine-tune-results", "processed", "step_metrics.csv")
+    rows = (await world.vault.read_all("contoso", record.file_id)).decode().splitlines()
+    assert rows[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+    assert [(int(r.split(",")[0]), float(r.split(",")[1])) for r in rows[1:]] == [(1, 3.0), (2, 2.0), (3, 1.0),
+                                                                                 (4, 0.5)]
+    assert record.bytes == len("\n".join(rows)) + 1
+    assert await world.catalog.get_file("fabrikam", record.file_id) is None  # the owner's file, no one else's
+
+
+async def test_a_job_cancelled_after_its_last_step_keeps_no_adapter_and_no_results_file() -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    message = await world.queue_job()
+    original_checkpoint = world.catalog.add_checkpoint
+
+    async def checkpoint_then_cancel(checkpoint):
+        await original_checkpoint(checkpoint)
+        await world.catalog.cancel_job("contoso", JOB, NOW)
+
+    world.catalog.add_checkpoint = checkpoint_then_cancel  # type: ignore[method-assign]
+    await run_job(message, world.jobs)
+    job = await world.catalog.get_job("contoso", JOB)
+    assert job is not None and job.status == "cancelled" and job.result_files == []
+    assert [f.file_id for f in await world.catalog.list_files("contoso")] == [FILE]
+    assert all(key.wrapped is None for (_, obj), key in world.sealed.keys.items() if obj != FILE)
+    assert not world.catalog.models
+
+
 async def test_a_job_whose_worker_stopped_fails_cleanly_when_its_message_returns() -> None:
     world = World()
     await world.upload(canary_jsonl())
@@ -194,6 +230,18 @@ async def test_a_job_cancelled_while_training_stops_at_its_next_step() -> None:
     assert job is not None and job.status == "cancelled" and job.fine_tuned_model is None
     assert len([e for e in world.catalog.events if e.type == "metrics"]) == 1
     assert not world.catalog.models
+
+
+async def test_a_results_file_is_no_training_file() -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    record = world.catalog.files[("contoso", FILE)]
+    assert record.status == "processed"
+    world.catalog.files[("contoso", FILE)] = record.model_copy(update={"purpose": "fine-tune-results"})
+    await run_job(await world.queue_job(), world.jobs)
+    job = await world.catalog.get_job("contoso", JOB)
+    assert job is not None and job.status == "failed" and job.error is not None
+    assert job.error.code == "invalid_training_file" and world.trainer.plans == []
 
 
 async def test_a_job_fails_cleanly_on_a_missing_file_or_a_broken_trainer() -> None:

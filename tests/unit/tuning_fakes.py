@@ -138,16 +138,25 @@ class InMemoryTuningCatalog:
         self.models.pop((resource_id, name), None)
         self.hidden_models.discard((resource_id, name))
 
+    async def file_recorded(self, resource_id: str, file_id: str) -> bool:
+        return (resource_id, file_id) in self.files
+
+    async def model_recorded(self, resource_id: str, name: str) -> bool:
+        return (resource_id, name) in self.models
+
 
 class InMemorySealedObjects:
     def __init__(self) -> None:
         self.keys: dict[tuple[str, str], StoredKey] = {}
+        self.created: dict[tuple[str, str], datetime] = {}
+        self.owned: set[tuple[str, str]] = set()
         self.chunks_of: dict[tuple[str, str], dict[int, SealedChunk]] = {}
 
     async def insert_key(self, resource_id: str, object_id: str, key: StoredKey, now: datetime) -> bool:
         if (resource_id, object_id) in self.keys:
             return False
         self.keys[(resource_id, object_id)] = key
+        self.created[(resource_id, object_id)] = now
         return True
 
     async def get_key(self, resource_id: str, object_id: str) -> StoredKey | None:
@@ -166,6 +175,13 @@ class InMemorySealedObjects:
 
     async def delete_chunks(self, resource_id: str, object_id: str) -> None:
         self.chunks_of.pop((resource_id, object_id), None)
+
+    async def unowned_keys_before(self, cutoff: datetime, *, limit: int) -> list[tuple[str, str]]:
+        return [k for k, key in self.keys.items()
+                if key.wrapped is not None and k not in self.owned and self.created[k] < cutoff][:limit]
+
+    async def mark_owned(self, resource_id: str, object_id: str) -> None:
+        self.owned.add((resource_id, object_id))
 
 
 class RecordingPublisher:

@@ -34,6 +34,10 @@ class InMemoryStreamStates:
         while len(self._settled) > self._limit:
             self._settled.popitem(last=False)
 
+    def forget(self, request_id: str) -> None:
+        self._states.pop(request_id, None)
+        self._settled.pop(request_id, None)
+
     def settled(self, request_id: str) -> bool:
         return request_id in self._settled
 

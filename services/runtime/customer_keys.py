@@ -1,5 +1,9 @@
 """Customer-managed keys from a local directory: ``<dir>/<key id>.key`` holds base64 of 32 bytes.
 
+Shared by every service that wraps data keys a second time for resources with a customer-managed
+key (``CUSTOMER_KEY_DIR`` and ``CUSTOMER_KEYS`` in their settings): retention's keyring and the
+fine-tuning vault (services/tuning_catalog/vault.py), which tuning and inference use.
+
 The stand-in for a KMS or Vault transit in the same region (the KeyProvider port is what those
 adapters implement: wrap/unwrap under a named key with associated data; AWS KMS takes it as
 encryption context, Vault transit as ``associated_data``). The file is read on every call, so a
@@ -13,8 +17,7 @@ import base64
 import re
 from pathlib import Path
 
-from services.retention.errors import UnreadableRecord
-from services.runtime.sealing import KEY_BYTES, open_joined, seal_joined
+from services.runtime.sealing import KEY_BYTES, Unreadable, open_joined, seal_joined
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -30,7 +33,7 @@ class LocalFileKeyProvider:
         try:
             key = base64.b64decode(path.read_text().strip(), validate=True)
         except FileNotFoundError:
-            raise UnreadableRecord(f"customer key {key_id!r} is not available") from None
+            raise Unreadable(f"customer key {key_id!r} is not available") from None
         if len(key) != KEY_BYTES:
             raise ValueError(f"customer key {key_id!r} must be 32 bytes (AES-256)")
         return key
