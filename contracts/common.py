@@ -31,6 +31,19 @@ class ToolCall(Contract):
     arguments: str = Field(description="Arguments as JSON text. Customer content: never logged.")
 
 
+class GeneratedToolCall(Contract):
+    """A function call the model wrote, found in its output by the model's tool parser (``auto``)."""
+
+    name: FunctionName = Field(description="Name of the called function: one of the functions offered.")
+    arguments: str = Field(description="Arguments as JSON text. Customer content: never logged.")
+
+
+ToolChoice = Literal["auto", "required", "function"]
+"""How the model calls the offered functions: it decides (``auto``: the model's chat template shows
+them and its tool parser finds the calls in the output), or it must (``required``, a named
+``function``: guided decoding against sampling.json_schema)."""
+
+
 class ToolDefinition(Contract):
     """A function the caller offers the model (OpenAI's ``tools`` entry of type function)."""
 

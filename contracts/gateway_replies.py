@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from contracts.base import Contract, Count, Envelope, message_key
-from contracts.common import ApiError, Citation, FilterResults, TokenLogprob, Usage
+from contracts.common import ApiError, Citation, FilterResults, GeneratedToolCall, TokenLogprob, Usage
 from contracts.generation_events import FinishReason
 
 TOPIC = "{region}.gateway.replies.v1"
@@ -85,6 +85,9 @@ class ReplyChoice(Contract):
     logprobs: list[TokenLogprob] | None = Field(None, description="Per-token log probabilities, if asked for.")
     content_filter_offsets: ContentFilterOffsets | None = Field(
         None, description="Set on an asynchronous-filter annotation: the text its results apply to.")
+    tool_calls: list[GeneratedToolCall] = Field(default_factory=list, max_length=128, description=(
+        "tool_choice auto: the function calls the model made, whole, their arguments screened as "
+        "completion text; on the choice's last reply. Customer content."))
 
 
 class CompletionReady(Envelope):

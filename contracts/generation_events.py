@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.base import Contract, Count, Envelope, message_key
-from contracts.common import ApiError, TokenLogprob, Usage
+from contracts.common import ApiError, GeneratedToolCall, TokenLogprob, Usage
 
 TOPIC = "{region}.inference.generation-events.v1"
 key = message_key
@@ -22,6 +22,9 @@ class GeneratedChoice(Contract):
     text: str = Field(description="Generated text (a delta when streaming). Customer content.")
     finish_reason: FinishReason | None = Field(None, description="Set on the choice's last event.")
     logprobs: list[TokenLogprob] | None = Field(None, description="Per-token log probabilities, if asked for.")
+    tool_calls: list[GeneratedToolCall] = Field(default_factory=list, max_length=128, description=(
+        "tool_choice auto: the function calls the model's tool parser found in the choice's output, whole, "
+        "on the choice's last event; the text is then what came before them. Customer content."))
 
 
 class CompletionGenerated(Envelope):

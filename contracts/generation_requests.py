@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from contracts.base import Envelope, message_key
-from contracts.common import ChatMessage, SamplingParams, ToolDefinition
+from contracts.common import ChatMessage, SamplingParams, ToolChoice, ToolDefinition
 
 TOPIC = "{region}.inference.generation-requests.v1"
 key = message_key
@@ -22,4 +22,8 @@ class GenerateCompletion(Envelope):
     stream: bool = Field(False, description="Publish chunks as they are generated, not only the final result.")
     adapter: str | None = Field(None, description="Fine-tuned LoRA adapter owned by the resource, if any.")
     tools: list[ToolDefinition] = Field(default_factory=list, max_length=128, description=(
-        "Functions shown to the model: those it must call (the arguments' schema is in sampling.json_schema)."))
+        "Functions shown to the model: those it must call (the arguments' schema is in sampling.json_schema), "
+        "or, with tool_choice auto, those it may call."))
+    tool_choice: ToolChoice | None = Field(None, description=(
+        "How the model calls the tools; auto is refused (400 unsupported_tool_choice) by an engine whose "
+        "model has no tool parser. Unset with tools: required (what producers before this field meant)."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from contracts.base import Envelope, message_key
-from contracts.common import ChatMessage, SamplingParams, ToolDefinition
+from contracts.common import ChatMessage, SamplingParams, ToolChoice, ToolDefinition
 
 TOPIC = "{region}.filter.prompt-submissions.v1"
 key = message_key
@@ -33,4 +33,8 @@ class PromptSubmitted(Envelope):
         "Index of the system message retrieval wrote (the retrieved documents and how to cite them): "
         "screened as context, not as the caller's instructions; its documents are screened one by one."))
     tools: list[ToolDefinition] = Field(default_factory=list, max_length=128, description=(
-        "Functions shown to the model: those it must call (the arguments' schema is in sampling.json_schema)."))
+        "Functions shown to the model: those it must call (the arguments' schema is in sampling.json_schema), "
+        "or, with tool_choice auto, those it may call."))
+    tool_choice: ToolChoice | None = Field(None, description=(
+        "How the model calls the tools; auto is refused (400 unsupported_tool_choice) by an engine whose "
+        "model has no tool parser. Unset with tools: required (what producers before this field meant)."))

@@ -73,6 +73,9 @@ async def region(infra: Infra) -> str:
 
 # Overridable so that two checkouts on one machine can run their suites side by side.
 ECHO_MODEL = "echo"
+# The echo engine under vLLM's hermes tool parser (tool_choice auto): it answers with the caller's
+# words, so a test writes the model output the parser reads.
+ECHO_TOOLS_MODEL = "echo-tools"
 CHAT_MODEL = "smollm2-135m-instruct"
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 INSTANCE = os.environ.get("RESIDENCY_TEST_STACK_INSTANCE", "e2e")
@@ -160,7 +163,9 @@ def stack(infra: Infra) -> Stack:
     kafka_port = infra.kafka.rsplit(":", 1)[1]
     mongo_port = infra.mongo.rstrip("/").rsplit(":", 1)[1]
     # The zero-cost echo engine serves ECHO_MODEL beside vLLM, for assertions on exact text.
-    os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL])
+    os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL, ECHO_TOOLS_MODEL])
+    # tool_choice auto through vLLM's hermes parser on the echo engine; SmolLM2 has no parser (auto refused).
+    os.environ["RESIDENCY_INFERENCE_TOOL_CALLING"] = json.dumps({ECHO_TOOLS_MODEL: {"parser": "hermes"}})
     # Traces leave the processes as in production: OTLP over HTTP, configured by OTEL_* alone.
     spans = OtlpReceiver(OTLP_PORT)
     os.environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"})

@@ -32,7 +32,7 @@ from services.filter.ports import (
     TextKind,
 )
 from services.filter.results import merge_results
-from services.filter.streaming import RequestStream, Windowing, asynchronous, buffered
+from services.filter.streaming import RequestStream, Windowing, asynchronous, buffered, with_tool_calls
 
 log = logging.getLogger("residency.filter.handlers")
 
@@ -165,7 +165,7 @@ async def screen_prompt(submission: PromptSubmitted, ports: FilterPorts) -> None
     await ports.generation.publish(GenerateCompletion(
         **submission.envelope(), model=submission.model, messages=messages,
         sampling=submission.sampling, stream=submission.stream, adapter=submission.adapter,
-        raw_prompt=submission.raw_prompt, tools=submission.tools))
+        raw_prompt=submission.raw_prompt, tools=submission.tools, tool_choice=submission.tool_choice))
 
 
 async def _answer_without_model(submission: PromptSubmitted, answer: str, policy: EffectivePolicy,
@@ -255,6 +255,8 @@ async def screen_generation(event: CompletionGenerated, ports: FilterPorts) -> N
         if window.stopped:
             continue  # generated before the cancellation reached the engine: never shown
         outcome = await step(window, choice, event.final, screen, ports.windowing)
+        if choice.tool_calls and not outcome.cut:
+            outcome = await with_tool_calls(outcome, choice, screen)
         texts += [outcome.text] if outcome.text is not None else []
         annotations += outcome.annotations
         if outcome.cut:

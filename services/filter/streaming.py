@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from contracts.common import FilterResults
+from contracts.common import FilterResults, GeneratedToolCall
 from contracts.gateway_replies import ReplyChoice
 from contracts.generation_events import GeneratedChoice
 from services.filter.policy import EffectivePolicy
@@ -143,4 +143,31 @@ async def asynchronous(window: ChoiceWindow, choice: GeneratedChoice, final: boo
             outcome.annotations[-1] = last.model_copy(update={"finish_reason": choice.finish_reason})
         else:
             outcome.annotations.append(ReplyChoice(index=choice.index, text="", finish_reason=choice.finish_reason))
+    return outcome
+
+
+async def with_tool_calls(outcome: ChoiceOutcome, choice: GeneratedChoice, screen: Screen) -> ChoiceOutcome:
+    """A choice's function calls (tool_choice auto; whole, on its last event) join its last reply
+    once their arguments are screened, each whole, as completion text (masked by a redacting
+    policy). A filtered call ends the choice with content_filter, and no call goes out."""
+    last = outcome.annotations[-1] if outcome.annotations else outcome.text
+    if last is None or last.finish_reason is None:
+        return outcome  # calls come only on a choice's last event; there is none to join
+    calls: list[GeneratedToolCall] = []
+    results = [last.content_filter_results]
+    for call in choice.tool_calls:
+        verdict = await screen(call.arguments)
+        results.append(verdict.results)
+        if verdict.blocked:
+            calls, outcome.cut = [], True
+            break
+        calls.append(call if verdict.redacted is None else call.model_copy(update={"arguments": verdict.redacted[0]}))
+    update: dict[str, object] = {"tool_calls": calls, "content_filter_results": merge_results(results)}
+    if outcome.cut:
+        update["finish_reason"] = "content_filter"
+    replaced = last.model_copy(update=update)
+    if outcome.annotations:
+        outcome.annotations[-1] = replaced
+    else:
+        outcome.text = replaced
     return outcome

@@ -15,7 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from contracts.base import Envelope, utc_now
-from contracts.common import ApiError, ChatMessage, Citation, FilterResults, SamplingParams, TokenLogprob, Usage
+from contracts.common import (
+    ApiError,
+    ChatMessage,
+    Citation,
+    FilterResults,
+    GeneratedToolCall,
+    SamplingParams,
+    TokenLogprob,
+    Usage,
+)
 from contracts.embedding_requests import EmbedTexts
 from contracts.gateway_replies import (
     WITHHELD_DOCUMENT,
@@ -75,7 +84,7 @@ class ChatCall(AcceptedCall):
     end_user: str | None = None
     data_source: ConnectionDataSource | None = None  # resolved to a connection of the resource
     raw_prompt: bool = False  # legacy /completions: the one message is the prompt, no chat template
-    tools: ToolUse | None = None  # function calls the caller requires (answered as tool_calls)
+    tools: ToolUse | None = None  # how the model calls the offered functions (answered as tool_calls)
     store: bool = False  # keep request and answer for the stored-completions API
     metadata: dict[str, str] = field(default_factory=dict)  # the stored completion's tags
 
@@ -89,6 +98,7 @@ class ChatOutcome:
     texts: list[str] = field(default_factory=list)
     logprobs: list[list[TokenLogprob] | None] = field(default_factory=list)
     finish_reasons: list[str | None] = field(default_factory=list)
+    tool_calls: list[list[GeneratedToolCall]] = field(default_factory=list)  # the model's own calls (auto)
     choice_filter_results: list[FilterResults] = field(default_factory=list)
     prompt_filter_results: list[PromptAnnotation] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
@@ -100,6 +110,7 @@ class ChatOutcome:
         self.texts = [""] * self.n
         self.logprobs = [None] * self.n
         self.finish_reasons = [None] * self.n
+        self.tool_calls = [[] for _ in range(self.n)]
         self.choice_filter_results = [{} for _ in range(self.n)]
 
     @property
@@ -120,6 +131,7 @@ class ChatOutcome:
                 if self.finish_reasons[choice.index] is not None:
                     continue  # a finished (e.g. filtered) choice takes no more text
                 self.texts[choice.index] += choice.text
+                self.tool_calls[choice.index] += choice.tool_calls
                 if choice.logprobs is not None:
                     self.logprobs[choice.index] = (self.logprobs[choice.index] or []) + choice.logprobs
                 self.finish_reasons[choice.index] = choice.finish_reason
@@ -139,7 +151,8 @@ async def _publish_request(call: ChatCall, ports: GatewayPorts) -> None:
         await ports.bus.request_grounding(GroundingRequested(**common, data_source=call.data_source))
     else:
         await ports.bus.submit_prompt(PromptSubmitted(**common, raw_prompt=call.raw_prompt,
-                                                      tools=call.tools.shown if call.tools else []))
+                                                      tools=call.tools.shown if call.tools else [],
+                                                      tool_choice=call.tools.mode if call.tools else None))
 
 
 async def replies_for(request_id: str, envelope: dict[str, object], publish: Callable[[], Awaitable[None]],
@@ -224,6 +237,14 @@ def stored_completion(call: ChatCall, outcome: ChatOutcome,
                             metadata=call.metadata, messages=call.messages, response=json.dumps(body(call, outcome)))
 
 
+def retained_completions(outcome: ChatOutcome) -> list[str]:
+    """Each choice's text as retention keeps it: the model's own calls (auto) follow the text as
+    the JSON array of ``{"name", "arguments"}`` a required call's text is, so they are kept too."""
+    return [text + (json.dumps([{"name": c.name, "arguments": c.arguments} for c in calls], ensure_ascii=False)
+                    if calls else "")
+            for text, calls in zip(outcome.texts, outcome.tool_calls, strict=True)]
+
+
 def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
                        http_status: int | None = None, stored: StoredCompletion | None = None) -> InteractionCompleted:
     logging_on = call.resource.content_logging
@@ -232,7 +253,7 @@ def interaction_record(call: ChatCall, outcome: ChatOutcome, replica_id: str, *,
         end_user=call.end_user,
         content_logging=logging_on,
         messages=call.messages if logging_on else [],
-        completions=outcome.texts if logging_on else [],
+        completions=retained_completions(outcome) if logging_on else [],
         finish_reasons=outcome.finish_reasons,
         prompt_filter_results=[p.content_filter_results for p in outcome.prompt_filter_results],
         completion_filter_results=outcome.choice_filter_results,

@@ -381,21 +381,19 @@ def internal_messages(request: ChatRequestBody) -> list[ChatMessage]:
 
 
 def tool_use(request: ChatRequestBody) -> ToolUse | None:
-    """The function calls the request requires; None when the model answers in text.
+    """How the model calls the request's functions; None when it answers in text.
 
-    ``auto`` (the default when tools are given) is refused: see ``services.gateway.tool_calls``.
+    ``auto`` (the default when tools are given) goes to inference, which refuses it (400) for a
+    model without a tool parser: see ``services.gateway.tool_calls``. Only required calls are held
+    to their parameters by guided decoding, so only theirs must be in the supported subset.
     """
     choice = request.tool_choice or ("auto" if request.tools else "none")
     if choice == "none" or not request.tools:
         return None
-    if choice == "auto":
-        raise InvalidRequest("tool_choice 'auto' (the default when tools are given) is not supported by this "
-                             "deployment's model: it has no tool parser. Use tool_choice 'required' or name a "
-                             "function; the model is then held to the functions' parameter schemas.",
-                             param="tool_choice", code="unsupported_tool_choice")
     for index, tool in enumerate(request.tools):
         param = f"tools.[{index}].function.parameters"
-        check_schema(tool.function.parameters, param)
+        if choice != "auto":
+            check_schema(tool.function.parameters, param)
         if tool.function.parameters.get("type", "object") != "object":
             raise InvalidRequest(f"Invalid schema for '{param}': a function's parameters are an object.",
                                  param=param, code="invalid_json_schema")
@@ -404,7 +402,7 @@ def tool_use(request: ChatRequestBody) -> ToolUse | None:
                    for t in request.tools]
     if isinstance(choice, NamedToolChoice):
         return ToolUse("function", definitions, function=choice.function.name)
-    return ToolUse("required", definitions, parallel=request.parallel_tool_calls)
+    return ToolUse(choice, definitions, parallel=request.parallel_tool_calls)
 
 
 def _sampling(request: _GenerationFields, **fields: Any) -> SamplingParams:
@@ -421,7 +419,7 @@ def sampling_params(request: ChatRequestBody, tools: ToolUse | None = None) -> S
     """Sampling settings; a required function call's schema takes the place of response_format."""
     response_format = request.response_format.type if request.response_format else "text"
     schema: dict[str, Any] | None = None
-    if tools is not None:
+    if tools is not None and tools.guided:
         response_format, schema = "json_schema", tools.guided_schema()
     elif response_format == "json_schema" and request.response_format and request.response_format.json_schema:
         schema = request.response_format.json_schema.schema_

@@ -9,10 +9,10 @@ from typing import Any
 
 from contracts.base import Envelope
 from contracts.common import ApiError, TokenLogprob, Usage
-from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened
+from contracts.gateway_replies import CompletionReady, EmbeddingsReady, GroundingFound, PromptScreened, ReplyChoice
 from contracts.grounding_requests_v2 import DEFAULT_CONTEXTS
 from services.gateway.handlers import ChatCall, ChatOutcome
-from services.gateway.tool_calls import FunctionCall, call_id, function_calls
+from services.gateway.tool_calls import FunctionCall, call_id, function_calls, generated_calls
 
 
 def usage_body(usage: Usage | None) -> dict[str, Any] | None:
@@ -55,9 +55,19 @@ def _context(call: ChatCall, grounding: GroundingFound | None) -> dict[str, Any]
 
 def _calls(call: ChatCall, text: str, index: int, reason: str | None) -> list[FunctionCall] | None:
     """The function calls in a choice's text, when the request required them and the text holds them."""
-    if call.tools is None or reason == "content_filter":
+    if call.tools is None or not call.tools.guided or reason == "content_filter":
         return None
     return function_calls(text, call.tools, call.request_id, index)
+
+
+def _message_calls(call: ChatCall, outcome: ChatOutcome, index: int) -> tuple[str | None, list[FunctionCall] | None]:
+    """A choice's content and calls: the model's own calls (auto) beside its text, or the calls a
+    required call's text holds (then no content)."""
+    text, reason = outcome.texts[index], outcome.finish_reasons[index]
+    if call.tools is not None and not call.tools.guided:
+        return text or None, generated_calls(outcome.tool_calls[index], call.tools, call.request_id, index)
+    calls = _calls(call, text, index, reason)
+    return (None if calls else text), calls
 
 
 def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
@@ -65,8 +75,9 @@ def chat_completion(call: ChatCall, outcome: ChatOutcome) -> dict[str, Any]:
     for index in range(outcome.n):
         reason = outcome.finish_reasons[index]
         message: dict[str, Any] = {"role": "assistant", "content": outcome.texts[index], "refusal": None}
-        if calls := _calls(call, outcome.texts[index], index, reason):
-            message.update(content=None, tool_calls=[c.body() for c in calls])
+        content, calls = _message_calls(call, outcome, index)
+        if calls:
+            message.update(content=content, tool_calls=[c.body() for c in calls])
             reason = "tool_calls" if reason == "stop" else reason
         if call.data_source is not None:
             message["context"] = _context(call, outcome.grounding)
@@ -146,7 +157,10 @@ class ChunkWriter:
                                 "logprobs": _legacy_logprobs(choice.logprobs),
                                 "content_filter_results": choice.content_filter_results})
                 continue
-            delta, reason = self._delta(choice.index, choice.text, choice.finish_reason)
+            if self._call.tools is not None and not self._call.tools.guided:
+                delta, reason = self._auto_delta(choice)
+            else:
+                delta, reason = self._delta(choice.index, choice.text, choice.finish_reason)
             if choice.index not in self._role_sent:
                 delta = {"role": "assistant", **delta}
                 self._role_sent.add(choice.index)
@@ -184,6 +198,17 @@ class ChunkWriter:
             return ({"content": self._tool_text[index]} if self._tool_text[index] else {}), reason
         return ({"tool_calls": [{"index": k, **c.body()} for k, c in enumerate(found)]},
                 "tool_calls" if reason == "stop" else reason)
+
+    def _auto_delta(self, choice: ReplyChoice) -> tuple[dict[str, Any], str | None]:
+        """tool_choice auto: content as it comes; the model's calls, whole (the filter screened
+        them), in the choice's last delta."""
+        delta: dict[str, Any] = {"content": choice.text} if choice.text else {}
+        assert self._call.tools is not None
+        calls = generated_calls(choice.tool_calls, self._call.tools, self._call.request_id, choice.index)
+        if not calls:
+            return delta, choice.finish_reason
+        delta["tool_calls"] = [{"index": k, **c.body()} for k, c in enumerate(calls)]
+        return delta, "tool_calls" if choice.finish_reason == "stop" else choice.finish_reason
 
     @staticmethod
     def error(error: ApiError) -> str:

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from contracts.base import Envelope
 from contracts.common import ApiError
-from contracts.gateway_replies import RequestFailed
+from contracts.gateway_replies import CompletionReady, RequestFailed
 from services.gateway.handlers import (
     ChatCall,
     ChatOutcome,
@@ -82,24 +82,28 @@ class ServingChat:
         return JSONResponse(body, headers=self.admission.headers)
 
     async def streamed(self) -> Response:
-        """Server-sent events. A failure before the first event is a real HTTP status; after it,
-        the caller already has 200, so the error is an event and the record says 200."""
+        """Server-sent events. A failure before the first completion reply is a real HTTP status
+        (the prompt filtered, or the engine refusing the request: a context too long, tool_choice
+        auto on a model without a tool parser); the prompt's annotations wait for that reply. After
+        it, the caller already has 200, so the error is an event and the record says 200."""
         replies = self._open()
+        leading: list[Envelope] = []
         try:
-            first = await anext(replies)
+            while not leading or not isinstance(leading[-1], CompletionReady | RequestFailed):
+                leading.append(await anext(replies))
+                self.outcome.add(leading[-1])
         except BaseException:
             await self.finish()
             raise
-        self.outcome.add(first)
-        if isinstance(first, RequestFailed):
+        if isinstance(leading[-1], RequestFailed):
             await self.finish()
-            return error_response(first.error, self.admission)
-        return _FinishedStream(self._events(first), self, headers={**SSE_HEADERS, **self.admission.headers})
+            return error_response(leading[-1].error, self.admission)
+        return _FinishedStream(self._events(leading), self, headers={**SSE_HEADERS, **self.admission.headers})
 
-    async def _events(self, first: Envelope) -> AsyncIterator[str]:
+    async def _events(self, leading: list[Envelope]) -> AsyncIterator[str]:
         writer = ChunkWriter(self.call, include_usage=self.include_usage)
         try:
-            for event in writer.events(first):
+            for event in (event for reply in leading for event in writer.events(reply)):
                 yield event
             async for reply in self._open():
                 self.outcome.add(reply)

@@ -1,12 +1,14 @@
-"""Function calls the caller requires (``tool_choice`` ``required`` or a named function).
+"""Function calls: required by the caller (``tool_choice`` ``required`` or a named function), or
+left to the model (``auto``).
 
-The model is held to them by guided decoding, so any model calls functions, the small CPU model
-included: a named function's arguments are decoded against its parameters schema; ``required``
-decodes a JSON array of ``{"name", "arguments"}`` objects, one branch per offered function. The
-text that comes back (screened by the filter like any completion) is turned into OpenAI's
-``tool_calls`` here. ``auto`` (the model decides whether to call) needs a model whose chat
-template knows tools and a tool parser for its output; no deployable model has one, so it is
-refused (see README, "Tool calling").
+Required calls are held to their schemas by guided decoding, so any model calls functions, the
+small CPU model included: a named function's arguments are decoded against its parameters schema;
+``required`` decodes a JSON array of ``{"name", "arguments"}`` objects, one branch per offered
+function. The text that comes back (screened by the filter like any completion) is turned into
+OpenAI's ``tool_calls`` here. With ``auto`` the model decides: inference shows it the tools with
+its chat template and finds the calls with its tool parser (a model without one refuses with a
+400), the filter screens their arguments, and the calls arrive whole beside the text (see README,
+"Tool calling").
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from contracts.common import ToolDefinition
+from contracts.common import GeneratedToolCall, ToolDefinition
 
 MAX_PARALLEL_CALLS = 8  # a small model left unbounded may repeat a call until max_tokens
 
 
 @dataclass(frozen=True)
 class ToolUse:
-    """The function calls a request requires, and the functions it offers."""
+    """How a request's model calls functions, and the functions it offers."""
 
-    mode: Literal["required", "function"]
+    mode: Literal["required", "function", "auto"]
     tools: list[ToolDefinition]
     function: str | None = None  # the named function (mode "function")
     parallel: bool = True
@@ -35,8 +37,13 @@ class ToolUse:
         """The functions shown to the model: the named one only, or all."""
         return [t for t in self.tools if self.function in (None, t.name)]
 
+    @property
+    def guided(self) -> bool:
+        """Whether the calls are required (guided decoding), not left to the model (auto)."""
+        return self.mode != "auto"
+
     def guided_schema(self) -> dict[str, Any]:
-        """The JSON Schema the model's output is decoded against."""
+        """The JSON Schema the model's output is decoded against (required calls only)."""
         if self.mode == "function":
             return json.loads(self.shown[0].parameters)
         defs: dict[str, Any] = {}
@@ -87,9 +94,17 @@ def call_id(request_id: str, choice: int, position: int) -> str:
     return f"call_{digest[:24]}"
 
 
+def generated_calls(calls: list[GeneratedToolCall], use: ToolUse, request_id: str,
+                    choice: int) -> list[FunctionCall] | None:
+    """The calls the model made (``auto``), with this request's call IDs; the first only when
+    the caller asked for no parallel calls (as vLLM's server does)."""
+    kept = calls if use.parallel else calls[:1]
+    return [FunctionCall(call_id(request_id, choice, i), c.name, c.arguments) for i, c in enumerate(kept)] or None
+
+
 def function_calls(text: str, use: ToolUse, request_id: str, choice: int) -> list[FunctionCall] | None:
-    """The calls in a choice's text; None when the text is not a complete call (cut by max_tokens
-    or the filter), so the caller gets the text as content instead."""
+    """The calls in a choice's text (required calls); None when the text is not a complete call
+    (cut by max_tokens or the filter), so the caller gets the text as content instead."""
     try:
         decoded = json.loads(text)
     except ValueError:

@@ -11,7 +11,7 @@ from contracts import generation_events, query_embeddings
 from contracts.base import utc_now
 from services.inference.adapters.engine_router import ChatEngines, EmbeddingEngines
 from services.inference.handlers import InferencePorts, StreamPolicy
-from services.inference.ports import CompletionEngine, EmbeddingEngine
+from services.inference.ports import CompletionEngine, EmbeddingEngine, ToolCallParsers
 from services.inference.settings import InferenceSettings
 from services.runtime.bus import TopicPublisher, make_broker
 from services.runtime.replies import ReplyPublisher
@@ -48,6 +48,24 @@ def sealed_adapters(settings: InferenceSettings) -> Any:
     return SealedAdapters(MongoTuningCatalog(database), vault, settings.adapter_scratch_dir)
 
 
+def tool_template(settings: InferenceSettings, model: str) -> str | None:
+    """The chat template that shows ``model`` the tools for tool_choice auto, if one is configured."""
+    calling = settings.tool_calling.get(model)
+    return calling.chat_template.read_text() if calling and calling.chat_template else None
+
+
+def tool_call_parsers(settings: InferenceSettings, engine: CompletionEngine) -> ToolCallParsers | None:
+    """The tool parsers of the models configured for tool_choice auto, with their engines' tokenizers."""
+    if not settings.tool_calling:
+        return None
+    from services.inference.adapters.vllm_tool_calls import VllmToolCallParsers
+
+    tokenizer_of = getattr(engine, "tokenizer", None)
+    if tokenizer_of is None:
+        raise TypeError("tool_calling needs an engine that names its models' tokenizers")
+    return VllmToolCallParsers({model: c.parser for model, c in settings.tool_calling.items()}, tokenizer_of)
+
+
 def make_engines(settings: InferenceSettings) -> tuple[ChatEngines, EmbeddingEngines]:
     chat: list[Any] = []
     embedding: list[Any] = []
@@ -60,7 +78,8 @@ def make_engines(settings: InferenceSettings) -> tuple[ChatEngines, EmbeddingEng
         from services.inference.adapters.vllm_embeddings import VllmEmbeddingEngine
 
         chat += [VllmChatEngine(name, value, settings, adapter_dir=settings.adapter_dir, work_dir=settings.work_dir,
-                                stats_interval_s=settings.stats_interval_s, sealed=sealed_adapters(settings))
+                                stats_interval_s=settings.stats_interval_s, sealed=sealed_adapters(settings),
+                                tool_template=tool_template(settings, name))
                  for name, value in settings.chat_models.items()]
         embedding += [VllmEmbeddingEngine(name, value, settings, work_dir=settings.work_dir)
                       for name, value in settings.embedding_models.items()]
@@ -85,5 +104,6 @@ def bootstrap(settings: InferenceSettings, *, broker: KafkaBroker | None = None,
                               schema=generation_events.CompletionGenerated),
         replies=ReplyPublisher(broker, settings.region),
         query_embeddings=ReplyPublisher(broker, settings.region, query_embeddings.TOPIC),
-        stream=StreamPolicy(tokens=settings.stream_chunk_tokens, window_s=settings.stream_chunk_ms / 1000))
+        stream=StreamPolicy(tokens=settings.stream_chunk_tokens, window_s=settings.stream_chunk_ms / 1000),
+        tool_calls=tool_call_parsers(settings, engine))
     return Inference(broker=broker, ports=ports, engines=lifecycle)

@@ -1,15 +1,17 @@
 """Chat messages as the model's chat template takes them, function calls and tools included.
 
-The small CPU model's template knows only role and text, so function calls travel as text: an
-assistant message's calls as the JSON array the model is held to when calls are required, a
-tool result as a ``tool`` message, and the offered functions as a system instruction. A model
-whose template renders tools natively would take them as structured fields instead; none of the
-deployable models does (see README, "Tool calling").
+Required calls (guided decoding) travel as text, whatever the template: an assistant message's
+calls as the JSON array the model is held to when calls are required, a tool result as a ``tool``
+message, and the offered functions as a system instruction (SmolLM2's own template knows only role
+and text). With ``tool_choice: auto`` the model's tool template (settings ``tool_calling``) takes
+them as structured fields instead (``native_messages``, ``tool_specs``), in the format its tool
+parser reads (see README, "Tool calling").
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from contracts.common import ChatMessage, ToolDefinition
 
@@ -49,4 +51,26 @@ def template_messages(messages: list[ChatMessage], tools: list[ToolDefinition]) 
             rendered[0] = {"role": "system", "content": f"{rendered[0]['content']}\n\n{instruction}"}
         else:
             rendered.insert(0, {"role": "system", "content": instruction})
+    return rendered
+
+
+def tool_specs(tools: list[ToolDefinition]) -> list[dict[str, Any]]:
+    """The offered functions as chat templates take them (OpenAI's ``tools`` entries)."""
+    return [{"type": "function", "function": {"name": t.name, "description": t.description or "",
+                                              "parameters": _decoded(t.parameters)}} for t in tools]
+
+
+def native_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    """Messages for a template that renders tools: calls and results as structured fields (the
+    arguments decoded, as Hugging Face templates take them)."""
+    rendered: list[dict[str, Any]] = []
+    for m in messages:
+        message: dict[str, Any] = {"role": ROLES.get(m.role, m.role), "content": m.content}
+        if m.tool_calls:
+            message["tool_calls"] = [{"id": c.id, "type": "function",
+                                      "function": {"name": c.name, "arguments": _decoded(c.arguments)}}
+                                     for c in m.tool_calls]
+        if m.tool_call_id is not None:
+            message["tool_call_id"] = m.tool_call_id
+        rendered.append(message)
     return rendered

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from contracts.common import ApiError, TokenLogprob, Usage
+from contracts.common import ApiError, GeneratedToolCall, TokenLogprob, Usage
 from contracts.embedding_requests import EmbedTexts
 from contracts.gateway_replies import EmbeddingsReady, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
@@ -17,7 +17,15 @@ from contracts.generation_events import CompletionGenerated, GeneratedChoice
 from contracts.generation_requests import GenerateCompletion
 from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
-from services.inference.ports import CompletionEngine, EmbeddingEngine, EngineStep, GenerationEvents, Replies
+from services.inference.ports import (
+    CompletionEngine,
+    EmbeddingEngine,
+    EngineStep,
+    GenerationEvents,
+    Replies,
+    ToolCallParsers,
+    ToolCallReader,
+)
 
 log = logging.getLogger("residency.inference.handlers")
 
@@ -38,6 +46,7 @@ class InferencePorts:
     replies: Replies | None = None
     query_embeddings: Replies | None = None  # answers to retrieval replicas (answer_to="retrieval")
     stream: StreamPolicy = field(default_factory=StreamPolicy)
+    tool_calls: ToolCallParsers | None = None  # the models that take tool_choice auto, and their parsers
 
 
 def _error(status: int, code: str, message: str, param: str | None = None) -> ApiError:
@@ -53,25 +62,39 @@ def _not_served(model: str, deployment: str) -> ApiError:
     return _error(404, "DeploymentNotFound", f"The model '{model}' of deployment '{deployment}' is not served here.")
 
 
-class _Choices:
-    """Text, logprobs and finish reasons gathered since the last published event."""
+def _no_tool_parser(model: str) -> ApiError:
+    return _error(400, "unsupported_tool_choice", f"tool_choice 'auto' (the default when tools are given) is not "
+                  f"supported by the model '{model}': it has no tool parser. Use tool_choice 'required' or name a "
+                  "function; the model is then held to the functions' parameter schemas.", "tool_choice")
 
-    def __init__(self, n: int) -> None:
+
+class _Choices:
+    """Text, logprobs and finish reasons gathered since the last published event; with ``readers``
+    (tool_choice auto), each choice's text goes through its reader, and its calls come at the end."""
+
+    def __init__(self, n: int, readers: list[ToolCallReader] | None = None) -> None:
         self.texts = [""] * n
         self.logprobs: list[list[TokenLogprob]] = [[] for _ in range(n)]
         self.reasons: list[str | None] = [None] * n
         self.tokens = 0
+        self.readers = readers
 
     def add(self, step: EngineStep) -> None:
         for delta in step.deltas:
-            self.texts[delta.index] += delta.text
+            text = self.readers[delta.index].feed(delta.text) if self.readers else delta.text
+            self.texts[delta.index] += text
             self.logprobs[delta.index] += delta.logprobs
             self.reasons[delta.index] = delta.finish_reason or self.reasons[delta.index]
             self.tokens += delta.token_count
 
     def take(self, *, final: bool, with_logprobs: bool) -> list[GeneratedChoice]:
+        calls: list[list[GeneratedToolCall]] = [[] for _ in self.texts]
+        if final and self.readers:
+            for i, reader in enumerate(self.readers):
+                rest, calls[i] = reader.finish()
+                self.texts[i] += rest
         choices = [GeneratedChoice(index=i, text=t, finish_reason=(self.reasons[i] or "stop") if final else None,
-                                   logprobs=self.logprobs[i] if with_logprobs else None)
+                                   logprobs=self.logprobs[i] if with_logprobs else None, tool_calls=calls[i])
                    for i, t in enumerate(self.texts) if final or t]
         self.texts = [""] * len(self.texts)
         self.logprobs = [[] for _ in self.texts]
@@ -93,7 +116,12 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
     if not ports.engine.serves(cmd.model):
         await ports.events.publish(event(sequence=0, final=True, error=_not_served(cmd.model, cmd.deployment)))
         return
-    pending, sequence = _Choices(cmd.sampling.n), 0
+    readers = _tool_call_readers(cmd, ports)
+    if cmd.tool_choice == "auto" and readers is None:
+        log.info("request %s refused: tool_choice auto, and model %s has no tool parser", cmd.request_id, cmd.model)
+        await ports.events.publish(event(sequence=0, final=True, error=_no_tool_parser(cmd.model)))
+        return
+    pending, sequence = _Choices(cmd.sampling.n, readers), 0
     usage: tuple[int, int, int | None] = (0, 0, None)
     last_sent = time.monotonic()
     try:
@@ -122,6 +150,14 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
         choices=pending.take(final=True, with_logprobs=cmd.sampling.logprobs),
         usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                     total_tokens=prompt_tokens + completion_tokens, cached_prompt_tokens=cached)))
+
+
+def _tool_call_readers(cmd: GenerateCompletion, ports: InferencePorts) -> list[ToolCallReader] | None:
+    """tool_choice auto: a reader of the model's tool parser per choice; None if it has none."""
+    if cmd.tool_choice != "auto" or ports.tool_calls is None:
+        return None
+    readers = [ports.tool_calls.reader(cmd.model, cmd.tools) for _ in range(cmd.sampling.n)]
+    return None if None in readers else [r for r in readers if r is not None]
 
 
 async def embed_texts(request: EmbedTexts, ports: InferencePorts) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from contracts.base import Envelope
-from contracts.common import TokenLogprob
+from contracts.common import GeneratedToolCall, TokenLogprob, ToolDefinition
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
@@ -75,3 +75,22 @@ class GenerationEvents(Protocol):
     """Where generation results go (the region's generation-events topic)."""
 
     async def publish(self, event: CompletionGenerated) -> None: ...
+
+
+class ToolCallReader(Protocol):
+    """Splits one choice's generated text into content and function calls, as it is generated."""
+
+    def feed(self, text: str) -> str:
+        """Take the next generated text; returns the content that can go out now (text that is
+        not, and cannot become, part of a function call)."""
+
+    def finish(self) -> tuple[str, list[GeneratedToolCall]]:
+        """The generation ended: the content not yet returned, and the calls (none when the output
+        holds no complete, well-formed call to an offered function: then it all is content)."""
+
+
+class ToolCallParsers(Protocol):
+    """The tool parsers of the models that support ``tool_choice: auto``."""
+
+    def reader(self, model: str, tools: list[ToolDefinition]) -> ToolCallReader | None:
+        """A reader for one choice; None when ``model`` has no tool parser."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.inference.model_files import CHAT_MODEL, EMBEDDING_MODEL
@@ -44,6 +44,17 @@ class EngineOptions(BaseModel):
         return self
 
 
+class ToolCalling(BaseModel):
+    """``tool_choice: auto`` for one model: how its chat template shows the tools, how its output is read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parser: str = Field(min_length=1, description="vLLM's tool parser for the model's output (e.g. hermes).")
+    chat_template: Path | None = Field(None, description=(
+        "A Jinja chat template that renders `tools` in the format the parser reads; unset: the model's own "
+        "template, which must render them."))
+
+
 class InferenceSettings(ServiceSettings, EngineOptions):
     model_config = SettingsConfigDict(env_prefix="RESIDENCY_INFERENCE_", env_nested_delimiter="__",
                                       extra="ignore", frozen=True)
@@ -56,6 +67,9 @@ class InferenceSettings(ServiceSettings, EngineOptions):
     echo_models: list[str] = Field(default_factory=list, description=(
         "Names served by the zero-cost echo engine (bus benchmarks, routing tests); empty in production."))
     echo_delay_per_token_s: float = Field(0.0, ge=0, description="Echo engine: pause per token.")
+    tool_calling: dict[str, ToolCalling] = Field(default_factory=dict, description=(
+        "Model name (chat or echo) -> its tool parser and template: the models that take tool_choice auto "
+        "(the others refuse it with a 400)."))
     adapter_dir: Path = Field(Path(".cache/adapters"), description="Folder of LoRA adapters, one sub-folder each.")
     work_dir: Path = Field(Path(".cache/inference"), description="vLLM's cache root; holds no prompts.")
     max_in_flight: int = Field(64, ge=1, description="Requests held in the engine at once (back-pressure).")
@@ -74,6 +88,13 @@ class InferenceSettings(ServiceSettings, EngineOptions):
     customer_key_dir: str | None = Field(None, description=(
         "Directory of customer-managed keys (<id>.key), as tuning has it: opens the adapters of resources "
         "whose keys are wrapped by one (each key document names its customer key)."))
+
+    @model_validator(mode="after")
+    def _tool_calling_of_served_models(self) -> InferenceSettings:
+        unknown = set(self.tool_calling) - set(self.chat_models) - set(self.echo_models)
+        if unknown:
+            raise ValueError(f"tool_calling names models this service does not serve: {sorted(unknown)}")
+        return self
 
     @field_validator("adapters_key")
     @classmethod

