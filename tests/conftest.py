@@ -162,19 +162,26 @@ def stack(infra: Infra) -> Stack:
     stack_command("down")  # processes left by an interrupted run
     kafka_port = infra.kafka.rsplit(":", 1)[1]
     mongo_port = infra.mongo.rstrip("/").rsplit(":", 1)[1]
-    # The zero-cost echo engine serves ECHO_MODEL beside vLLM, for assertions on exact text.
-    os.environ["RESIDENCY_INFERENCE_ECHO_MODELS"] = json.dumps([ECHO_MODEL, ECHO_TOOLS_MODEL])
-    # tool_choice auto through vLLM's hermes parser on the echo engine; SmolLM2 has no parser (auto refused).
-    os.environ["RESIDENCY_INFERENCE_TOOL_CALLING"] = json.dumps({ECHO_TOOLS_MODEL: {"parser": "hermes"}})
-    # Traces leave the processes as in production: OTLP over HTTP, configured by OTEL_* alone.
+    # The stack's processes inherit these; the tests that run in this process after it (integration,
+    # unit) must not, so they are set only while the stack starts.
     spans = OtlpReceiver(OTLP_PORT)
-    os.environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"})
-    stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)), "--metrics-port", str(METRICS_PORT),
-                  "--gateway-port", str(GATEWAY_PORTS[0]), "--admin-port", str(ADMIN_PORT), "--kafka-port", kafka_port,
-                  "--mongo-port", mongo_port, "--customer-mongo-port", str(infra.customer_port),
-                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}",
-                  # A busy shared machine starts the vLLM engines slowly.
-                  "--timeout", os.environ.get("RESIDENCY_TEST_STACK_TIMEOUT", "300"))
+    stack_environment = {
+        # The zero-cost echo engine serves ECHO_MODEL beside vLLM, for assertions on exact text.
+        "RESIDENCY_INFERENCE_ECHO_MODELS": json.dumps([ECHO_MODEL, ECHO_TOOLS_MODEL]),
+        # tool_choice auto through vLLM's hermes parser on the echo engine; SmolLM2 has no parser (auto refused).
+        "RESIDENCY_INFERENCE_TOOL_CALLING": json.dumps({ECHO_TOOLS_MODEL: {"parser": "hermes"}}),
+        # Traces leave the processes as in production: OTLP over HTTP, configured by OTEL_* alone.
+        "OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    before = {name: os.environ.get(name) for name in stack_environment}
+    os.environ.update(stack_environment)
+    try:
+        stack_up(region, kafka_port, mongo_port, infra)
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     data = ROOT / ".data" / INSTANCE
     secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().split())
     yield Stack(region=region, gateways=tuple(f"http://127.0.0.1:{p}" for p in GATEWAY_PORTS),
@@ -184,3 +191,12 @@ def stack(infra: Infra) -> Stack:
                          for name, port in _stack_script().metrics_ports_of(METRICS_PORT, len(GATEWAY_PORTS)).items()})
     stack_command("down")
     spans.close()
+
+
+def stack_up(region: str, kafka_port: str, mongo_port: str, infra: Infra) -> None:
+    stack_command("up", "--region", region, "--gateways", str(len(GATEWAY_PORTS)), "--metrics-port", str(METRICS_PORT),
+                  "--gateway-port", str(GATEWAY_PORTS[0]), "--admin-port", str(ADMIN_PORT), "--kafka-port", kafka_port,
+                  "--mongo-port", mongo_port, "--customer-mongo-port", str(infra.customer_port),
+                  "--allow-endpoint", f"127.0.0.1/32:{TARPIT_PORT}",
+                  # A busy shared machine starts the vLLM engines slowly.
+                  "--timeout", os.environ.get("RESIDENCY_TEST_STACK_TIMEOUT", "300"))
