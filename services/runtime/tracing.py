@@ -65,7 +65,7 @@ def make_tracer_provider(service: str, region: str, *, console: bool = False,
     if console and "console" not in names:
         names.append("console")
     # OTEL_TRACES_SAMPLER, when set, decides; otherwise spans are recorded once something receives them.
-    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else RecordWhenExported()
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else RecordWhenExported(exporting=bool(names))
     provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
     for name in names:
         if name == "otlp":
@@ -74,8 +74,6 @@ def make_tracer_provider(service: str, region: str, *, console: bool = False,
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(formatter=_one_line)))
     for exporter in exporters:
         add_exporter(provider, exporter)
-    if names and isinstance(provider.sampler, RecordWhenExported):
-        provider.sampler.exporting = True
     _make_global(provider)
     return provider
 
@@ -86,8 +84,8 @@ class RecordWhenExported(Sampler):
     the profile showed recording spans nobody receives cost the filter ~6 % of its CPU per message.
     A sampled parent (a caller's, or another service's that exports) is followed either way."""
 
-    def __init__(self) -> None:
-        self.exporting = False
+    def __init__(self, *, exporting: bool = False) -> None:
+        self.exporting = exporting
         self._recording, self._dropping = ParentBased(ALWAYS_ON), ParentBased(ALWAYS_OFF)
 
     def should_sample(self, parent_context: context.Context | None, trace_id: int, name: str,

@@ -261,9 +261,7 @@ def summarise_profile(name: str, path: Path, top: int = 12) -> None:
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
         total += int(count)
-        # The innermost frame of our code or a library's (not the interpreter's own helpers).
-        leaf = frames[-1]
-        own[leaf] = own.get(leaf, 0) + int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)  # the innermost frame: own time
     say(f"profile {name}: {total} samples; most own time:")
     for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
         say(f"  {count / max(total, 1):6.1%}  {frame}")
@@ -311,6 +309,21 @@ def part_floor(args: argparse.Namespace, results: dict[str, Any]) -> None:
                         **asyncio.run(screening_floor(args.floor_count))}
 
 
+def litellm_zero(args: argparse.Namespace) -> dict[str, Any] | None:
+    say("zero-cost engine: LiteLLM proxy (one worker, mocked model)")
+    litellm = PEER_HOME / "litellm"
+    if not (litellm / "bin" / "litellm").exists():
+        say(f"LiteLLM is not installed in {litellm}: run deploy/local/peers.sh")
+        return None
+    env = {**os.environ, "LITELLM_VENV": str(litellm), "PEERS_HOME": str(PEER_HOME)}
+    with server(["bash", str(PEERS / "start_litellm.sh"), str(LITELLM_PORT)], env=env,
+                log=args.logs / "litellm.log", ready_url=f"http://127.0.0.1:{LITELLM_PORT}/health/liveliness"):
+        url, key = f"http://127.0.0.1:{LITELLM_PORT}", "sk-peers-master-1234"
+        return {"one_client": one_client(url, key, "mock-gpt", args.requests),
+                "wrk10": wrk(url, key, "mock-gpt", 10, args.wrk_seconds),
+                "wrk50": wrk(url, key, "mock-gpt", 50, args.wrk_seconds)}
+
+
 def part_zero(args: argparse.Namespace, results: dict[str, Any]) -> None:
     zero: dict[str, Any] = {}
     say("zero-cost engine: Residency (echo engine, whole bus path)")
@@ -325,20 +338,10 @@ def part_zero(args: argparse.Namespace, results: dict[str, Any]) -> None:
         served = row["wrk50"]["rps"] * args.wrk_seconds
         row["cpu_ms_per_request"] = {k: (after[k] - before[k]) / served * 1000 for k in before}
         zero["residency"] = row
-    say("zero-cost engine: LiteLLM proxy (one worker, mocked model)")
-    litellm = PEER_HOME / "litellm"
-    if args.residency_only:
-        pass
-    elif not (litellm / "bin" / "litellm").exists():
-        say(f"LiteLLM is not installed in {litellm}: run deploy/local/peers.sh")
-    else:
-        env = {**os.environ, "LITELLM_VENV": str(litellm), "PEERS_HOME": str(PEER_HOME)}
-        with server(["bash", str(PEERS / "start_litellm.sh"), str(LITELLM_PORT)], env=env,
-                    log=args.logs / "litellm.log", ready_url=f"http://127.0.0.1:{LITELLM_PORT}/health/liveliness"):
-            url, key = f"http://127.0.0.1:{LITELLM_PORT}", "sk-peers-master-1234"
-            zero["litellm"] = {"one_client": one_client(url, key, "mock-gpt", args.requests),
-                               "wrk10": wrk(url, key, "mock-gpt", 10, args.wrk_seconds),
-                               "wrk50": wrk(url, key, "mock-gpt", 50, args.wrk_seconds)}
+    if not args.residency_only:
+        litellm = litellm_zero(args)
+        if litellm is not None:
+            zero["litellm"] = litellm
     results["zero"] = zero
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,18 @@ REQUEST_ID = "req_0001-abcdef"
 REPLY_TO = "gateway-replica-1"
 MODEL = "echo-small"
 CREATED_AT = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
+
+
+@dataclass
+class Record:
+    """The fields of an aiokafka ConsumerRecord that batch handlers and dead-lettering read."""
+
+    value: bytes
+    offset: int
+    topic: str
+    partition: int = 0
+    key: bytes = RESOURCE_ID.encode()
+    headers: tuple = ()
 
 
 def envelope(**overrides: Any) -> dict[str, Any]:

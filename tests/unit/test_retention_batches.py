@@ -17,20 +17,10 @@ from pymongo.results import InsertManyResult
 from services.retention.adapters.mongo_records import MongoRecordStore
 from services.retention.app import store_batch
 from services.runtime.dead_letters import is_retryable
-from tests.unit.builders import RESOURCE_ID
+from tests.unit.builders import Record
 from tests.unit.retention_world import World, interaction
 
-
-@dataclass
-class Record:
-    """The fields of an aiokafka ConsumerRecord that the batch handler and dead-lettering read."""
-
-    value: bytes
-    offset: int
-    topic: str = "eu-west.retention.interactions.v1"
-    partition: int = 0
-    key: bytes = RESOURCE_ID.encode()
-    headers: tuple = ()
+TOPIC = "eu-west.retention.interactions.v1"
 
 
 class RecordingBroker:
@@ -49,7 +39,7 @@ class Service:
 
 
 def batch(*events: Any) -> tuple[Record, ...]:
-    return tuple(Record(e if isinstance(e, bytes) else e.model_dump_json().encode(), offset=i)
+    return tuple(Record(e if isinstance(e, bytes) else e.model_dump_json().encode(), offset=i, topic=TOPIC)
                  for i, e in enumerate(events))
 
 

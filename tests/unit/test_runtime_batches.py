@@ -6,7 +6,6 @@ fails the whole batch after telling which messages it had handled."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,19 +16,9 @@ from services.runtime.batches import AcknowledgementsMissing, handle_batch
 from services.runtime.bus import TopicPublisher
 from services.runtime.dead_letters import is_retryable
 from services.runtime.errors import DependencyUnavailable
-from tests.unit.builders import RESOURCE_ID, envelope
+from tests.unit.builders import Record, envelope
 
-
-@dataclass
-class Record:
-    """The fields of an aiokafka ConsumerRecord that the batch handler and dead-lettering read."""
-
-    value: bytes
-    offset: int
-    topic: str = "eu-west.filter.prompt-submissions.v1"
-    partition: int = 0
-    key: bytes = RESOURCE_ID.encode()
-    headers: tuple = ()
+SOURCE = "eu-west.filter.prompt-submissions.v1"
 
 
 class FakeBroker:
@@ -62,7 +51,7 @@ def cancellation(request_id: str) -> CancelGeneration:
 
 
 def records(*messages: CancelGeneration | bytes) -> list[Record]:
-    return [Record(m if isinstance(m, bytes) else m.model_dump_json().encode(), offset=i)
+    return [Record(m if isinstance(m, bytes) else m.model_dump_json().encode(), offset=i, topic=SOURCE)
             for i, m in enumerate(messages)]
 
 
