@@ -35,6 +35,7 @@ from services.gateway.handlers import GatewayPorts
 from services.gateway.multipart_upload import read_upload
 from services.gateway.openai_response import error_body
 from services.gateway.resources import Resource
+from services.gateway.route_binding import bind, bind_id
 from services.gateway.routes import authenticate, require_api_version
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_edge import TuningEdge
@@ -184,24 +185,13 @@ def files_router(ports: GatewayPorts, edge: TuningEdge, settings: GatewaySetting
 
     for prefix, azure in (("/openai", True), ("/v1", False)):
         style = "azure" if azure else "openai"
-        router.add_api_route(f"{prefix}/files", _bind(create, azure), methods=["POST"], name=f"{style}_upload_file")
-        router.add_api_route(f"{prefix}/files", _bind(listing, azure), methods=["GET"], name=f"{style}_list_files")
-        router.add_api_route(f"{prefix}/files/{{file_id}}", _bind_id(retrieve, azure), methods=["GET"],
+        router.add_api_route(f"{prefix}/files", bind(create, azure), methods=["POST"], name=f"{style}_upload_file")
+        router.add_api_route(f"{prefix}/files", bind(listing, azure), methods=["GET"], name=f"{style}_list_files")
+        router.add_api_route(f"{prefix}/files/{{file_id}}", bind_id(retrieve, azure, "file_id"), methods=["GET"],
                              name=f"{style}_retrieve_file")
-        router.add_api_route(f"{prefix}/files/{{file_id}}", _bind_id(delete, azure), methods=["DELETE"],
+        router.add_api_route(f"{prefix}/files/{{file_id}}", bind_id(delete, azure, "file_id"), methods=["DELETE"],
                              name=f"{style}_delete_file")
-        router.add_api_route(f"{prefix}/files/{{file_id}}/content", _bind_id(read, azure), methods=["GET"],
+        router.add_api_route(f"{prefix}/files/{{file_id}}/content", bind_id(read, azure, "file_id"), methods=["GET"],
                              name=f"{style}_file_content")
     return router
 
-
-def _bind(handle: Any, azure: bool) -> Any:
-    async def route(request: Request) -> Any:
-        return await handle(request, azure)
-    return route
-
-
-def _bind_id(handle: Any, azure: bool) -> Any:
-    async def route(request: Request, file_id: str) -> Any:
-        return await handle(request, file_id, azure)
-    return route

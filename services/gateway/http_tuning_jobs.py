@@ -24,6 +24,7 @@ from services.gateway.handlers import GatewayPorts
 from services.gateway.http_files import caller, envelope
 from services.gateway.openai_request import read_json, validated
 from services.gateway.resources import Resource
+from services.gateway.route_binding import bind, bind_id
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_edge import TuningEdge
 from services.tuning_catalog.model import FileRecord, Hyperparameters, JobRecord, fine_tuned_model_name, new_job_id
@@ -210,23 +211,14 @@ def jobs_router(ports: GatewayPorts, edge: TuningEdge, settings: GatewaySettings
         style = "azure" if azure else "openai"
         base = f"{prefix}/fine_tuning/jobs"
         one = base + "/{job_id}"
-        router.add_api_route(base, _bind(create, azure), methods=["POST"], name=f"{style}_create_job")
-        router.add_api_route(base, _bind(listing, azure), methods=["GET"], name=f"{style}_list_jobs")
-        router.add_api_route(one, _bind_id(retrieve, azure), methods=["GET"], name=f"{style}_retrieve_job")
-        router.add_api_route(one + "/cancel", _bind_id(cancel, azure), methods=["POST"], name=f"{style}_cancel_job")
-        router.add_api_route(one + "/events", _bind_id(events, azure), methods=["GET"], name=f"{style}_job_events")
-        router.add_api_route(one + "/checkpoints", _bind_id(checkpoints, azure), methods=["GET"],
+        router.add_api_route(base, bind(create, azure), methods=["POST"], name=f"{style}_create_job")
+        router.add_api_route(base, bind(listing, azure), methods=["GET"], name=f"{style}_list_jobs")
+        router.add_api_route(one, bind_id(retrieve, azure, "job_id"), methods=["GET"], name=f"{style}_retrieve_job")
+        router.add_api_route(one + "/cancel", bind_id(cancel, azure, "job_id"), methods=["POST"],
+                             name=f"{style}_cancel_job")
+        router.add_api_route(one + "/events", bind_id(events, azure, "job_id"), methods=["GET"],
+                             name=f"{style}_job_events")
+        router.add_api_route(one + "/checkpoints", bind_id(checkpoints, azure, "job_id"), methods=["GET"],
                              name=f"{style}_job_checkpoints")
     return router
 
-
-def _bind(handle: Any, azure: bool) -> Any:
-    async def route(request: Request) -> Any:
-        return await handle(request, azure)
-    return route
-
-
-def _bind_id(handle: Any, azure: bool) -> Any:
-    async def route(request: Request, job_id: str) -> Any:
-        return await handle(request, job_id, azure)
-    return route
