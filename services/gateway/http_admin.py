@@ -18,7 +18,8 @@ from contracts.base import Region, ResourceId, utc_now
 from services.gateway.data_connections import Conflict, ConnectionCreate
 from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
-from services.gateway.openai_request import read_json, validated
+from services.gateway.json_body import read_json
+from services.gateway.openai_request import validated
 from services.gateway.resources import KEY_SLOTS, Deployment, KeySlot, Limits, Resource, hash_key, new_key
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_admin import check_fine_tuned_adapters

@@ -22,7 +22,8 @@ from contracts.tuning_jobs import Hyperparameters as HyperparametersMessage
 from services.gateway.errors import InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts
 from services.gateway.http_files import caller, envelope
-from services.gateway.openai_request import read_json, validated
+from services.gateway.json_body import read_json
+from services.gateway.openai_request import validated
 from services.gateway.resources import Resource
 from services.gateway.route_binding import bind, bind_id
 from services.gateway.settings import GatewaySettings

@@ -19,6 +19,7 @@ from contracts.common import ChatMessage
 from services.gateway import openai_request as edge
 from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import ChatCall, EmbeddingCall, GatewayPorts
+from services.gateway.json_body import read_json
 from services.gateway.resources import Deployment, Resource, hash_key
 from services.gateway.serving import ServingChat, ServingEmbeddings
 from services.gateway.settings import GatewaySettings
@@ -86,7 +87,7 @@ class Edge:
         return resource
 
     async def body(self, request: Request) -> dict[str, Any]:
-        return await edge.read_json(request, self.settings.max_body_bytes)
+        return await read_json(request, self.settings.max_body_bytes)
 
 
 Operation = Callable[[Request, Resource, dict[str, Any], str | None], Awaitable[Response]]

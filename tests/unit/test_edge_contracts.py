@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from contracts.base import Envelope
 from contracts.generation_cancellations import CancelGeneration
 from contracts.interaction_records import InteractionCompleted
-from services.gateway.openai_request import parse_json
+from services.gateway.json_body import parse_json
 from services.runtime.bus import make_broker
 from tests.unit.gateway_fakes import gateway
 
