@@ -9,8 +9,7 @@
 # RESIDENCY_REUSE_IMAGES=1 plays the images already built (deploy/podman/images.sh) instead of
 # rebuilding them: the services' image then holds the sources it was built from, not the work tree's.
 # After the request, /metrics is fetched in every pod where its prometheus.io annotations point, as
-# Prometheus would; RESIDENCY_K8S_CHECK_METRICS=0 skips that (and says so), for an image built before
-# the services served /metrics.
+# Prometheus would.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -93,7 +92,8 @@ podman kube play --network "$network" "$out/smoke/services.yaml" > "$out/play-se
 # none): the gateway is checked through its host port instead.
 # Inference's startupProbe allows 600 s (120 x 5 s) for its two engines; on a machine shared with other
 # work they have taken 7.5 minutes.
-wait_healthy 660 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod'
+wait_healthy 660 '^residency-filter-pod' '^residency-inference-pod' '^residency-retrieval-pod' '^residency-retention-pod' \
+    '^residency-tuning-pod'
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null 2>&1 && break
   sleep 2
@@ -116,13 +116,7 @@ gateway, admin_url = os.environ["RESIDENCY_SMOKE_GATEWAY"], os.environ["RESIDENC
 auth = {"authorization": f"Bearer {os.environ['RESIDENCY_ADMIN_KEY']}"}
 resource = {"resource_id": "smoke", "region": "eu-west", "deployments": [
     {"name": "echo", "model": "echo"}, {"name": "chat", "model": "smollm2-135m-instruct"}]}
-try:
-    created = httpx.post(f"{admin_url}/admin/resources", json=resource, headers=auth)
-except httpx.ConnectError:
-    # An image built before the admin API got its own listener serves /admin on the public port; a
-    # current gateway answers 404 there, so this cannot hide a broken admin listener.
-    print(f"admin listener {admin_url} refused; this image serves /admin on the public port: {gateway}")
-    created = httpx.post(f"{gateway}/admin/resources", json=resource, headers=auth)
+created = httpx.post(f"{admin_url}/admin/resources", json=resource, headers=auth)
 assert created.status_code == 201, created.text
 client = OpenAI(base_url=f"{gateway}/v1", api_key=created.json()["keys"]["key1"])
 for deployment in ("echo", "chat"):
@@ -131,19 +125,15 @@ for deployment in ("echo", "chat"):
     print(f"{deployment}: {answer.choices[0].message.content!r} ({answer.usage.total_tokens} tokens)")
 PY
 
-if [[ ${RESIDENCY_K8S_CHECK_METRICS:-1} == 0 ]]; then
-  say "/metrics NOT fetched (RESIDENCY_K8S_CHECK_METRICS=0); the annotations were validated only"
-else
-  say "/metrics where each pod's prometheus.io annotations point"
-  while read -r container port path; do
-    podman exec "$container" python -c '
+say "/metrics where each pod's prometheus.io annotations point"
+while read -r container port path; do
+  podman exec "$container" python -c '
 import sys, urllib.request
 body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=10).read().decode()
 families = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE residency_")]
 assert families, "no residency_* metrics"
 print(f"{sys.argv[3]}: {len(families)} residency_* metric families on :{sys.argv[1]}{sys.argv[2]}")
 ' "$port" "$path" "${container%-*}" </dev/null 2>&1 | tee -a "$out/metrics.txt" >&2 \
-      || { say "$container: no /metrics on $port$path"; exit 1; }
-  done < "$out/smoke/metrics"
-fi
+    || { say "$container: no /metrics on $port$path"; exit 1; }
+done < "$out/smoke/metrics"
 say "passed"

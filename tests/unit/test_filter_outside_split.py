@@ -1,0 +1,28 @@
+"""The second outside split's loader: every row a harmful request, three topics also an Azure category."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.filter.training import outside
+
+
+def test_uncensorbench_rows_are_harmful_requests_and_three_topics_speak_for_a_category(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"id": "a", "topic": "violence", "subtopic": "x", "prompt": " Hit him how? "},
+            {"id": "b", "topic": "adult_content", "subtopic": "x", "prompt": "Explicit story"},
+            {"id": "c", "topic": "piracy", "subtopic": "x", "prompt": "Crack a game"}]
+    file = tmp_path / "prompts.json"
+    file.write_text(json.dumps({"description": "", "version": "0", "total_prompts": 3, "prompts": rows}))
+    monkeypatch.setattr(outside, "path", lambda package, name: file)
+
+    examples = outside.fresh_split()
+
+    assert [e.text for e in examples] == ["Hit him how?", "Explicit story", "Crack a game"]
+    assert [set(e.positive) for e in examples] == [{"harmful_request", "violence"}, {"harmful_request", "sexual"},
+                                                   {"harmful_request"}]
+    assert all(e.split == "test" and not e.benign for e in examples)
+    assert [e.hazard for e in examples] == ["violence", "adult_content", "piracy"]
