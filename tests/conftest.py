@@ -141,7 +141,8 @@ def stack_command(command: str, *args: str) -> None:
 
 def external_stack(infra: Infra) -> Stack | None:
     """A stack started elsewhere (`just compose-check`): RESIDENCY_TEST_EXTERNAL_GATEWAYS (two URLs,
-    comma-separated), RESIDENCY_TEST_EXTERNAL_REGION and RESIDENCY_TEST_EXTERNAL_ADMIN_KEY, with the
+    comma-separated), RESIDENCY_TEST_EXTERNAL_REGION, RESIDENCY_TEST_EXTERNAL_ADMIN_URL (the first
+    gateway's admin listener) and RESIDENCY_TEST_EXTERNAL_ADMIN_KEY, with the
     infra's addresses as the host reaches them in RESIDENCY_TEST_KAFKA/_MONGO/_CUSTOMER_MONGO. The
     customer store's URI must reach the same server from the tests and from the stack's retrieval,
     and that stack must serve ECHO_MODEL (RESIDENCY_INFERENCE_ECHO_MODELS)."""
@@ -150,7 +151,7 @@ def external_stack(infra: Infra) -> Stack | None:
         return None
     logs = Path(os.environ.get("RESIDENCY_TEST_EXTERNAL_LOGS", ROOT / ".data" / "external" / "logs"))
     return Stack(region=os.environ["RESIDENCY_TEST_EXTERNAL_REGION"], gateways=tuple(gateways.split(",")),
-                 admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent)
+                 admin_url=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_URL"], admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent)
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,12 @@ kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy
 export KAFKA_IMAGE="localhost/residency-kafka:$kafka_version" MONGO_IMAGE=localhost/residency-ferretdb:1
 export RESIDENCY_IMAGE=localhost/residency:local RESIDENCY_REGION=eu-west
 export RESIDENCY_GATEWAY_1_PORT=8180 RESIDENCY_GATEWAY_2_PORT=8181
+export RESIDENCY_GATEWAY_1_ADMIN_PORT=8185 RESIDENCY_GATEWAY_2_ADMIN_PORT=8186  # on 127.0.0.1 only
 export RESIDENCY_KAFKA_HOST_PORT=8182 RESIDENCY_MONGO_HOST_PORT=8183
 export RESIDENCY_CUSTOMER_MONGO_PUBLISH="$host_ip:8184"
 export RESIDENCY_ALLOWED_PRIVATE_ENDPOINTS="[\"$host_ip/32:8184\"]"
 export RESIDENCY_ECHO_MODELS='["echo"]'
-RESIDENCY_ADMIN_KEY="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+RESIDENCY_ADMIN_KEY="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"  # 64 hex characters (the gateway wants 32 or more)
 RESIDENCY_PLATFORM_KEY="$(head -c 32 /dev/urandom | base64)"
 RESIDENCY_CONNECTIONS_KEY="$(head -c 32 /dev/urandom | base64)"
 RESIDENCY_FILES_KEY="$(head -c 32 /dev/urandom | base64)"
@@ -87,13 +88,14 @@ podman stats --no-stream --format '{{.Name}}\t{{.MemUsage}}\t{{.CPUPerc}}' \
     $(podman ps -q --filter label=io.podman.compose.project=residency-check) > "$out/stats-idle.txt" 2>/dev/null || true
 
 say "demo"
-RESIDENCY_DEMO_GATEWAYS="http://127.0.0.1:8180,http://127.0.0.1:8181" \
+RESIDENCY_DEMO_GATEWAYS="http://127.0.0.1:8180,http://127.0.0.1:8181" RESIDENCY_DEMO_ADMIN=http://127.0.0.1:8185 \
 RESIDENCY_DEMO_CUSTOMER_STORE="mongodb://$host_ip:8184/" \
     .venv/bin/python deploy/local/demo.py 2>&1 | tee "$out/demo.txt"
 
 say "e2e suite against the compose stack"
 RESIDENCY_TEST_EXTERNAL_GATEWAYS="http://127.0.0.1:8180,http://127.0.0.1:8181" \
 RESIDENCY_TEST_EXTERNAL_REGION=eu-west RESIDENCY_TEST_EXTERNAL_ADMIN_KEY="$RESIDENCY_ADMIN_KEY" \
+RESIDENCY_TEST_EXTERNAL_ADMIN_URL=http://127.0.0.1:8185 \
 RESIDENCY_TEST_EXTERNAL_LOGS="$out/logs" \
 RESIDENCY_TEST_KAFKA=127.0.0.1:8182 RESIDENCY_TEST_MONGO=mongodb://127.0.0.1:8183/ \
 RESIDENCY_TEST_CUSTOMER_MONGO="mongodb://$host_ip:8184/" \
