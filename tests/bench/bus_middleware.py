@@ -3,8 +3,10 @@
 ``.venv/bin/python -m tests.bench.bus_middleware``. Prints figures side by side; asserts nothing.
 No Kafka: FastStream's in-memory ``TestKafkaBroker`` starts the subscribers, a consumed message is
 handed to its subscriber as an aiokafka record (with a ``traceparent`` and the envelope headers,
-as our publishers write them), and the producer's send is replaced by one that returns at once,
-so what is left is FastStream's own machinery plus the middlewares. Stacks:
+as our publishers write them), and the producer's send and the consumer's commit are replaced by
+ones that return at once (the test broker's call recording and logger mock off; FastStream's own
+per-message log lines are below the logger's level here), so what is left is FastStream's
+own machinery plus the middlewares. Stacks:
 
 - ``floor``: only what stays whatever the telemetry (request ID, dead-letter middleware);
 - ``faststream``: FastStream's ``KafkaTelemetryMiddleware`` and ``KafkaPrometheusMiddleware``
@@ -115,7 +117,13 @@ async def measure(stack: str, mode: str, n: int, rounds: int) -> dict[str, float
     records = [record(i, sampled) for i in range(n)]
     figures: dict[str, float] = {}
     async with TestKafkaBroker(broker):
-        broker.config.broker_config.producer.publish = _sent  # type: ignore[attr-defined]
+        broker.config.broker_config.producer.publish = _done  # type: ignore[attr-defined]
+        broker.config.logger.logger.logger = logging.getLogger("residency.bench.bus")  # not the test broker's mock
+        for subscriber in broker.subscribers:  # the test broker's mocks would record every call
+            if subscriber.consumer is not None:  # type: ignore[attr-defined]
+                subscriber.consumer.commit = _done  # type: ignore[attr-defined]
+            for call in subscriber.calls:
+                call.handler.reset_test()
 
         async def consume(count: int) -> None:
             for i in range(count):
@@ -143,7 +151,7 @@ async def _ignore_batch(messages: list[CancelGeneration]) -> None:
     return None
 
 
-async def _sent(cmd: Any) -> None:
+async def _done(*_: Any) -> None:
     return None
 
 
