@@ -2,11 +2,11 @@
 
 ``.venv/bin/python -m tests.bench.bus_middleware``. Prints figures side by side; asserts nothing.
 No Kafka: FastStream's in-memory ``TestKafkaBroker`` starts the subscribers, a consumed message is
-handed to its subscriber as an aiokafka record (with a ``traceparent`` and the envelope headers,
-as our publishers write them), and the producer's send and the consumer's commit are replaced by
-ones that return at once (the test broker's call recording and logger mock off; FastStream's own
-per-message log lines are below the logger's level here), so what is left is FastStream's
-own machinery plus the middlewares. Stacks:
+handed to its subscriber as an aiokafka record (with the headers our publishers write: FastStream's
+correlation ID, the envelope's, a ``traceparent``), and the producer's send and the consumer's
+commit are replaced by ones that return at once (the test broker's call recording and logger mock
+off; FastStream's own per-message log lines are below the logger's level here), so what is left is
+FastStream's own machinery plus the middlewares. Stacks:
 
 - ``floor``: only what stays whatever the telemetry (request ID, dead-letter middleware);
 - ``faststream``: FastStream's ``KafkaTelemetryMiddleware`` and ``KafkaPrometheusMiddleware``
@@ -15,7 +15,8 @@ own machinery plus the middlewares. Stacks:
 
 Each in two tracing modes: ``dropped`` (no exporter, the sampler records nothing: the default)
 and ``recorded`` (an exporter receives every span). CPU is ``time.process_time`` over a loop of
-messages; the best of a few rounds is printed, with the spans finished per message.
+messages, the stacks' rounds interleaved; the best round is printed, with the spans finished per
+message.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -76,47 +78,43 @@ def broker_of(stack: str, provider: TracerProvider) -> KafkaBroker:
 
 def record(offset: int, sampled: bool) -> ConsumerRecord[bytes, bytes]:
     trace_id, span_id = 0x0AF7651916CD43DD8448EB211C80319C + offset, 0xB7AD6B7169203331 + offset
-    headers = [(k, v.encode()) for k, v in envelope_headers(MESSAGE).items()]
+    # as FastStream's producer writes a record: its content type and correlation ID, then ours
+    headers = [("content-type", b"application/json"), ("correlation_id", f"corr-{offset}".encode())]
+    headers += [(k, v.encode()) for k, v in envelope_headers(MESSAGE).items()]
     headers.append(("traceparent", f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}".encode()))
     value = MESSAGE.model_dump_json().encode()
     return ConsumerRecord(SOURCE, 0, offset, 0, 0, b"contoso-eu", value, None, len(b"contoso-eu"),
                           len(value), headers)
 
 
-async def cpu_per_item(run: Callable[[int], Awaitable[None]], n: int, rounds: int) -> float:
-    """Best of ``rounds`` of CPU µs per item of ``run(n)``."""
-    await run(max(n // 10, 1))  # warm the caches (label children, span names, imports)
-    best = float("inf")
-    for _ in range(rounds):
-        began = time.process_time()
-        await run(n)
-        best = min(best, (time.process_time() - began) / n * 1e6)
-    return best
+async def cpu_per_item(run: Callable[[int], Awaitable[None]], n: int) -> float:
+    """CPU µs per item of ``run(n)``."""
+    began = time.process_time()
+    await run(n)
+    return (time.process_time() - began) / n * 1e6
 
 
-async def measure(stack: str, mode: str, n: int, rounds: int) -> dict[str, float]:
-    exporter = Counting()
-    provider = TracerProvider(sampler=RecordWhenExported(exporting=mode == "recorded"))
-    if mode == "recorded":
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-    broker = broker_of(stack, provider)
-    received = 0
+class Rig:
+    """One stack in one tracing mode, started on the in-memory broker: its runs by name."""
 
-    async def handle(message: CancelGeneration) -> None:
-        nonlocal received
-        received += 1
+    def __init__(self, stack: str, mode: str, n: int) -> None:
+        self.exporter = Counting()
+        self.provider = TracerProvider(sampler=RecordWhenExported(exporting=mode == "recorded"))
+        if mode == "recorded":
+            self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.broker = broker_of(stack, self.provider)
+        self.single = self.broker.subscriber(SOURCE, group_id="bench", ack_policy=bus.COMMIT_AFTER_HANDLER)
+        self.single(_ignore)
+        self.batch = self.broker.subscriber(f"{SOURCE}.batch", group_id="bench-batch", batch=True,
+                                            ack_policy=bus.COMMIT_AFTER_HANDLER)
+        self.batch(_ignore_batch)
+        self.publisher = bus.TopicPublisher(self.broker, TOPIC, REGION)
+        self.records = [record(i, sampled=mode == "recorded") for i in range(n)]
+        self.runs = {"consume": self.consume, "consume batch/16": self.consume_batches, "publish": self.publish}
 
-    single = broker.subscriber(SOURCE, group_id="bench", ack_policy=bus.COMMIT_AFTER_HANDLER)
-    single(handle)
-
-    batch = broker.subscriber(f"{SOURCE}.batch", group_id="bench-batch", batch=True,
-                              ack_policy=bus.COMMIT_AFTER_HANDLER)
-    batch(_ignore_batch)
-    publisher = bus.TopicPublisher(broker, TOPIC, REGION)
-    sampled = mode == "recorded"
-    records = [record(i, sampled) for i in range(n)]
-    figures: dict[str, float] = {}
-    async with TestKafkaBroker(broker):
+    async def start(self, stack: AsyncExitStack) -> None:
+        broker = self.broker
+        await stack.enter_async_context(TestKafkaBroker(broker))
         broker.config.broker_config.producer.publish = _done  # type: ignore[attr-defined]
         broker.config.logger.logger.logger = logging.getLogger("residency.bench.bus")  # not the test broker's mock
         for subscriber in broker.subscribers:  # the test broker's mocks would record every call
@@ -125,26 +123,42 @@ async def measure(stack: str, mode: str, n: int, rounds: int) -> dict[str, float
             for call in subscriber.calls:
                 call.handler.reset_test()
 
-        async def consume(count: int) -> None:
-            for i in range(count):
-                await single.consume(records[i])
+    async def consume(self, count: int) -> None:
+        for i in range(count):
+            await self.single.consume(self.records[i])
 
-        async def consume_batches(count: int) -> None:
-            for i in range(0, count, 16):
-                await batch.consume(tuple(records[i:i + 16]))
+    async def consume_batches(self, count: int) -> None:
+        for i in range(0, count, 16):
+            await self.batch.consume(tuple(self.records[i:i + 16]))
 
-        async def publish(count: int) -> None:
-            # as from a handler: in the consumed message's span
-            with provider.get_tracer("bench").start_as_current_span("handler"):
-                for _ in range(count):
-                    await publisher.publish(MESSAGE)
+    async def publish(self, count: int) -> None:
+        with self.provider.get_tracer("bench").start_as_current_span("handler"):  # as from a handler
+            for _ in range(count):
+                await self.publisher.publish(MESSAGE)
 
-        for name, run in (("consume", consume), ("consume batch/16", consume_batches), ("publish", publish)):
-            before = exporter.spans
-            figures[name] = await cpu_per_item(run, n, rounds)
-            figures[f"{name} spans"] = (exporter.spans - before) / (n * (rounds + 0.1))
-    assert received > 0, "the subscriber was never called"
+
+async def measure(mode: str, n: int, rounds: int) -> dict[tuple[str, str], float]:
+    """Best CPU µs per message of each stack and run, their rounds interleaved (so a burst of other
+    work on the machine hits every stack alike), and the spans each finished per message."""
+    figures: dict[tuple[str, str], float] = {}
+    async with AsyncExitStack() as running:
+        rigs = {stack: Rig(stack, mode, n) for stack in STACKS}
+        for rig in rigs.values():
+            await rig.start(running)
+            for run in rig.runs.values():
+                await run(max(n // 10, 16))  # warm the caches (label children, span names, imports)
+        for _ in range(rounds):
+            for stack, rig in rigs.items():
+                for name, run in rig.runs.items():
+                    before = rig.exporter.spans
+                    cpu = await cpu_per_item(run, n)
+                    figures[stack, name] = min(cpu, figures.get((stack, name), float("inf")))
+                    figures[stack, f"{name} spans"] = (rig.exporter.spans - before) / n
     return figures
+
+
+async def _ignore(message: CancelGeneration) -> None:
+    return None
 
 
 async def _ignore_batch(messages: list[CancelGeneration]) -> None:
@@ -161,20 +175,19 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     trace.set_tracer_provider(TracerProvider(sampler=RecordWhenExported()))  # batches' global tracer
-    results = {(stack, mode): await measure(stack, mode, args.messages, args.rounds)
-               for mode in MODES for stack in STACKS}
+    results = {mode: await measure(mode, args.messages, args.rounds) for mode in MODES}
     print(f"CPU µs per message, best of {args.rounds} x {args.messages} "
           f"(spans finished per message in brackets; floor = no telemetry middleware)")
     print(f"{'':30}" + "".join(f"{s:>20}" for s in STACKS))
     for mode in MODES:
         for what in ("consume", "consume batch/16", "publish"):
-            cells = [f"{results[stack, mode][what]:8.1f} [{results[stack, mode][what + ' spans']:.1f}]"
+            cells = [f"{results[mode][stack, what]:8.1f} [{results[mode][stack, what + ' spans']:.1f}]"
                      for stack in STACKS]
             print(f"{what + ', ' + mode:30}" + "".join(f"{c:>20}" for c in cells))
     for mode in MODES:
         for what in ("consume", "publish"):
-            floor = results["floor", mode][what]
-            old, new = (results[s, mode][what] - floor for s in ("faststream", "lean"))
+            floor = results[mode]["floor", what]
+            old, new = (results[mode][s, what] - floor for s in ("faststream", "lean"))
             print(f"middleware cost over floor, {what}, {mode}: faststream {old:.1f} µs, lean {new:.1f} µs")
 
 
