@@ -81,7 +81,7 @@ async def handle_batch(records: Sequence[Any], contract: type[Message],
                 headers = _headers(record)
                 bind_request_id(headers.get(ENVELOPE_HEADERS["request_id"]))
                 try:
-                    # Named and kinded as FastStream's span of a single message (its batch span
+                    # Named and kinded as the bus's span of a single message (its batch span
                     # starts a trace of its own, linked to the records'), so the request's trace
                     # runs on through this hop.
                     with tracer.start_as_current_span(

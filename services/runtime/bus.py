@@ -15,17 +15,15 @@ from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from contracts.base import ENVELOPE_HEADERS, Envelope, envelope_headers, message_key, region_of_topic, topic_name
 from services.runtime.batches import deferring
+from services.runtime.bus_telemetry import BusTelemetry
 from services.runtime.dead_letters import dead_letter_middleware
 from services.runtime.errors import RegionMismatch
 from services.runtime.logs import bind_request_id
@@ -49,10 +47,8 @@ def make_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider
         # from a client's default settings.
         allow_auto_create_topics=False,
         # Outermost first: the request ID for log lines, then the span (its context is current in the
-        # handler, and what the handler publishes carries it on), then the message counts.
-        middlewares=[RequestIdMiddleware, KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
-                     KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"residency-{service}",
-                                               metrics_prefix="residency_bus")],
+        # handler, and what the handler publishes carries it on) and the message counts.
+        middlewares=[RequestIdMiddleware, BusTelemetry(service=service, tracer_provider=tracer_provider)],
         logger=logging.getLogger(f"residency.{service}.bus"),
         graceful_timeout=HANDLER_GRACE_S,  # a handler in progress on SIGTERM finishes and commits
     )

@@ -1,8 +1,8 @@
 """Prometheus metrics every service has, and the listener that serves them on ``/metrics``.
 
 What each service adds (filter verdicts, vLLM's scheduler, retention's records) lives in that
-service's modules, on the same default registry. FastStream's middleware (services/runtime/bus.py)
-counts messages by topic and handler (``residency_bus_*``). Labels are routes, topics, statuses
+service's modules, on the same default registry. The bus's middleware counts messages by topic and
+handler (``residency_bus_*``: services/runtime/bus_metrics.py). Labels are routes, topics, statuses
 and categories: never IDs, keys or text, so their number stays bounded.
 
 The listener is a thread (prometheus_client's WSGI server): a blocked event loop still answers, and

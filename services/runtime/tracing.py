@@ -95,6 +95,13 @@ class RecordWhenExported(Sampler):
         sampler = self._recording if self.exporting else self._dropping
         return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
+    def drops(self, parent: trace.SpanContext) -> bool:
+        """What ``should_sample`` decides for a span under ``parent`` (invalid for a root), without the
+        call: the bus asks per message and then makes no SDK span (services.runtime.bus_telemetry)."""
+        if parent.is_valid:  # ParentBased: a remote or local parent's sampled flag decides
+            return not parent.trace_flags.sampled
+        return not self.exporting
+
     def get_description(self) -> str:
         return "RecordWhenExported"
 
@@ -108,7 +115,7 @@ def add_exporter(provider: TracerProvider, exporter: SpanExporter) -> None:
 
 def _one_line(span: ReadableSpan) -> str:
     """A finished span as one JSON line (the SDK's own format fails on bytes attributes, which
-    FastStream's Kafka spans carry: the message key)."""
+    the bus's Kafka spans carry: the message key)."""
     context = span.get_span_context()
     return json.dumps({
         "span": span.name, "trace_id": format(context.trace_id, "032x") if context else None,
@@ -131,7 +138,7 @@ def _make_global(provider: TracerProvider) -> None:
 
 def context_of_headers(headers: Sequence[tuple[str, bytes]] | Mapping[str, str] | None) -> context.Context:
     """The trace context a Kafka record carries (its ``traceparent`` header), for records handled
-    outside FastStream's per-message span (batches)."""
+    outside the bus's per-message span (batches)."""
     if headers is None:
         return context.get_current()
     if isinstance(headers, Mapping):

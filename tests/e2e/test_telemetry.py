@@ -97,7 +97,7 @@ def test_one_trace_runs_from_the_http_call_through_every_hop_to_the_answer_and_i
     # inference runs after the filter passed the prompt on: filter's span is the inference's ancestor
     assert screened in ancestors(generating, spans)
 
-    # The record's header carries the gateway's message (FastStream's "create" span, under which
+    # The record's header carries the gateway's message (the bus's "create" span, under which
     # it is published): retention's span continues the request's trace, not the batch's.
     retained = one(spans, "retention.prepare", "retention")
     created = ancestors(retained, spans)[0]

@@ -22,7 +22,7 @@ SERVICES = COMPOSE["services"]
 
 
 def registered_metric_names() -> set[str]:
-    make_broker("127.0.0.1:9", service="dashboard-check")  # FastStream's bus metrics register on first use
+    make_broker("127.0.0.1:9", service="dashboard-check")  # the bus's metrics (bus_metrics) with it
     names = set()
     for collector in list(REGISTRY._collector_to_names):
         for family in collector.describe() if hasattr(collector, "describe") else collector.collect():
