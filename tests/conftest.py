@@ -151,7 +151,8 @@ def external_stack(infra: Infra) -> Stack | None:
         return None
     logs = Path(os.environ.get("RESIDENCY_TEST_EXTERNAL_LOGS", ROOT / ".data" / "external" / "logs"))
     return Stack(region=os.environ["RESIDENCY_TEST_EXTERNAL_REGION"], gateways=tuple(gateways.split(",")),
-                 admin_url=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_URL"], admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent)
+                 admin_url=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_URL"],
+                 admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent)
 
 
 @pytest.fixture(scope="session")
