@@ -6,6 +6,8 @@ text's kind and length.
 
 from __future__ import annotations
 
+from functools import cache
+
 from opentelemetry import trace
 from prometheus_client import Counter
 
@@ -28,10 +30,22 @@ def _outcome(result: dict[str, object]) -> str:
     return "safe"
 
 
+# Label children bound once (labels() takes a lock and builds a key on every call: a screen counts ~8).
+# The label values are bounded (directions, categories, outcomes), so the caches are too.
+@cache
+def _screens(direction: str, blocked: bool) -> Counter:
+    return SCREENS.labels(direction, str(blocked).lower())
+
+
+@cache
+def _verdicts(direction: str, category: str, outcome: str) -> Counter:
+    return VERDICTS.labels(direction, category, outcome)
+
+
 def count_verdict(direction: str, results: FilterResults, blocked: bool) -> None:
-    SCREENS.labels(direction, str(blocked).lower()).inc()
+    _screens(direction, blocked).inc()
     for category, result in results.items():
         if category == "error":
-            VERDICTS.labels(direction, "error", "error").inc()
+            _verdicts(direction, "error", "error").inc()
         else:
-            VERDICTS.labels(direction, category, _outcome(result)).inc()
+            _verdicts(direction, category, _outcome(result)).inc()
