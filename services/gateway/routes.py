@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from contracts.common import ChatMessage
 from services.gateway import openai_request as edge
+from services.gateway.data_source_request import data_source
 from services.gateway.errors import AuthenticationFailed, InvalidRequest, NotFound
 from services.gateway.handlers import ChatCall, EmbeddingCall, GatewayPorts
 from services.gateway.json_body import read_json
@@ -121,7 +122,7 @@ def data_router(ports: GatewayPorts, settings: GatewaySettings) -> APIRouter:
     async def chat(request: Request, resource: Resource, body: dict[str, Any], name: str | None) -> Response:
         parsed = edge.parse_chat_request(body, max_messages=settings.max_messages)
         deployment = deployment_of(resource, name or parsed.model)
-        requested = edge.data_source(parsed)
+        requested = data_source(parsed.data_sources)
         source = await ports.connections.resolve(resource, requested) if requested else None
         tools = edge.tool_use(parsed)
         call = ChatCall(request_id=request.state.request_id, resource=resource, deployment=deployment,

@@ -23,9 +23,9 @@ from contracts.gateway_replies import RequestFailed, StoredCompletionsFound
 from contracts.stored_completion_requests import StoredCompletionsRequested
 from services.gateway.errors import InvalidRequest, NotFound
 from services.gateway.handlers import GatewayPorts, replies_for
-from services.gateway.openai_request import _Tolerant
 from services.gateway.openai_response import error_body
 from services.gateway.resources import Resource
+from services.gateway.tolerant import Tolerant as _Tolerant
 
 if TYPE_CHECKING:
     from services.gateway.routes import Edge  # routes add these routes: imported for typing only
