@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from faststream import FastStream
-from faststream.kafka import KafkaMessage
 
 from contracts import (
     generation_events,
@@ -21,6 +20,7 @@ from services.filter import handlers
 from services.filter.bootstrap import bootstrap
 from services.filter.settings import FilterSettings
 from services.runtime.batches import handle_batch
+from services.runtime.bus import RawMessage
 from services.runtime.service_app import ServiceWiring
 
 BATCH_TIMEOUT_MS = 20  # a fetch returns as soon as records are there; this bounds an idle wait
@@ -35,7 +35,7 @@ def create_app(settings: FilterSettings, **overrides) -> FastStream:
     @wiring.group_subscriber(prompt_submissions.TOPIC, "filter.prompts", **batches,
                              description="Batches of PromptSubmitted (contracts/prompt_submissions.py); "
                              "each message is validated on its own, so a malformed one is dead-lettered alone.")
-    async def on_prompts(batch: KafkaMessage) -> None:
+    async def on_prompts(batch: RawMessage) -> None:
         async def screen(submission: PromptSubmitted) -> None:
             await handlers.screen_prompt(submission, ports)
 
@@ -44,7 +44,7 @@ def create_app(settings: FilterSettings, **overrides) -> FastStream:
     @wiring.group_subscriber(generation_events.TOPIC, "filter.completions", **batches,
                              description="Batches of CompletionGenerated (contracts/generation_events.py); "
                              "each message is validated on its own, so a malformed one is dead-lettered alone.")
-    async def on_generations(batch: KafkaMessage) -> None:
+    async def on_generations(batch: RawMessage) -> None:
         answered_before: set[str] = set()  # stays answered if the batch comes again
 
         async def screen(event: CompletionGenerated) -> None:

@@ -17,7 +17,6 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +36,7 @@ from services.gateway.openapi_bodies import ADMIN_BODIES, ADMIN_PATCH_BODIES, DA
 from services.gateway.routes import data_router, new_request_id
 from services.gateway.settings import GatewaySettings
 from services.gateway.shedding import LoadShedder, LoadShedding
+from services.runtime.bus import RawMessage
 from services.runtime.http_telemetry import HttpTelemetry
 from services.runtime.logs import bind_request_id
 from services.runtime.metrics import start_metrics_server
@@ -53,7 +53,7 @@ def subscribe_replies(gateway: Gateway, settings: GatewaySettings) -> Any:
         description="Replies of every replica; this one keeps those whose residency-reply-to is its ID.")
 
     @subscriber
-    async def on_reply(message: KafkaMessage) -> None:
+    async def on_reply(message: RawMessage) -> None:
         # Filter on the header first: replies of other replicas are skipped without parsing.
         if message.headers.get(gateway_replies.REPLY_TO_HEADER) != settings.replica_id:
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from contracts import (
@@ -27,6 +26,7 @@ from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.inference import handlers
 from services.inference.bootstrap import bootstrap
 from services.inference.settings import InferenceSettings
+from services.runtime.bus import RawMessage
 from services.runtime.dead_letters import dead_letter
 from services.runtime.inflight import InFlightWindow
 from services.runtime.service_app import ServiceWiring
@@ -43,7 +43,7 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     window = InFlightWindow(settings.max_in_flight, dead_letter=dead_letter_request)
 
     @wiring.group_subscriber(generation_requests.TOPIC, "inference", ack_policy=AckPolicy.MANUAL)
-    async def on_generation_request(cmd: GenerateCompletion, message: KafkaMessage) -> None:
+    async def on_generation_request(cmd: GenerateCompletion, message: RawMessage) -> None:
         await window.submit(message, handlers.generate_completion(cmd, ports), key=cmd.request_id)
 
     @wiring.group_subscriber(embedding_requests.TOPIC, "inference.embeddings", quiet=True)

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 
 from contracts import interaction_records, stored_completion_requests
 from contracts.interaction_records import InteractionCompleted
@@ -26,6 +25,7 @@ from services.retention.stored import answer_query, store_completion
 from services.retention.sweep import sweep_periodically
 from services.retention.telemetry import tracer
 from services.retention.topic_guard import require_short_content_retention
+from services.runtime.bus import RawMessage
 from services.runtime.dead_letters import dead_letter, is_retryable
 from services.runtime.http_telemetry import HttpTelemetry
 from services.runtime.service_app import ServiceWiring
@@ -110,7 +110,7 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
         interaction_records.TOPIC, "retention", quiet=True, batch=True, max_records=settings.batch_max_records,
         batch_timeout_ms=50, description="Batches of InteractionCompleted (contracts/interaction_records.py); "
         "each message is validated on its own, so a malformed one is dead-lettered alone.")
-    async def on_interactions(batch: KafkaMessage) -> None:
+    async def on_interactions(batch: RawMessage) -> None:
         await store_batch(batch.raw_message, service)
 
     @wiring.group_subscriber(

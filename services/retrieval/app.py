@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter
 
@@ -23,6 +22,7 @@ from contracts.grounding_requests_v2 import GroundingRequested
 from services.retrieval import handlers
 from services.retrieval.bootstrap import bootstrap
 from services.retrieval.settings import RetrievalSettings
+from services.runtime.bus import RawMessage
 from services.runtime.dead_letters import dead_letter
 from services.runtime.inflight import InFlightWindow
 from services.runtime.replies import wait_until_positioned
@@ -45,13 +45,13 @@ def create_app(settings: RetrievalSettings, **overrides: Any) -> FastStream:
     window = InFlightWindow(settings.max_in_flight, dead_letter=dead_letter_request)
 
     @wiring.group_subscriber(grounding_requests_v2.TOPIC, "retrieval", ack_policy=AckPolicy.MANUAL, quiet=True)
-    async def on_grounding_request(request: GroundingRequested, message: KafkaMessage) -> None:
+    async def on_grounding_request(request: GroundingRequested, message: RawMessage) -> None:
         await window.submit(message, handlers.ground_request(request, ports), key=request.request_id)
 
     embeddings = wiring.fanout_subscriber(query_embeddings.TOPIC, quiet=True)
 
     @embeddings
-    async def on_query_embedding(message: KafkaMessage) -> None:
+    async def on_query_embedding(message: RawMessage) -> None:
         # Filter on the header first: other replicas' answers are skipped without parsing.
         if message.headers.get(query_embeddings.REPLY_TO_HEADER) == settings.replica_id:
             inbox.deliver(QUERY_EMBEDDING.validate_json(message.body))

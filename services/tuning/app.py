@@ -13,13 +13,13 @@ import contextlib
 from typing import Any
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from contracts import tuning_files, tuning_jobs, tuning_model_deletions
 from contracts.tuning_files import FileMessage
 from contracts.tuning_jobs import TrainFineTuningJob
 from contracts.tuning_model_deletions import DeleteFineTunedModel
+from services.runtime.bus import RawMessage
 from services.runtime.service_app import ServiceWiring
 from services.tuning.bootstrap import bootstrap
 from services.tuning.handlers import handle_file_message
@@ -35,7 +35,7 @@ def create_app(settings: TuningSettings, **overrides: Any) -> FastStream:
     wiring = ServiceWiring("tuning", settings, tuning.broker)
 
     @wiring.group_subscriber(tuning_files.TOPIC, "tuning-files")
-    async def on_file_message(message: KafkaMessage) -> None:
+    async def on_file_message(message: RawMessage) -> None:
         await handle_file_message(FILE_MESSAGE.validate_json(message.body), tuning.files)
 
     @wiring.group_subscriber(tuning_jobs.TOPIC, "tuning-jobs", max_poll_interval_ms=(settings.max_job_s + 300) * 1000)
