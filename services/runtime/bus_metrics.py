@@ -45,6 +45,14 @@ PUBLISHED_EXCEPTIONS = Counter(
     [*_PUBLISHED, "exception_type"])
 
 
+def _bound(children: dict[str, Counter], metric: Counter, labels: tuple[str, ...], value: str) -> Counter:
+    """``metric``'s child for ``labels`` plus ``value``, bound on first use and kept in ``children``."""
+    child = children.get(value)
+    if child is None:
+        child = children[value] = metric.labels(*labels, value)
+    return child
+
+
 class Consumed:
     """One topic's consume children; ``processed`` and ``exception`` bind a status or type on first use."""
 
@@ -60,16 +68,10 @@ class Consumed:
         self._exceptions: dict[str, Counter] = {}
 
     def processed(self, status: str) -> Counter:
-        child = self._processed.get(status)
-        if child is None:
-            child = self._processed[status] = PROCESSED.labels(*self._labels, status)
-        return child
+        return _bound(self._processed, PROCESSED, self._labels, status)
 
     def exception(self, exception_type: str) -> Counter:
-        child = self._exceptions.get(exception_type)
-        if child is None:
-            child = self._exceptions[exception_type] = PROCESSED_EXCEPTIONS.labels(*self._labels, exception_type)
-        return child
+        return _bound(self._exceptions, PROCESSED_EXCEPTIONS, self._labels, exception_type)
 
 
 class Published:
@@ -84,16 +86,10 @@ class Published:
         self._exceptions: dict[str, Counter] = {}
 
     def published(self, status: str) -> Counter:
-        child = self._published.get(status)
-        if child is None:
-            child = self._published[status] = PUBLISHED.labels(*self._labels, status)
-        return child
+        return _bound(self._published, PUBLISHED, self._labels, status)
 
     def exception(self, exception_type: str) -> Counter:
-        child = self._exceptions.get(exception_type)
-        if child is None:
-            child = self._exceptions[exception_type] = PUBLISHED_EXCEPTIONS.labels(*self._labels, exception_type)
-        return child
+        return _bound(self._exceptions, PUBLISHED_EXCEPTIONS, self._labels, exception_type)
 
 
 class BusMetrics:
