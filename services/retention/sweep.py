@@ -8,7 +8,6 @@ per-resource retention applies here to data already stored. Run periodically ins
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from services.retention.keyring import Keyring
 from services.retention.ports import Clock, FlagStore, GrantStore, PolicyStore, RecordStore
 from services.retention.stored import StoredPorts, sweep_stored
 from services.retention.window import oldest_kept_day
+from services.runtime.periodic import repeat
 
 log = logging.getLogger("residency.retention.sweep")
 
@@ -74,11 +74,4 @@ async def sweep(ports: SweepPorts) -> SweepReport:
 
 async def sweep_periodically(ports: SweepPorts, interval_s: float) -> None:
     """Sweep every ``interval_s`` until cancelled; a failed sweep is logged and retried next time."""
-    while True:
-        try:
-            await sweep(ports)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 - one failed round must not end the loop
-            log.error("sweep failed: %s", type(error).__name__)
-        await asyncio.sleep(interval_s)
+    await repeat(lambda: sweep(ports), interval_s, log=log, what="sweep")

@@ -16,12 +16,12 @@ late one finds its key destroyed and is dropped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.runtime.periodic import repeat
 from services.tuning_catalog.model import adapter_object
 from services.tuning_catalog.ports import SealedObjects, TuningCatalog
 from services.tuning_catalog.vault import TuningVault
@@ -63,11 +63,4 @@ async def _recorded(catalog: TuningCatalog, resource_id: str, object_id: str) ->
 
 async def sweep_periodically(ports: OrphanPorts, interval_s: float) -> None:
     """Sweep every ``interval_s`` until cancelled; a failed round is logged and tried again next time."""
-    while True:
-        try:
-            await sweep_orphans(ports)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 - one failed round must not end the loop
-            log.error("orphan sweep failed: %s", type(error).__name__)
-        await asyncio.sleep(interval_s)
+    await repeat(lambda: sweep_orphans(ports), interval_s, log=log, what="orphan sweep")
