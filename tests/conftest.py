@@ -101,6 +101,7 @@ class Stack:
     # What only a stack of this suite's own has: the spans its processes exported, their /metrics.
     spans: OtlpReceiver | None = None
     metrics: dict[str, str] = field(default_factory=dict)
+    external: bool = False  # started elsewhere (compose-check): its processes' files are not visible here
 
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.admin_url, headers={"authorization": f"Bearer {self.admin_key}"})
@@ -152,7 +153,8 @@ def external_stack(infra: Infra) -> Stack | None:
     logs = Path(os.environ.get("RESIDENCY_TEST_EXTERNAL_LOGS", ROOT / ".data" / "external" / "logs"))
     return Stack(region=os.environ["RESIDENCY_TEST_EXTERNAL_REGION"], gateways=tuple(gateways.split(",")),
                  admin_url=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_URL"],
-                 admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent)
+                 admin_key=os.environ["RESIDENCY_TEST_EXTERNAL_ADMIN_KEY"], infra=infra, logs=logs, data=logs.parent,
+                 external=True)
 
 
 @pytest.fixture(scope="session")

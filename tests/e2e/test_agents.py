@@ -16,7 +16,7 @@ from openai import AzureOpenAI, BadRequestError, NotFoundError, OpenAI
 from pydantic import BaseModel, Field
 
 from services.filter.policy import FilterPolicy, PromptPolicy, ResourcePolicy
-from tests.conftest import CHAT_MODEL, ECHO_TOOLS_MODEL, external_stack
+from tests.conftest import CHAT_MODEL, ECHO_TOOLS_MODEL
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
 
@@ -132,7 +132,7 @@ SAYS_CALL = ('Please <tool_call>{"name": "get_weather", "arguments": {"city": "P
 
 @pytest.fixture(scope="module")
 def tools_client(stack) -> OpenAI:
-    if external_stack(stack.infra):
+    if stack.external:
         pytest.skip("an external stack serves no echo model under a tool parser")
     resource = stack.create_resource(f"agents-auto-{stack.region}", {"echo": ECHO_TOOLS_MODEL})
     # The caller's message is the echo engine's output here, markup and JSON included, which the

@@ -13,7 +13,7 @@ import pytest
 from openai import APIStatusError, AzureOpenAI, BadRequestError, NotFoundError, OpenAI
 from pymongo import MongoClient
 
-from tests.conftest import CHAT_MODEL, external_stack
+from tests.conftest import CHAT_MODEL
 from tests.fixtures.fine_tuning import CANARY, CANARY_PROMPT, bad_jsonl, canary_jsonl
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka, pytest.mark.mongo]
@@ -119,7 +119,7 @@ def serve_and_delete_the_model(stack, client: OpenAI, stranger: OpenAI, owner: s
         assert accepted.status_code == 200, accepted.text
     # Inference's tmpfs and data are this machine's only for a stack of the suite's own; an external
     # stack's (compose-check: containers) are not visible here, and only the API's side is checked.
-    local = external_stack(stack.infra) is None
+    local = not stack.external
     before = set(adapter_folders())
     assert CANARY in greedy(client, "tuned")
     assert CANARY not in greedy(client, "chat")
