@@ -84,12 +84,14 @@ async def handle_batch(records: Sequence[Any], contract: type[Message],
                     # Named and kinded as the bus's span of a single message (its batch span
                     # starts a trace of its own, linked to the records'), so the request's trace
                     # runs on through this hop.
-                    with tracer.start_as_current_span(
-                            f"{record.topic} process", context=context_of_headers(headers),
-                            kind=trace.SpanKind.CONSUMER, attributes={
+                    # Attributes only for a span that records (as the bus's own spans).
+                    with tracer.start_as_current_span(f"{record.topic} process", context=context_of_headers(headers),
+                                                      kind=trace.SpanKind.CONSUMER) as span:
+                        if span.is_recording():
+                            span.set_attributes({
                                 "messaging.system": "kafka", "messaging.destination.name": record.topic,
                                 "messaging.kafka.destination.partition": record.partition,
-                                "messaging.kafka.message.offset": record.offset}):
+                                "messaging.kafka.message.offset": record.offset})
                         message = contract.model_validate_json(record.value)
                         handled.append(message)
                         await handle(message)
