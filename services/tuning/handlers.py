@@ -27,6 +27,7 @@ from contracts.tuning_files import (
 )
 from services.tuning.errors import require_region
 from services.tuning.ports import Publisher
+from services.tuning.shredding import shred_file
 from services.tuning.validation import Limits, validate_chat_jsonl
 from services.tuning_catalog.errors import ContentGone
 from services.tuning_catalog.model import FileStatus
@@ -60,8 +61,7 @@ async def handle_file_message(message: FileMessage, ports: FilePorts) -> None:
     elif isinstance(message, ReadFileContent):
         await read_content(message, ports)
     elif isinstance(message, (DeleteFile, FileUploadAborted)):
-        await ports.vault.destroy(message.resource_id, message.file_id)
-        await ports.catalog.remove_file(message.resource_id, message.file_id)
+        await shred_file(ports.vault, ports.catalog, message.resource_id, message.file_id)
         log.info("file %s of %s destroyed (%s)", message.file_id, message.resource_id, message.kind)
 
 

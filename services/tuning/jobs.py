@@ -30,6 +30,7 @@ from contracts.tuning_jobs import TrainFineTuningJob
 from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.tuning.errors import TrainingFailed, require_region
 from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
+from services.tuning.shredding import shred_file, shred_model
 from services.tuning_catalog.errors import ContentGone
 from services.tuning_catalog.model import (
     FINISHED,
@@ -93,8 +94,7 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
 async def delete_model(message: DeleteFineTunedModel, ports: JobPorts) -> None:
     """The owner deleted the model (its record is hidden already): key first, then chunks, then record."""
     require_region(message.region, ports.region)
-    await ports.adapters.destroy(message.resource_id, adapter_object(message.model))
-    await ports.catalog.remove_model(message.resource_id, message.model)
+    await shred_model(ports.adapters, ports.catalog, message.resource_id, message.model)
     log.info("model %s of %s shredded", message.model, message.resource_id)
 
 
@@ -189,10 +189,8 @@ async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, st
                                           fine_tuned_model=name, trained_tokens=trained.trained_tokens,
                                           result_files=[results]):
         # Cancelled after the last step: the adapter is not the owner's to use; shred it, and the results.
-        await ports.adapters.destroy(resource, obj)
-        await ports.catalog.remove_model(resource, name)
-        await ports.vault.destroy(resource, results)
-        await ports.catalog.remove_file(resource, results)
+        await shred_model(ports.adapters, ports.catalog, resource, name)
+        await shred_file(ports.vault, ports.catalog, resource, results)
         await events.add("The job was cancelled")
         return
     await events.add(f"New fine-tuned model created: {name}")
