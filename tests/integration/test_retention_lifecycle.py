@@ -43,8 +43,11 @@ async def test_expiry_and_key_destruction(infra, tmp_path) -> None:
 
         harness.clock.offset = timedelta(days=30, hours=1)  # past every window; the service sweeps by itself
 
-        async def swept() -> bool:
-            return await harness.db["records"].count_documents({"resource_id": "contoso"}) == 0
+        async def swept() -> bool:  # a round can delete the records after its key step saw the old clock:
+            # the next round (0.2 s later) destroys the keys, so wait for both
+            keys_left = await harness.db["data_keys"].count_documents(
+                {"resource_id": "contoso", "wrapped": {"$ne": None}})
+            return await harness.db["records"].count_documents({"resource_id": "contoso"}) == 0 and keys_left == 0
         await eventually(swept)
         keys = await harness.db["data_keys"].find({"resource_id": "contoso"}).to_list()
         assert keys and all(k["wrapped"] is None and k["destroyed_at"] for k in keys)
