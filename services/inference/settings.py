@@ -31,9 +31,26 @@ class EngineOptions(BaseModel):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine (GPU only).")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may use.")
     cpu_kv_cache_gib: int = Field(1, ge=1, description="KV cache size on CPU (VLLM_CPU_KVCACHE_SPACE).")
-    enable_lora: bool = Field(True, description="Serve fine-tuned LoRA adapters in the same batch.")
+    enable_lora: bool = Field(True, description="Serve fine-tuned LoRA adapters.")
+    lora_engine: Literal["auto", "shared", "separate"] = Field("auto", description=(
+        "Where adapters run. shared: one engine with LoRA serves every request. separate: base-model "
+        "requests on an engine without LoRA, adapters on a second engine started by the first request "
+        "that names one (LoRA costs a third of the throughput on CPU, used or not). auto: separate on CPU, "
+        "shared on GPU (two engines would split its memory)."))
     max_loras: int = Field(4, ge=1, description="Adapters active in one batch.")
     max_lora_rank: int = Field(16, ge=1, description="Largest adapter rank accepted.")
+
+    @property
+    def separate_adapter_engine(self) -> bool:
+        """Adapters run on an engine of their own, started on first use."""
+        if not self.enable_lora:
+            return False
+        return self.lora_engine == "separate" or (self.lora_engine == "auto" and self.device == "cpu")
+
+    @property
+    def base_engine_lora(self) -> bool:
+        """The base model's engine is built with LoRA (it serves the adapters too)."""
+        return self.enable_lora and not self.separate_adapter_engine
 
     @model_validator(mode="after")
     def _consistent(self) -> EngineOptions:

@@ -166,6 +166,8 @@ async def test_a_random_lora_adapter_is_served_beside_the_base_model(stack, even
     base_run, tuned_run = await asyncio.gather(run(events, base_cmd), run(events, tuned_cmd))
     assert base_run[-1].error is None and tuned_run[-1].error is None
     assert tuned_run[-1].choices[0].text != base_run[-1].choices[0].text, "the adapter changed nothing"
+    # On CPU the base model's engine is built without LoRA; the adapter started an engine of its own.
+    assert "+adapters started in" in (stack.logs / "inference.log").read_text()
     [missing] = await run(events, command(stack).model_copy(update={"adapter": "not-there"}))
     assert missing.error.status == 400 and missing.error.code == "DeploymentNotFound"
 

@@ -38,3 +38,23 @@ def test_inconsistent_engine_settings_are_refused(bad):
 def test_embedding_engines_keep_the_models_own_context_length():
     args = engine_args("/models/minilm", InferenceSettings(), pooling=True)
     assert args.runner == "pooling" and not args.enable_lora
+
+
+def test_on_cpu_base_requests_run_on_an_engine_without_lora_and_adapters_on_their_own():
+    settings = InferenceSettings()
+    assert settings.separate_adapter_engine
+    assert not engine_args("/models/smol", settings, pooling=False).enable_lora
+    adapters = engine_args("/models/smol", settings, pooling=False, adapters=True)
+    assert adapters.enable_lora and (adapters.max_loras, adapters.max_lora_rank) == (4, 16)
+
+
+@pytest.mark.parametrize(("options", "separate", "base_lora"), [
+    ({"device": "gpu", "dtype": "bfloat16", "enforce_eager": False}, False, True),  # auto: one engine on a GPU
+    ({"lora_engine": "shared"}, False, True),
+    ({"device": "gpu", "dtype": "bfloat16", "lora_engine": "separate"}, True, False),
+    ({"enable_lora": False}, False, False),
+])
+def test_where_adapters_run_is_a_setting(options, separate, base_lora):
+    settings = InferenceSettings(**options)
+    assert (settings.separate_adapter_engine, settings.base_engine_lora) == (separate, base_lora)
+    assert engine_args("/models/m", settings, pooling=False).enable_lora == base_lora

@@ -2,6 +2,8 @@
 
 Every request is handed to the engine as soon as it arrives; vLLM batches whatever is running.
 An engine that dies fails the requests it held (EngineUnavailable) and is started again once.
+With a separate adapter engine (``lora_engine``), base-model requests run on an engine built without
+LoRA and requests that name an adapter on a second one, built when the first of them arrives.
 """
 
 from __future__ import annotations
@@ -48,19 +50,24 @@ class VllmChatEngine:
         self._options = options
         self._adapter_dir = adapter_dir
         self._tokenizer: Any = None
-        self._running: set[str] = set()
+        self._running: dict[str, EngineHolder] = {}  # request ID -> the engine running it
         self._adapters: dict[str, int] = {}
         self._sealed = sealed  # fine-tuned models of the tuning store (services/inference/adapters/sealed_adapters.py)
-        self.stats = BusyStats(name, stats_interval_s)
-        self._holder = EngineHolder(name, self._build)
+        self._holder = self._holder_of(name, None, stats_interval_s)
+        self._adapter_holder = (self._holder_of(f"{name}+adapters", True, stats_interval_s)
+                                if options.separate_adapter_engine else self._holder)
 
-    def _build(self) -> Any:
-        from vllm.v1.engine.async_llm import AsyncLLM
+    def _holder_of(self, name: str, adapters: bool | None, stats_interval_s: float) -> EngineHolder:
+        stats = BusyStats(name, stats_interval_s)
 
-        prepare_environment(self._options, self._work_dir)
-        model_dir = resolve_model(self._model)
-        return AsyncLLM.from_engine_args(engine_args(model_dir, self._options, pooling=False),
-                                         stat_loggers=[self.stats.factory()])
+        def build() -> Any:
+            from vllm.v1.engine.async_llm import AsyncLLM
+
+            prepare_environment(self._options, self._work_dir)
+            args = engine_args(resolve_model(self._model), self._options, pooling=False, adapters=adapters)
+            return AsyncLLM.from_engine_args(args, stat_loggers=[stats.factory()])
+
+        return EngineHolder(name, build)
 
     async def start(self) -> None:
         await self._holder.start()
@@ -68,6 +75,7 @@ class VllmChatEngine:
 
     async def close(self) -> None:
         await self._holder.close()
+        await self._adapter_holder.close()
         if self._sealed is not None:
             self._sealed.close()
 
@@ -79,9 +87,10 @@ class VllmChatEngine:
         return self._tokenizer
 
     async def abort(self, request_id: str) -> bool:
-        if request_id not in self._running or self._holder.engine is None:
+        holder = self._running.get(request_id)
+        if holder is None or holder.engine is None:
             return False
-        await self._holder.engine.abort(request_id)
+        await holder.engine.abort(request_id)
         return True
 
     def prompt_token_ids(self, request: GenerateCompletion) -> list[int]:
@@ -96,9 +105,6 @@ class VllmChatEngine:
                                                         return_dict=False))
 
     async def generate(self, request: GenerateCompletion) -> AsyncIterator[EngineStep]:
-        engine = self._holder.engine
-        if engine is None:
-            raise EngineUnavailable(f"engine {self.name} is restarting")
         from vllm.exceptions import VLLMValidationError
         from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
@@ -106,8 +112,10 @@ class VllmChatEngine:
         params = sampling_params(request, len(prompt_ids), self._options.max_model_len,
                                  vocab_size=len(self._tokenizer))
         lora = await self._fine_tuned(request) or self._lora(request.adapter)
+        holder = self._holder if lora is None else self._adapter_holder
+        engine = await self._engine_of(holder)
         completion_tokens = 0
-        self._running.add(request.request_id)
+        self._running[request.request_id] = holder
         try:
             prompt = {"prompt_token_ids": prompt_ids, "cache_salt": cache_salt(request.resource_id)}
             async for output in engine.generate(prompt, params, request_id=request.request_id, lora_request=lora):
@@ -119,15 +127,29 @@ class VllmChatEngine:
         except (VLLMValidationError, ValueError) as error:
             raise InvalidGenerationRequest(str(error).split("\n")[0]) from None
         except EngineDeadError:
-            self._holder.restart()
-            raise EngineUnavailable(f"engine {self.name} died") from None
+            holder.restart()
+            raise EngineUnavailable(f"engine {holder.name} died") from None
         except EngineGenerateError as error:
             # The engine lives on; this request failed inside it. The cause's type says why, not its text.
             log.error("request %s failed in engine %s: %s", request.request_id, self.name,
                       type(error.__cause__).__name__)
             raise EngineUnavailable(f"engine {self.name} could not run the request") from None
         finally:
-            self._running.discard(request.request_id)
+            self._running.pop(request.request_id, None)
+
+    async def _engine_of(self, holder: EngineHolder) -> Any:
+        """The base engine as it is (None while it restarts); the adapter engine built on first use."""
+        if holder is self._holder:
+            engine = holder.engine
+        else:
+            try:
+                engine = await holder.started()
+            except Exception as error:  # noqa: BLE001 - why it failed is logged by type; the caller gets a 503
+                log.error("engine %s could not start: %s", holder.name, type(error).__name__)
+                engine = None
+        if engine is None:
+            raise EngineUnavailable(f"engine {holder.name} is restarting")
+        return engine
 
     def _delta(self, output: Any, request: GenerateCompletion) -> ChoiceDelta:
         logprobs: tuple[TokenLogprob, ...] = ()
@@ -160,8 +182,8 @@ class VllmChatEngine:
             return False
         removed = self._sealed.unload(resource_id, model)
         lora_id = self._adapters.get(f"{resource_id}/{model}")
-        if lora_id is not None and self._holder.engine is not None:
-            await self._holder.engine.remove_lora(lora_id)
+        if lora_id is not None and self._adapter_holder.engine is not None:
+            await self._adapter_holder.engine.remove_lora(lora_id)
         return removed
 
     def _lora(self, adapter: str | None) -> Any:

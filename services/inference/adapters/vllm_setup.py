@@ -8,6 +8,7 @@ access are off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -42,7 +43,8 @@ def resolve_model(value: str) -> str:
     return value
 
 
-def engine_args(model_dir: str, options: EngineOptions, *, pooling: bool) -> Any:
+def engine_args(model_dir: str, options: EngineOptions, *, pooling: bool, adapters: bool | None = None) -> Any:
+    """``adapters``: this engine serves LoRA adapters; None: as the base model's engine does."""
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     args: dict[str, Any] = {
@@ -60,7 +62,7 @@ def engine_args(model_dir: str, options: EngineOptions, *, pooling: bool) -> Any
         args["runner"] = "pooling"  # its context length is the model's own (256 for MiniLM)
     else:
         args["max_model_len"] = options.max_model_len
-    if not pooling and options.enable_lora:
+    if not pooling and (options.base_engine_lora if adapters is None else adapters):
         args.update(enable_lora=True, max_loras=options.max_loras, max_lora_rank=options.max_lora_rank)
     return AsyncEngineArgs(**args)
 
@@ -107,32 +109,50 @@ class BusyStats:
 
 
 class EngineHolder:
-    """Owns one ``AsyncLLM``: builds it, shuts it down, and builds it again after it died."""
+    """Owns one ``AsyncLLM``: builds it (in a worker thread: the loop serves meanwhile), shuts it down,
+    and builds it again after it died. Callers that need it while it is being built wait for the same
+    build; a build that failed is tried again by the next caller."""
 
     def __init__(self, name: str, build: Callable[[], Any]) -> None:
         self.name = name
         self._build = build
         self.engine: Any = None
-        self._restarting: asyncio.Task[None] | None = None
+        self._building: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.engine = self._build()
-        log.info("engine %s started", self.name)
+        await self.started()
+
+    async def started(self) -> Any:
+        """The engine, built first if it is not running."""
+        if self.engine is not None:
+            return self.engine
+        if self._building is None or self._building.done():
+            self._building = asyncio.get_running_loop().create_task(self._build_now())
+        await asyncio.shield(self._building)  # a caller that gives up does not cancel the build
+        return self.engine
+
+    async def _build_now(self) -> None:
+        started = time.monotonic()
+        self.engine = await asyncio.to_thread(self._build)
+        log.info("engine %s started in %.1f s", self.name, time.monotonic() - started)
 
     async def close(self) -> None:
+        if self._building is not None and not self._building.done():
+            with contextlib.suppress(Exception):
+                await self._building  # an engine half built would outlive us otherwise
         if self.engine is not None:
             self.engine.shutdown()
             self.engine = None
 
     def restart(self) -> None:
         """After an EngineDeadError: requests fail until the new engine is up; one restart at a time."""
-        if self._restarting is not None and not self._restarting.done():
+        if self._building is not None and not self._building.done():
             return
         dead, self.engine = self.engine, None
-        self._restarting = asyncio.get_running_loop().create_task(self._start_again(dead))
+        self._building = asyncio.get_running_loop().create_task(self._start_again(dead))
 
     async def _start_again(self, dead: Any) -> None:
         log.error("engine %s died; restarting it", self.name)
         if dead is not None:
             await asyncio.to_thread(dead.shutdown)
-        await self.start()
+        await self._build_now()
