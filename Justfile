@@ -121,7 +121,7 @@ retention *args:
     {{python}} -m services.retention.cli {{args}}
 
 # Own infra instance on ports 39592/38517/38518 (+ RESIDENCY_TEST_PORT_OFFSET; away from the test instances' ports).
-# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval | tuning | compare.
+# Benchmarks print figures side by side, never asserted: just bench gateway | inference | retention | retrieval | tuning | hops | compare.
 # `compare` (Residency beside LiteLLM's proxy and vLLM's own server, README "Performance") installs the peers first.
 bench what *args:
     #!/usr/bin/env bash
@@ -137,8 +137,9 @@ bench what *args:
       gateway) module=tests.bench.gateway ;;
       retrieval) module=tests.bench.retrieval ;;
       tuning) module=tests.bench.tuning ;;
+      hops) module=tests.bench.hops ;;
       compare) module=tests.bench.compare; deploy/local/peers.sh ;;
-      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention, retrieval, tuning, compare)" >&2; exit 2 ;;
+      *) echo "unknown bench '{{what}}' (known: gateway, inference, retention, retrieval, tuning, hops, compare)" >&2; exit 2 ;;
     esac
     deploy/local/infra.sh down
     rm -rf .data/$RESIDENCY_INFRA_INSTANCE
