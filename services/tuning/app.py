@@ -34,15 +34,18 @@ def create_app(settings: TuningSettings, **overrides: Any) -> FastStream:
     tuning = bootstrap(settings, **overrides)
     wiring = ServiceWiring("tuning", settings, tuning.broker)
 
-    @wiring.group_subscriber(tuning_files.TOPIC, "tuning-files")
+    # Every subscriber here is quiet: a file, a job or a deletion waits at most the quiet fetch wait
+    # before it is picked up, and the idle service does not fetch 150 times a second.
+    @wiring.group_subscriber(tuning_files.TOPIC, "tuning-files", quiet=True)
     async def on_file_message(message: RawMessage) -> None:
         await handle_file_message(FILE_MESSAGE.validate_json(message.body), tuning.files)
 
-    @wiring.group_subscriber(tuning_jobs.TOPIC, "tuning-jobs", max_poll_interval_ms=(settings.max_job_s + 300) * 1000)
+    @wiring.group_subscriber(tuning_jobs.TOPIC, "tuning-jobs", quiet=True,
+                             max_poll_interval_ms=(settings.max_job_s + 300) * 1000)
     async def on_job(job: TrainFineTuningJob) -> None:
         await run_job(job, tuning.jobs)
 
-    @wiring.group_subscriber(tuning_model_deletions.TOPIC, "tuning-models")
+    @wiring.group_subscriber(tuning_model_deletions.TOPIC, "tuning-models", quiet=True)
     async def on_model_deleted(command: DeleteFineTunedModel) -> None:
         await delete_model(command, tuning.jobs)
 
