@@ -239,8 +239,8 @@ def main() -> None:
         asyncio.run(fresh_table(LayeredScreen(make_detectors(FilterSettings())), fresh_split()))
         return
     dev = [e for e in build() if e.split == "val"]
-    if args.latency_only:
-        asyncio.run(latencies(dev, test_split()))
+    if args.latency_only:  # with --dev-only: dev texts alone (no outside text, while choosing)
+        asyncio.run(latencies(dev, [] if args.dev_only else test_split()))
         return
     asyncio.run(evaluate(dev, test_split(), show_false_positives=not args.quiet, dev_only=args.dev_only))
 
