@@ -4,7 +4,10 @@ Buffered: text is held until a window of ``window_chars`` is screened (the first
 ``first_window_chars`` plus the overlap, so the first text reaches the caller early), together with the last
 ``overlap_chars`` already released (left context); only the part of the window that has
 ``overlap_chars`` of screened text after it is released, so a word cut at a window's end is seen
-whole by the next window before any of it goes out. The final event flushes the rest.
+whole by the next window before any of it goes out. A first sentence that ends within
+``first_window_chars`` (its end seen: the character after it has arrived) is screened and released
+whole at once: no word is cut at a sentence's end, so it needs no look-ahead. The final event flushes
+the rest.
 
 Asynchronous: text is forwarded at once; windows are screened behind it and annotated with Azure's
 ``content_filter_offsets`` (character offsets into the choice's completion text, from 0;
@@ -16,6 +19,7 @@ request's final event; it never goes to disk or logs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,6 +32,7 @@ from services.filter.ports import ScreenVerdict
 from services.filter.results import merge_results
 
 Screen = Callable[[str], Awaitable[ScreenVerdict]]
+SENTENCE_END = re.compile(r"[.!?…](?=\s)|\n")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,27 @@ class Windowing:
         if screened == 0 and self.first_window_chars is not None:
             return min(self.window_chars, self.first_window_chars + self.overlap_chars)
         return self.window_chars
+
+    def first_sentence(self, pending: str) -> int | None:
+        """Length of a first sentence that ended within ``first_window_chars`` (the whitespace after
+        its end has arrived), if there is one."""
+        if self.first_window_chars is None:
+            return None
+        end = SENTENCE_END.search(pending[:self.first_window_chars + 1])
+        return end.end() if end else None
+
+    def next_window(self, window: ChoiceWindow, final: bool) -> tuple[int, int] | None:
+        """(characters screened, characters released) of the next buffered window; None: not yet."""
+        if not window.pending:
+            return None
+        if window.screened == 0 and not final and (sentence := self.first_sentence(window.pending)):
+            return sentence, sentence
+        size = self.size(window.screened)
+        if final and len(window.pending) <= size:
+            return len(window.pending), len(window.pending)
+        if len(window.pending) < size:
+            return None
+        return size, size - self.overlap_chars
 
 
 @dataclass
@@ -92,11 +118,9 @@ async def buffered(window: ChoiceWindow, choice: GeneratedChoice, final: bool, s
                    windowing: Windowing) -> ChoiceOutcome:
     window.pending += choice.text
     released, results = [], []
-    while window.pending and (final or len(window.pending) >= windowing.size(window.screened)):
-        size = windowing.size(window.screened)
+    while (next_window := windowing.next_window(window, final)) is not None:
+        size, keep = next_window
         span = window.pending[:size]
-        last = final and len(window.pending) <= size
-        keep = len(span) if last else len(span) - windowing.overlap_chars
         verdict = await screen(window.tail + span)
         results.append(verdict.results)
         if verdict.blocked:

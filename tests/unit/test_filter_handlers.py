@@ -227,6 +227,37 @@ async def test_a_harmful_word_at_the_first_window_edge_is_never_released():
     assert [c.finish_reason for r in replies_of(timeline) for c in r.choices if c.index == 0][-1] == "content_filter"
 
 
+async def test_buffered_mode_releases_a_short_first_sentence_once_its_end_is_seen():
+    screen = ScriptedScreen("attack")
+    ports, timeline = filter_ports(screen, windowing=Windowing(32, 8, first_window_chars=12))
+    await screen_generation(generated("It is red.", final=False, sequence=0), ports)
+    assert timeline == []  # "red." may go on ("red.dot"): the sentence has not been seen to end
+
+    await screen_generation(generated(" Bri", final=False, sequence=1), ports)
+    # 14 characters, fewer than the first window's 12 + 8, yet the sentence is screened and out whole
+    assert (text_of(timeline), screen.screened) == ("It is red.", ["It is red."])
+    await screen_generation(generated("ck walls stand tall and proud in the sun", final=False, sequence=2), ports)
+    # then full windows (32) with the sentence's last 8 characters as left context
+    assert screen.screened[-1] == " is red." + " Brick walls stand tall and prou"
+    assert text_of(timeline) == "It is red." + " Brick walls stand tall "  # 32 screened, 24 released
+
+
+async def test_a_first_sentence_longer_than_the_first_window_waits_for_its_look_ahead():
+    screen = ScriptedScreen("attack")
+    ports, timeline = filter_ports(screen, windowing=Windowing(32, 8, first_window_chars=12))
+    await screen_generation(generated("The brick walls are red. So", final=False, sequence=0), ports)
+    # the sentence ends at 24 > 12: the first window (12 + 8) screens 20 characters and releases 12
+    assert (text_of(timeline), screen.screened) == ("The brick wa", ["The brick walls are "])
+
+
+async def test_a_harmful_first_sentence_is_cut_before_any_of_it_is_shown():
+    ports, timeline = filter_ports(ScriptedScreen("attack"), windowing=Windowing(32, 8, first_window_chars=12))
+    await screen_generation(generated("We attack. Then", final=False, sequence=0), ports)
+
+    assert text_of(timeline) == ""
+    assert [c.finish_reason for r in replies_of(timeline) for c in r.choices if c.index == 0][-1] == "content_filter"
+
+
 async def test_buffered_mode_catches_a_word_split_across_windows_before_any_of_it_is_shown():
     ports, timeline = filter_ports(ScriptedScreen("attack"))
     await screen_generation(generated("Here is the plan: att", final=False, sequence=0), ports)
