@@ -41,7 +41,8 @@ class FilterSettings(ServiceSettings):
     stream_overlap_chars: int = Field(40, ge=0, description="Characters of context carried between windows.")
     stream_first_window_chars: int = Field(48, ge=1, description=(
         "Characters the first buffered window releases (it screens them plus the overlap): how much "
-        "text a buffered stream's first token waits for."))
+        "text a buffered stream's first token waits for. A first sentence that ends within them goes "
+        "out as soon as its end is seen."))
 
     batch_max_records: int = Field(32, ge=1, le=1000, description=(
         "Most records one fetch hands each subscriber: they are screened in order, their publishes "
