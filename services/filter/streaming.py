@@ -59,8 +59,10 @@ class Windowing:
         its end has arrived), if there is one."""
         if self.first_window_chars is None:
             return None
-        end = SENTENCE_END.search(pending[:self.first_window_chars + 1])
-        return end.end() if end else None
+        head = pending[:self.first_window_chars + 1]
+        # A leading line break or a bare "." is no sentence: the first release carries words.
+        return next((end.end() for end in SENTENCE_END.finditer(head) if any(c.isalnum() for c in head[:end.end()])),
+                    None)
 
     def next_window(self, window: ChoiceWindow, final: bool) -> tuple[int, int] | None:
         """(characters screened, characters released) of the next buffered window; None: not yet."""

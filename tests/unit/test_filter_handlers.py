@@ -242,6 +242,13 @@ async def test_buffered_mode_releases_a_short_first_sentence_once_its_end_is_see
     assert text_of(timeline) == "It is red." + " Brick walls stand tall "  # 32 screened, 24 released
 
 
+async def test_a_leading_line_break_is_not_a_first_sentence():
+    screen = ScriptedScreen("attack")
+    ports, timeline = filter_ports(screen, windowing=Windowing(32, 8, first_window_chars=12))
+    await screen_generation(generated("\n\nIt is red. Br", final=False, sequence=0), ports)
+    assert (text_of(timeline), screen.screened) == ("\n\nIt is red.", ["\n\nIt is red."])
+
+
 async def test_a_first_sentence_longer_than_the_first_window_waits_for_its_look_ahead():
     screen = ScriptedScreen("attack")
     ports, timeline = filter_ports(screen, windowing=Windowing(32, 8, first_window_chars=12))
