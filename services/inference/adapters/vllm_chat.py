@@ -54,10 +54,11 @@ class VllmChatEngine:
         self._adapters: dict[str, int] = {}
         self._sealed = sealed  # fine-tuned models of the tuning store (services/inference/adapters/sealed_adapters.py)
         self._holder = self._holder_of(name, None, stats_interval_s)
-        self._adapter_holder = (self._holder_of(f"{name}+adapters", True, stats_interval_s)
+        self._adapter_holder = (self._holder_of(f"{name}+adapters", True, stats_interval_s, on_demand=True)
                                 if options.separate_adapter_engine else self._holder)
 
-    def _holder_of(self, name: str, adapters: bool | None, stats_interval_s: float) -> EngineHolder:
+    def _holder_of(self, name: str, adapters: bool | None, stats_interval_s: float, *,
+                   on_demand: bool = False) -> EngineHolder:
         stats = BusyStats(name, stats_interval_s)
 
         def build() -> Any:
@@ -67,7 +68,7 @@ class VllmChatEngine:
             args = engine_args(resolve_model(self._model), self._options, pooling=False, adapters=adapters)
             return AsyncLLM.from_engine_args(args, stat_loggers=[stats.factory()])
 
-        return EngineHolder(name, build)
+        return EngineHolder(name, build, on_demand=on_demand)
 
     async def start(self) -> None:
         await self._holder.start()
@@ -113,7 +114,7 @@ class VllmChatEngine:
                                  vocab_size=len(self._tokenizer))
         lora = await self._fine_tuned(request) or self._lora(request.adapter)
         holder = self._holder if lora is None else self._adapter_holder
-        engine = await self._engine_of(holder)
+        engine = await holder.for_request()
         completion_tokens = 0
         self._running[request.request_id] = holder
         try:
@@ -136,20 +137,6 @@ class VllmChatEngine:
             raise EngineUnavailable(f"engine {self.name} could not run the request") from None
         finally:
             self._running.pop(request.request_id, None)
-
-    async def _engine_of(self, holder: EngineHolder) -> Any:
-        """The base engine as it is (None while it restarts); the adapter engine built on first use."""
-        if holder is self._holder:
-            engine = holder.engine
-        else:
-            try:
-                engine = await holder.started()
-            except Exception as error:  # noqa: BLE001 - why it failed is logged by type; the caller gets a 503
-                log.error("engine %s could not start: %s", holder.name, type(error).__name__)
-                engine = None
-        if engine is None:
-            raise EngineUnavailable(f"engine {holder.name} is restarting")
-        return engine
 
     def _delta(self, output: Any, request: GenerateCompletion) -> ChoiceDelta:
         logprobs: tuple[TokenLogprob, ...] = ()

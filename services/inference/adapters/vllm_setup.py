@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from services.inference.errors import EngineUnavailable
 from services.inference.model_files import CHAT_MODEL, EMBEDDING_MODEL, embedding_model_dir, prepare_chat_model
 from services.inference.settings import EngineOptions
 
@@ -111,11 +112,13 @@ class BusyStats:
 class EngineHolder:
     """Owns one ``AsyncLLM``: builds it (in a worker thread: the loop serves meanwhile), shuts it down,
     and builds it again after it died. Callers that need it while it is being built wait for the same
-    build; a build that failed is tried again by the next caller."""
+    build; a build that failed is tried again by the next caller. ``on_demand``: built by the first
+    request that needs it (the adapter engine) instead of at start."""
 
-    def __init__(self, name: str, build: Callable[[], Any]) -> None:
+    def __init__(self, name: str, build: Callable[[], Any], *, on_demand: bool = False) -> None:
         self.name = name
         self._build = build
+        self.on_demand = on_demand
         self.engine: Any = None
         self._building: asyncio.Task[None] | None = None
 
@@ -130,6 +133,19 @@ class EngineHolder:
             self._building = asyncio.get_running_loop().create_task(self._build_now())
         await asyncio.shield(self._building)  # a caller that gives up does not cancel the build
         return self.engine
+
+    async def for_request(self) -> Any:
+        """The engine a request runs on: an engine built at start fails fast while it restarts, one
+        built on demand is built (or awaited) first; EngineUnavailable when there is none."""
+        engine = self.engine
+        if self.on_demand:
+            try:
+                engine = await self.started()
+            except Exception as error:  # noqa: BLE001 - why it failed is logged by type; the caller gets a 503
+                log.error("engine %s could not start: %s", self.name, type(error).__name__)
+        if engine is None:
+            raise EngineUnavailable(f"engine {self.name} is restarting")
+        return engine
 
     async def _build_now(self) -> None:
         started = time.monotonic()
