@@ -32,7 +32,9 @@ from services.filter.ports import ScreenVerdict
 from services.filter.results import merge_results
 
 Screen = Callable[[str], Awaitable[ScreenVerdict]]
-SENTENCE_END = re.compile(r"[.!?…](?=\s)|\n")
+# A first sentence: from its first letter or digit (a leading line break is no sentence) to the first
+# sentence end whose next character has arrived.
+FIRST_SENTENCE = re.compile(r"[^\W_][^\n]*?(?:[.!?…](?=\s)|\n)")
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,8 @@ class Windowing:
         its end has arrived), if there is one."""
         if self.first_window_chars is None:
             return None
-        head = pending[:self.first_window_chars + 1]
-        # A leading line break or a bare "." is no sentence: the first release carries words.
-        return next((end.end() for end in SENTENCE_END.finditer(head) if any(c.isalnum() for c in head[:end.end()])),
-                    None)
+        sentence = FIRST_SENTENCE.search(pending[:self.first_window_chars + 1])
+        return sentence.end() if sentence else None
 
     def next_window(self, window: ChoiceWindow, final: bool) -> tuple[int, int] | None:
         """(characters screened, characters released) of the next buffered window; None: not yet."""
