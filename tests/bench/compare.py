@@ -394,6 +394,8 @@ def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
 def first_window_ms(base: str, model: str, chars: int, requests: int = 5) -> float:
     """The engine's time to generate the buffered mode's first window (``chars``: the first window
     plus the overlap) after its first token, one stream, p50: part of buffered mode's TTFT target."""
+    from tests.bench.stream_cuts import sse_event
+
     samples = []
     body = {"model": model, "stream": True, "max_tokens": 96, "ignore_eos": True,
             "messages": [{"role": "user", "content": "Explain what a CPU is."}]}
@@ -403,9 +405,9 @@ def first_window_ms(base: str, model: str, chars: int, requests: int = 5) -> flo
             text = ""
             with client.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
                 for line in response.iter_lines():
-                    if not line.startswith("data: ") or line == "data: [DONE]":
+                    if (event := sse_event(line)) is None:
                         continue
-                    for choice in json.loads(line[6:]).get("choices") or ():
+                    for choice in event.get("choices") or ():
                         if (choice.get("delta") or {}).get("content"):
                             first = first or time.perf_counter()
                             text += choice["delta"]["content"]

@@ -26,6 +26,14 @@ def benign_prompts(count: int) -> list[str]:
     return benign[::step][:count]
 
 
+def sse_event(line: str) -> dict[str, Any] | None:
+    """One server-sent event's JSON, or None for other lines and the closing ``[DONE]``."""
+    if not line.startswith("data: ") or line == "data: [DONE]":
+        return None
+    event: dict[str, Any] = json.loads(line[6:])
+    return event
+
+
 async def one(client: httpx.AsyncClient, base: str, key: str, model: str, prompt: str, max_tokens: int) -> str:
     """``refused``, ``cut:<categories>``, ``complete`` or ``error:<status>``."""
     body = {"model": model, "stream": True, "max_tokens": max_tokens,
@@ -38,9 +46,8 @@ async def one(client: httpx.AsyncClient, base: str, key: str, model: str, prompt
                 f"error:{response.status_code}"
         finish, filtered = None, set()
         async for line in response.aiter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
+            if (event := sse_event(line)) is None:
                 continue
-            event = json.loads(line[6:])
             for choice in event.get("choices") or ():
                 finish = choice.get("finish_reason") or finish
                 filtered |= {name for name, result in (choice.get("content_filter_results") or {}).items()
