@@ -93,11 +93,12 @@ def main() -> None:
     import json
 
     from services.filter.detectors.classifier import MODEL_PATH
-    from services.filter.training.dataset import build
+    from services.filter.training.dataset import build, is_answer
 
     with np.load(MODEL_PATH, allow_pickle=False) as stored:
         meta = json.loads(str(stored["meta"]))
-    model, chosen = choose_on_dev(TrainedModel.load(MODEL_PATH), [e for e in build() if e.split == "val"])
+    model, chosen = choose_on_dev(TrainedModel.load(MODEL_PATH),
+                                  [e for e in build() if e.split == "val" and not is_answer(e)])
     kept = {k: meta[k] for k in ("data", "static_table") if k in meta}
     model.save(MODEL_PATH, **kept, report={**meta.get("report", {}), "dev_chosen": chosen})
 

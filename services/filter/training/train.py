@@ -31,7 +31,7 @@ from services.filter.detectors.classifier import HEADS, MODEL_PATH, Cascade, Fea
 from services.filter.detectors.contextual import ContextualEmbedder
 from services.filter.detectors.static_embedding import StaticEmbedder
 from services.filter.hazards import HAZARDS
-from services.filter.training.dataset import Example, build, fold_of
+from services.filter.training.dataset import Example, build, fold_of, is_answer
 from services.filter.training.sources import CACHE
 
 N_FEATURES = 2**17
@@ -162,7 +162,8 @@ def main() -> None:
     embedder = StaticEmbedder()
     model, report = train(examples, embedder)
     from services.filter.training.thresholds import choose_on_dev  # thresholds.py builds on this module
-    model, report["dev_chosen"] = choose_on_dev(model, [e for e in examples if e.split == "val"])
+    # Dev answers (answers.py) stay out of the choice: they measure the completion screen, held out (evaluate.py).
+    model, report["dev_chosen"] = choose_on_dev(model, [e for e in examples if e.split == "val" and not is_answer(e)])
     model.save(args.out, data=data_fingerprint(examples), report=report, static_table=embedder.table_digest())
     print(f"[filter-train] wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
