@@ -7,8 +7,9 @@ default policy blocks and of benign texts it blocks (false-positive rate), each 
 interval, per source category and overall; the benign texts of the outside split that are still
 blocked; PII on a generated set; and latency per text (p50, p99, mean CPU) for the fast lexical
 layers and the whole screen (all texts, and benign texts alone), and the share of texts that reach
-the harmful-request cascade. The dev split is what thresholds were chosen on; only the outside
-split is evidence. Texts are printed from public datasets only; the service itself never logs text.
+the harmful-request cascade. The dev split is what thresholds were chosen on (the prompt bands on its
+prompts, the completion bands on its answers); only the outside split is evidence. Texts are printed
+from public datasets only; the service itself never logs text.
 """
 
 from __future__ import annotations
@@ -196,7 +197,8 @@ async def answer_table(screen: LayeredScreen, dev_answers: list[Answer]) -> None
     """Dev answers (answers.py) streamed as completions: an answer is cut when any of the windows the buffered
     stream screens is filtered under the default policy (the completion screen: the four category heads)."""
     print(f"\ndev answers: {len(dev_answers)} completions written for this project (answers.py; dev topics and "
-          "styles only), each screened as the buffered stream screens it, window by window.")
+          "styles only), each screened as the buffered stream screens it, window by window; the completion bands "
+          "were chosen on these windows, so they are not evidence.")
     cut: dict[tuple[bool, str], list[bool]] = defaultdict(list)
     by_head: dict[bool, dict[str, int]] = {False: defaultdict(int), True: defaultdict(int)}
     windows: dict[bool, list[bool]] = {False: [], True: []}
