@@ -8,7 +8,9 @@ embeddings (static_embedding.py: model2vec's recipe on the packaged MiniLM, ~0.0
 what a request asks for beyond its topic words; each head reads both (one linear score over the
 concatenation). Severity is a band of the head's probability (safe < low < medium < high; ``medium``
 starts where the head's false-positive rate on benign training texts, out of fold, falls to its
-target): a confidence scale, not Azure's graded harm scale; see README.
+target): a confidence scale, not Azure's graded harm scale; see README. Completions (answers, screened
+window by window as they stream) have bands of their own for the four categories, chosen on answer
+text (training/thresholds.py); an artefact without them judges completions by the prompt bands.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class TrainedModel:
     embedder: StaticEmbedder
     embed_scale: float
     cascade: Cascade | None = None  # harmful_request's slow step, for what the fast head suspects
+    completion_bands: np.ndarray | None = None  # (heads, 3) for completions; None: the prompt bands
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH, embedder: StaticEmbedder | None = None) -> TrainedModel:
@@ -128,13 +131,16 @@ class TrainedModel:
                                   coef=stored["cascade_coef"].astype(np.float32),
                                   intercept=float(meta["cascade_intercept"]),
                                   bands=stored["cascade_bands"].astype(np.float32), embedder=ContextualEmbedder())
+            completion_bands = (stored["completion_bands"].astype(np.float32) if "completion_bands" in stored
+                                else None)  # artefacts before session 8 have prompt bands only
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
                        embed_coef=stored["embed_coef"].astype(np.float32),
                        intercept=stored["intercept"].astype(np.float32), bands=stored["bands"].astype(np.float32),
                        hazards=tuple(meta["hazards"]), hazard_coef=stored["hazard_coef"].astype(np.float32),
                        hazard_intercept=stored["hazard_intercept"].astype(np.float32),
                        featurizer=Featurizer(meta["n_features"], stored["idf"].astype(np.float32)),
-                       embedder=embedder, embed_scale=float(meta["embed_scale"]), cascade=cascade)
+                       embedder=embedder, embed_scale=float(meta["embed_scale"]), cascade=cascade,
+                       completion_bands=completion_bands)
 
     def save(self, path: Path, **meta: object) -> None:
         if self.featurizer.idf is None:
@@ -151,6 +157,8 @@ class TrainedModel:
             arrays |= {"cascade_hidden_coef": self.cascade.hidden_coef,
                        "cascade_hidden_intercept": self.cascade.hidden_intercept,
                        "cascade_coef": self.cascade.coef, "cascade_bands": self.cascade.bands}
+        if self.completion_bands is not None:
+            arrays["completion_bands"] = self.completion_bands
         np.savez_compressed(path, meta=json.dumps(body), **arrays)
 
     def scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,8 +176,13 @@ class TrainedModel:
     def hazard(self, embedding: np.ndarray) -> str:
         return self.hazards[int(np.argmax(embedding @ self.hazard_coef.T + self.hazard_intercept))]
 
-    def severity(self, head: str, probability: float) -> Severity:
-        return SEVERITIES[int(np.searchsorted(self.bands[self.heads.index(head)], probability, side="right"))]
+    def bands_for(self, kind: TextKind) -> np.ndarray:
+        """The bands a text of this kind is judged by: completions by their own, everything else by the prompt's."""
+        return self.completion_bands if kind == "completion" and self.completion_bands is not None else self.bands
+
+    def severity(self, head: str, probability: float, kind: TextKind = "prompt") -> Severity:
+        bands = self.bands_for(kind)[self.heads.index(head)]
+        return SEVERITIES[int(np.searchsorted(bands, probability, side="right"))]
 
     def detected(self, head: str, probability: float) -> bool:
         return bool(probability >= self.bands[self.heads.index(head)][1])
@@ -197,7 +210,7 @@ class TrainedClassifier:
     async def detect(self, text: str, kind: TextKind, policy: EffectivePolicy) -> Findings:
         scores, embedding = self.model.scores([text])
         probabilities = dict(zip(self.model.heads, scores[0].tolist(), strict=True))
-        severities = {c: self.model.severity(c, probabilities[c]) for c in CATEGORIES}
+        severities = {c: self.model.severity(c, probabilities[c], kind) for c in CATEGORIES}
         detected: dict[str, bool] = {}
         hazard = None
         prompt: PromptPolicy = policy.policy.prompt

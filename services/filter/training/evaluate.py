@@ -7,8 +7,9 @@ default policy blocks and of benign texts it blocks (false-positive rate), each 
 interval, per source category and overall; the benign texts of the outside split that are still
 blocked; PII on a generated set; and latency per text (p50, p99, mean CPU) for the fast lexical
 layers and the whole screen (all texts, and benign texts alone), and the share of texts that reach
-the harmful-request cascade. The dev split is what thresholds were chosen on; only the outside
-split is evidence. Texts are printed from public datasets only; the service itself never logs text.
+the harmful-request cascade. The dev split is what thresholds were chosen on (the prompt bands on its
+prompts, the completion bands on its answers); only the outside split is evidence. Texts are printed
+from public datasets only; the service itself never logs text.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from services.filter.policy import DEFAULT_POLICY, SEVERITY_RANK
 from services.filter.ports import ScreenedText, ScreenVerdict, TextKind
 from services.filter.screening import LayeredScreen
 from services.filter.settings import FilterSettings
-from services.filter.training.dataset import Example, build
+from services.filter.training.answers import Answer, answers, stream_windows
+from services.filter.training.dataset import Example, build, is_answer
 from services.filter.training.outside import fresh_split, test_split
 
 FIELDS = ("hate", "sexual", "violence", "self_harm", "harmful_request", "jailbreak", "indirect_attack")
@@ -161,6 +163,7 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
     field_table(dev, as_prompt, lambda f: [i for i, e in enumerate(dev) if f in e.known],
                 documents)  # type: ignore[arg-type]
     blocking_table(dev, as_prompt, lambda e: (e.hazard or e.source) if not e.benign else e.source)
+    await answer_table(screen, [a for a in answers() if a.split == "val"])
     if dev_only:  # while choosing anything: the outside split stays unseen
         return
 
@@ -188,6 +191,39 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
         print(f"  {kind:20s} {p:9.3f} {r:7.3f} {f1:6.3f} {n:9d} {len(cases):6d}")
 
     await latencies(dev, test)
+
+
+async def answer_table(screen: LayeredScreen, dev_answers: list[Answer]) -> None:
+    """Dev answers (answers.py) streamed as completions: an answer is cut when any of the windows the buffered
+    stream screens is filtered under the default policy (the completion screen: the four category heads)."""
+    print(f"\ndev answers: {len(dev_answers)} completions written for this project (answers.py; dev topics and "
+          "styles only), each screened as the buffered stream screens it, window by window; the completion bands "
+          "were chosen on these windows, so they are not evidence.")
+    cut: dict[tuple[bool, str], list[bool]] = defaultdict(list)
+    by_head: dict[bool, dict[str, int]] = {False: defaultdict(int), True: defaultdict(int)}
+    windows: dict[bool, list[bool]] = {False: [], True: []}
+    own: list[bool] = []
+    for answer in dev_answers:
+        heads: set[str] = set()
+        for window in stream_windows(answer.text):
+            verdict = await screen.screen_completion(window, DEFAULT_POLICY)
+            windows[answer.harmful].append(verdict.blocked)
+            heads |= {k for k, v in verdict.results.items() if isinstance(v, dict) and v.get("filtered")}
+        cut[(answer.harmful, answer.topic.category)].append(bool(heads))
+        for head in heads:
+            by_head[answer.harmful][head] += 1
+        if answer.harmful:
+            own.append(answer.topic.category in heads)
+    for harmful, label in ((False, "benign answers cut (false-positive rate)"), (True, "harmful answers cut (recall)")):
+        print(f"  {label}")
+        for (h, category), flags in sorted(cut.items()):
+            if h == harmful:
+                print(f"    {category:36s} {rate(sum(flags), len(flags))}")
+        every = [f for (h, _), flags in cut.items() if h == harmful for f in flags]
+        print(f"    {'all':36s} {rate(sum(every), len(every))}")
+        print(f"    {'windows':36s} {rate(sum(windows[harmful]), len(windows[harmful]))}")
+        print(f"    cut by: {dict(sorted(by_head[harmful].items()))}")
+    print(f"  harmful answers cut by their own category's head: {rate(sum(own), len(own))}")
 
 
 async def fresh_table(screen: LayeredScreen, fresh: list[Example]) -> None:
@@ -233,12 +269,17 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="do not list the remaining false positives")
     parser.add_argument("--dev-only", action="store_true", help="the dev split only (while tuning)")
     parser.add_argument("--fresh-only", action="store_true", help="only the second outside split (recall)")
+    parser.add_argument("--answers-only", action="store_true", help="only the dev answers (completions)")
     parser.add_argument("--latency-only", action="store_true", help="only the latency lines (dev and test texts)")
     args = parser.parse_args()
     if args.fresh_only:
         asyncio.run(fresh_table(LayeredScreen(make_detectors(FilterSettings())), fresh_split()))
         return
-    dev = [e for e in build() if e.split == "val"]
+    if args.answers_only:
+        asyncio.run(answer_table(LayeredScreen(make_detectors(FilterSettings())),
+                                 [a for a in answers() if a.split == "val"]))
+        return
+    dev = [e for e in build() if e.split == "val" and not is_answer(e)]  # answers: answer_table, as completions
     if args.latency_only:  # with --dev-only: dev texts alone (no outside text, while choosing)
         asyncio.run(latencies(dev, [] if args.dev_only else test_split()))
         return

@@ -9,6 +9,12 @@ the cascade is chosen among ``ROUTES`` for the best dev recall at the budget, as
 ``ROUTED_SHARE_MAX`` of the dev prompts take the slow step (the latency target: the median prompt must
 not). Indirect attack is a document head: its training bands stay. The dev split is therefore not
 evidence of anything after this; the outside test split (outside.py) is never used for a choice.
+
+Completions get bands of their own for the four category heads (``choose_completion_bands``), chosen the
+same way on the dev *answers* (answers.py) cut into the windows the buffered stream screens: ``medium``
+where the head's false-positive rate on benign answer windows falls to the head's prompt budget, never
+below the prompt ``medium`` (answer text from one author is too narrow a sample to make completions
+stricter than prompts on). The dev answers are then no more held out than the dev prompts.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import dataclasses
 import numpy as np
 
 from services.filter.detectors.classifier import TrainedModel
+from services.filter.training.answers import CATEGORIES, Answer, stream_windows
 from services.filter.training.dataset import Example
 from services.filter.training.train import contextual_embeddings
 
@@ -87,19 +94,50 @@ def choose_on_dev(model: TrainedModel, dev: list[Example]) -> tuple[TrainedModel
     return dataclasses.replace(model, bands=bands), report
 
 
+def completion_medium(benign_window_scores: np.ndarray, prompt_medium: float, budget: float) -> float:
+    """Where ``medium`` begins for completions: the benign-window budget's threshold, at least the prompt's."""
+    return max(medium_for(benign_window_scores, budget), prompt_medium)
+
+
+def choose_completion_bands(model: TrainedModel, dev_answers: list[Answer]) -> tuple[TrainedModel, dict[str, object]]:
+    """The four category heads' completion bands, on the windows the stream screens of each dev answer; the
+    other heads' rows repeat the prompt bands (completions are judged by the four categories only)."""
+    windows = [(window, answer) for answer in dev_answers for window in stream_windows(answer.text)]
+    scores = model.probabilities([w for w, _ in windows])
+    harmful = np.array([a.harmful for _, a in windows])
+    bands = model.bands.copy()
+    report: dict[str, object] = {}
+    for head in CATEGORIES:
+        h = model.heads.index(head)
+        medium = completion_medium(scores[~harmful, h], float(model.bands[h][1]), BUDGET[head])
+        bands[h] = _bands(medium, float(model.bands[h][2]))
+        own = harmful & np.array([a.topic.category == head for _, a in windows])
+        report[head] = {"medium": round(medium, 4), "prompt_medium": round(float(model.bands[h][1]), 4),
+                        "benign_window_fpr": round(float((scores[~harmful, h] >= medium).mean()), 4),
+                        "own_harmful_window_recall": round(float((scores[own, h] >= medium).mean()), 3)
+                        if own.any() else None}
+        print(f"[filter-train] completion bands {head:9s} {report[head]}")
+    print(f"[filter-train] completion bands chosen on {len(windows)} windows of {len(dev_answers)} dev answers")
+    return dataclasses.replace(model, completion_bands=bands), report
+
+
 def main() -> None:
     """Choose the thresholds again on the committed artefact (no retraining): ``python -m
     services.filter.training.thresholds``."""
     import json
 
     from services.filter.detectors.classifier import MODEL_PATH
-    from services.filter.training.dataset import build
+    from services.filter.training.answers import answers
+    from services.filter.training.dataset import build, is_answer
 
     with np.load(MODEL_PATH, allow_pickle=False) as stored:
         meta = json.loads(str(stored["meta"]))
-    model, chosen = choose_on_dev(TrainedModel.load(MODEL_PATH), [e for e in build() if e.split == "val"])
+    model, chosen = choose_on_dev(TrainedModel.load(MODEL_PATH),
+                                  [e for e in build() if e.split == "val" and not is_answer(e)])
+    model, completion = choose_completion_bands(model, [a for a in answers() if a.split == "val"])
     kept = {k: meta[k] for k in ("data", "static_table") if k in meta}
-    model.save(MODEL_PATH, **kept, report={**meta.get("report", {}), "dev_chosen": chosen})
+    model.save(MODEL_PATH, **kept, report={**meta.get("report", {}), "dev_chosen": chosen,
+                                           "completion_chosen": completion})
 
 
 if __name__ == "__main__":

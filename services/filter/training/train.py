@@ -11,7 +11,8 @@ under 5 %), ``low`` at half of it,
 names the hazard of a harmful request. The cascade (``train_cascade``): a one-layer network over the
 contextual MiniLM embedding of every training text that knows harmful_request. The training bands
 are then replaced by thresholds chosen on the dev split (thresholds.py): medium per head for the
-benign false-positive budget, and the fast threshold that sends a prompt to the cascade.
+benign false-positive budget, and the fast threshold that sends a prompt to the cascade; then the four
+category heads' completion bands, on the dev answers' stream windows (``choose_completion_bands``).
 Writes services/filter/data/classifier.npz.
 """
 
@@ -31,7 +32,7 @@ from services.filter.detectors.classifier import HEADS, MODEL_PATH, Cascade, Fea
 from services.filter.detectors.contextual import ContextualEmbedder
 from services.filter.detectors.static_embedding import StaticEmbedder
 from services.filter.hazards import HAZARDS
-from services.filter.training.dataset import Example, build, fold_of
+from services.filter.training.dataset import Example, build, fold_of, is_answer
 from services.filter.training.sources import CACHE
 
 N_FEATURES = 2**17
@@ -161,8 +162,11 @@ def main() -> None:
     examples = build()
     embedder = StaticEmbedder()
     model, report = train(examples, embedder)
-    from services.filter.training.thresholds import choose_on_dev  # thresholds.py builds on this module
-    model, report["dev_chosen"] = choose_on_dev(model, [e for e in examples if e.split == "val"])
+    from services.filter.training.answers import answers
+    from services.filter.training.thresholds import choose_completion_bands, choose_on_dev  # builds on this module
+    # Prompt bands on dev prompts only; completion bands on dev answers, window by window as the stream screens them.
+    model, report["dev_chosen"] = choose_on_dev(model, [e for e in examples if e.split == "val" and not is_answer(e)])
+    model, report["completion_chosen"] = choose_completion_bands(model, [a for a in answers() if a.split == "val"])
     model.save(args.out, data=data_fingerprint(examples), report=report, static_table=embedder.table_digest())
     print(f"[filter-train] wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
