@@ -132,7 +132,7 @@ class TrainedModel:
                                   intercept=float(meta["cascade_intercept"]),
                                   bands=stored["cascade_bands"].astype(np.float32), embedder=ContextualEmbedder())
             completion_bands = (stored["completion_bands"].astype(np.float32) if "completion_bands" in stored
-                                else None)  # artefacts before session 8 have prompt bands only
+                                else None)  # artefacts before session 7 have prompt bands only
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
                        embed_coef=stored["embed_coef"].astype(np.float32),
                        intercept=stored["intercept"].astype(np.float32), bands=stored["bands"].astype(np.float32),
