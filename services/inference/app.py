@@ -55,8 +55,9 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     async def on_cancellation(cmd: CancelGeneration) -> None:
         await handlers.cancel_generation(cmd, ports)
 
-    # A deleted fine-tuned model must leave every replica's memory.
-    @wiring.fanout_subscriber(tuning_model_deletions.TOPIC)
+    # A deleted fine-tuned model must leave every replica's memory (rare: a quiet subscriber, whose
+    # idle fetches cost the service and the broker less).
+    @wiring.fanout_subscriber(tuning_model_deletions.TOPIC, quiet=True)
     async def on_model_deleted(cmd: DeleteFineTunedModel) -> None:
         await handlers.unload_adapter(cmd, inference.engines)
 

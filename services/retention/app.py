@@ -105,11 +105,13 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
     background = Background()
 
     # Batches: the broker's offset commit costs more than storing a record, so one commit per
-    # batch (after every record in it was stored or dead-lettered) instead of one per record.
+    # batch (after every record in it was stored or dead-lettered) instead of one per record; the
+    # broker gathers ``batch_min_bytes`` (or waits the quiet fetch wait) before it answers a fetch.
     @wiring.group_subscriber(
         interaction_records.TOPIC, "retention", quiet=True, batch=True, max_records=settings.batch_max_records,
-        batch_timeout_ms=50, description="Batches of InteractionCompleted (contracts/interaction_records.py); "
-        "each message is validated on its own, so a malformed one is dead-lettered alone.")
+        batch_timeout_ms=50, fetch_min_bytes=settings.batch_min_bytes,
+        description="Batches of InteractionCompleted (contracts/interaction_records.py); each message "
+        "is validated on its own, so a malformed one is dead-lettered alone.")
     async def on_interactions(batch: RawMessage) -> None:
         await store_batch(batch.raw_message, service)
 

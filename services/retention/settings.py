@@ -72,6 +72,10 @@ class RetentionSettings(ServiceSettings):
     customer_keys: dict[str, str] = Field(default_factory=dict,
                                           description="Resource ID to its customer-managed key ID.")
     batch_max_records: int = Field(500, ge=1, le=10_000, description="Most interactions per consumed batch.")
+    batch_min_bytes: int = Field(64 * 1024, ge=1, le=16 * 1024 * 1024, description=(
+        "The broker holds a fetch of interactions until this many bytes are there or the quiet fetch wait "
+        "(quiet_fetch_max_wait_ms) passed: larger batches, so fewer store writes and offset commits per "
+        "record, for records stored that much later (the caller never waits for the store)."))
     key_cache_s: float = Field(60.0, ge=0, description="How long an unwrapped data key is reused for sealing.")
     sweep_interval_s: float = Field(300.0, gt=0, description="Pause between expiry sweeps.")
     content_topic_retention_ms: int = Field(ONE_HOUR_MS, ge=1,
