@@ -358,6 +358,12 @@ def part_zero(args: argparse.Namespace, results: dict[str, Any]) -> None:
     results["zero"] = zero
 
 
+def per_level(args: argparse.Namespace, level: int) -> int:
+    """Requests per stream at a level: at one stream, where the TTFT targets are read, enough for a
+    median (``--one-stream-requests``); above it, ``--per-level`` per stream."""
+    return max(args.per_level, args.one_stream_requests) if level == 1 else args.per_level
+
+
 def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
     stream: dict[str, Any] = {}
     levels = [int(x) for x in args.streams.split(",")]
@@ -368,7 +374,7 @@ def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
             rows = []
             for level in levels:
                 before = stack.cpu(args.kafka_pid)
-                [row] = streams(base, stack.keys[mode], "chat", [level], args.tokens, args.per_level)
+                [row] = streams(base, stack.keys[mode], "chat", [level], args.tokens, per_level(args, level))
                 after = stack.cpu(args.kafka_pid)
                 bus = {k: after[k] - before[k] for k in ("filter", "gateway-1", "kafka")}
                 row["bus_us_per_token"] = {k: v / max(1, row["output_tokens"]) * 1e6 for k, v in bus.items()}
@@ -386,8 +392,8 @@ def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     with server(["bash", str(PEERS / "start_vllm.sh"), str(VLLM_PORT)], env=env, log=args.logs / "vllm.log",
                 ready_url=f"http://127.0.0.1:{VLLM_PORT}/health", timeout_s=600):
-        stream["vllm_server"] = streams(f"http://127.0.0.1:{VLLM_PORT}", "", model_dir, levels, args.tokens,
-                                        args.per_level)
+        stream["vllm_server"] = [row for level in levels for row in streams(
+            f"http://127.0.0.1:{VLLM_PORT}", "", model_dir, [level], args.tokens, per_level(args, level))]
         from services.filter.settings import FilterSettings
 
         first = FilterSettings(region="eu-west")
@@ -535,6 +541,8 @@ def main() -> None:
     parser.add_argument("--streams", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--per-level", type=int, default=4, help="streamed requests per stream and level")
+    parser.add_argument("--one-stream-requests", type=int, default=16,
+                        help="streamed requests at one stream (the TTFT targets' p50)")
     parser.add_argument("--cut-prompts", type=int, default=75, help="cuts part: benign prompts per mode")
     parser.add_argument("--profile", type=Path, default=None,
                         help="zero part: py-spy every service during the wrk 50 run, stacks into this folder")
