@@ -115,8 +115,11 @@ def create_app(settings: RetentionSettings, *, service: RetentionService | None 
     async def on_interactions(batch: RawMessage) -> None:
         await store_batch(batch.raw_message, service)
 
+    # Quiet: the broker answers a fetch as soon as a query arrives; the fetch wait only bounds a
+    # partition left out of a fetch while its records waited over 100 ms unconsumed (not with queries
+    # this rare), and every idle fetch costs the service and the broker.
     @wiring.group_subscriber(
-        stored_completion_requests.TOPIC, "retention-stored-completions",
+        stored_completion_requests.TOPIC, "retention-stored-completions", quiet=True,
         description="StoredCompletionsRequested (contracts/stored_completion_requests.py), answered on the "
         "gateway replies topic to the asking replica.")
     async def on_stored_completions(query: StoredCompletionsRequested) -> None:
