@@ -20,7 +20,7 @@ request's final event; it never goes to disk or logs.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,6 +77,18 @@ class Windowing:
             return None
         return size, size - self.overlap_chars
 
+    def windows(self, window: ChoiceWindow, final: bool) -> Iterator[tuple[str, int]]:
+        """The buffered texts to screen next, each with how many of its new characters it releases:
+        the overlap's tail (left context) and the window's span. The window moves past one when the
+        caller asks for the next; a caller that stops (a filtered window) leaves it where it was."""
+        while (step := self.next_window(window, final)) is not None:
+            size, keep = step
+            span = window.pending[:size]
+            yield window.tail + span, keep
+            window.pending = window.pending[keep:]
+            window.tail = (window.tail + span[:keep])[-self.overlap_chars:] if self.overlap_chars else ""
+            window.screened += keep
+
 
 @dataclass
 class ChoiceWindow:
@@ -120,21 +132,16 @@ async def buffered(window: ChoiceWindow, choice: GeneratedChoice, final: bool, s
                    windowing: Windowing) -> ChoiceOutcome:
     window.pending += choice.text
     released, results = [], []
-    while (next_window := windowing.next_window(window, final)) is not None:
-        size, keep = next_window
-        span = window.pending[:size]
-        verdict = await screen(window.tail + span)
+    for screened, keep in windowing.windows(window, final):
+        verdict = await screen(screened)
         results.append(verdict.results)
         if verdict.blocked:
             window.stopped, window.pending = True, ""
             return ChoiceOutcome(text=_cut(choice.index, merge_results(results)), cut=True)
-        out = span[:keep]
-        if verdict.redacted is not None:  # masking keeps lengths, so offsets into the window hold
-            out = verdict.redacted[0][len(window.tail):len(window.tail) + keep]
-        released.append(out)
-        window.pending = window.pending[keep:]
-        window.tail = (window.tail + span[:keep])[-windowing.overlap_chars:] if windowing.overlap_chars else ""
-        window.screened += keep
+        # The window has not moved yet: its tail is this text's left context. Masking keeps lengths,
+        # so offsets into the screened text hold for the redacted one too.
+        start = len(window.tail)
+        released.append((screened if verdict.redacted is None else verdict.redacted[0])[start:start + keep])
     if not released and not final:
         return ChoiceOutcome()
     return ChoiceOutcome(text=ReplyChoice(

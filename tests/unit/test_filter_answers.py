@@ -6,17 +6,30 @@ from collections import defaultdict
 
 from contracts.generation_events import GeneratedChoice
 from services.filter.ports import ScreenVerdict
+from services.filter.settings import FilterSettings
 from services.filter.streaming import ChoiceWindow, Windowing, buffered
 from services.filter.training import answers
 
 
 def test_no_topic_and_no_style_is_on_both_sides_of_the_split():
     splits: dict[str, set[str]] = defaultdict(set)
+    styles: dict[str, set[int]] = defaultdict(set)
     for answer in answers.answers():
         splits[answer.group].add(answer.split)
+        styles[answer.split].add(answer.style)
     assert all(len(sides) == 1 for sides in splits.values())
-    train_openings = {a.text[:12] for a in answers.answers() if a.split == "train" and a.text.startswith("Certainly")}
-    assert not train_openings  # "Certainly! Let me explain" is a dev layout only
+    # Each side uses every style of its own list and only those; the two lists share no layout.
+    assert styles == {"train": set(range(len(answers.STYLES_TRAIN))), "val": set(range(len(answers.STYLES_DEV)))}
+    topic = answers.BENIGN[0]
+    train = {style(topic, list(topic.points)) for style in answers.STYLES_TRAIN}
+    dev = {style(topic, list(topic.points)) for style in answers.STYLES_DEV}
+    assert len(train) == len(answers.STYLES_TRAIN) and len(dev) == len(answers.STYLES_DEV) and not train & dev
+
+
+def test_default_windows_are_the_filter_settings_defaults():
+    settings = FilterSettings(region="eu-west")
+    assert answers.default_windowing() == Windowing(settings.stream_window_chars, settings.stream_overlap_chars,
+                                                    settings.stream_first_window_chars)
 
 
 def test_every_category_has_dev_answers_of_both_kinds():

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
+from services.filter.settings import FilterSettings
 from services.filter.streaming import ChoiceWindow, Windowing
 
 CATEGORIES = ("hate", "sexual", "violence", "self_harm")
@@ -962,21 +963,21 @@ def _split_of(name: str) -> str:
     return "val" if name in _dev_topics() else "train"
 
 
+def default_windowing() -> Windowing:
+    """The filter's default stream windows (its settings' defaults), which the completion bands are chosen on."""
+    fields = FilterSettings.model_fields
+    return Windowing(fields["stream_window_chars"].default, fields["stream_overlap_chars"].default,
+                     fields["stream_first_window_chars"].default)
+
+
 def stream_windows(text: str, windowing: Windowing | None = None, chunk: int = 4) -> list[str]:
-    """The texts the buffered stream screens for ``text`` arriving ``chunk`` characters at a time (the
-    service's default windows: a first sentence within 48 characters or 88, then 160 with 40 of left context)."""
-    windowing = windowing or Windowing(160, 40, 48)
+    """The texts the buffered stream screens for ``text`` arriving ``chunk`` characters at a time
+    (``Windowing.windows``, as ``streaming.buffered`` cuts them; the service's default windows unless given)."""
+    windowing = windowing or default_windowing()
     window, screened = ChoiceWindow(), []
     for start in range(0, len(text), chunk):
         window.pending += text[start:start + chunk]
-        final = start + chunk >= len(text)
-        while (step := windowing.next_window(window, final)) is not None:
-            size, keep = step
-            span = window.pending[:size]
-            screened.append(window.tail + span)
-            window.pending = window.pending[keep:]
-            window.tail = (window.tail + span[:keep])[-windowing.overlap_chars:] if windowing.overlap_chars else ""
-            window.screened += keep
+        screened += [window_text for window_text, _ in windowing.windows(window, final=start + chunk >= len(text))]
     return screened
 
 
@@ -986,6 +987,7 @@ class Answer(NamedTuple):
     harmful: bool
     group: str
     split: str
+    style: int  # index into its split's styles (STYLES_TRAIN or STYLES_DEV)
 
 
 def answers() -> Iterator[Answer]:
@@ -997,7 +999,7 @@ def answers() -> Iterator[Answer]:
             for s, style in enumerate(styles):
                 points = list(topic.points)
                 random.Random(f"{topic.name}-{s}").shuffle(points)
-                yield Answer(style(topic, points), topic, harmful, f"ans-{topic.name}", split)
+                yield Answer(style(topic, points), topic, harmful, f"ans-{topic.name}", split, s)
 
 
 def texts() -> Iterator[tuple[str, AnswerTopic, bool, str, str]]:

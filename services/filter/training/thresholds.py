@@ -112,11 +112,15 @@ def choose_completion_bands(model: TrainedModel, dev_answers: list[Answer]) -> t
         medium = completion_medium(scores[~harmful, h], float(model.bands[h][1]), BUDGET[head])
         bands[h] = _bands(medium, float(model.bands[h][2]))
         own = harmful & np.array([a.topic.category == head for _, a in windows])
+        fpr = float((scores[~harmful, h] >= medium).mean())
         report[head] = {"medium": round(medium, 4), "prompt_medium": round(float(model.bands[h][1]), 4),
-                        "benign_window_fpr": round(float((scores[~harmful, h] >= medium).mean()), 4),
+                        "benign_window_fpr": round(fpr, 4), "budget_met": fpr <= BUDGET[head],
                         "own_harmful_window_recall": round(float((scores[own, h] >= medium).mean()), 3)
                         if own.any() else None}
         print(f"[filter-train] completion bands {head:9s} {report[head]}")
+        if fpr > BUDGET[head]:
+            print(f"[filter-train] WARNING: the {head} completion band misses its benign budget "
+                  f"({fpr:.4f} > {BUDGET[head]}): medium stopped at the cap")
     print(f"[filter-train] completion bands chosen on {len(windows)} windows of {len(dev_answers)} dev answers")
     return dataclasses.replace(model, completion_bands=bands), report
 
