@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +70,19 @@ class Featurizer:
         indices, indptr, counts, _ = self._hashed(texts)
         return sparse.csr_matrix((counts, indices, indptr), shape=(len(texts), self.n_features))
 
-    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+    def weighted(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(data, indices, indptr) of ``transform``'s matrix, without building it (the screening path
+        reads the arrays only)."""
         indices, indptr, counts, rows = self._hashed(texts)
         data = 1.0 + np.log(counts)
         if self.idf is not None:
             data *= self.idf[indices]  # on the stored entries only: no dense row is built
         norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(texts))).astype(np.float32)
         norms[norms == 0] = 1.0
-        return sparse.csr_matrix(((data / norms[rows]).astype(np.float32), indices, indptr),
-                                 shape=(len(texts), self.n_features))
+        return (data / norms[rows]).astype(np.float32), indices, indptr
+
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        return sparse.csr_matrix(self.weighted(texts), shape=(len(texts), self.n_features))
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,9 @@ class TrainedModel:
     def scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per text: each head's probability, and the embedding (for the hazard head)."""
         embedding = self.embedder.embed(texts)
-        ngrams = self.featurizer.transform(texts)
-        linear = np.vstack([self.coef[:, ngrams.indices[start:end]] @ ngrams.data[start:end]
-                            for start, end in zip(ngrams.indptr[:-1], ngrams.indptr[1:], strict=True)])
+        data, indices, indptr = self.featurizer.weighted(texts)
+        linear = np.vstack([self.coef[:, indices[start:end]] @ data[start:end]
+                            for start, end in pairwise(indptr.tolist())])
         logits = linear + (self.embed_scale * embedding) @ self.embed_coef.T + self.intercept
         return 1.0 / (1.0 + np.exp(-np.asarray(logits))), embedding
 
