@@ -39,7 +39,7 @@ def test_the_completion_medium_meets_the_benign_window_budget_and_never_falls_be
 
 
 def test_completion_bands_are_chosen_on_answer_windows_and_leave_the_prompt_bands(model):
-    dev = [a for a in answers.answers() if a.split == "val"]
+    dev = answers.dev_answers()
     harmful = {a.topic.category: a for a in dev if a.harmful}  # one harmful answer per category
     sample = [a for a in dev if not a.harmful][:6] + list(harmful.values())
     chosen, report = choose_completion_bands(model, sample)

@@ -31,7 +31,7 @@ from services.filter.policy import DEFAULT_POLICY, SEVERITY_RANK
 from services.filter.ports import ScreenedText, ScreenVerdict, TextKind
 from services.filter.screening import LayeredScreen
 from services.filter.settings import FilterSettings
-from services.filter.training.answers import Answer, answers, stream_windows
+from services.filter.training.answers import Answer, dev_answers, stream_windows
 from services.filter.training.dataset import Example, build, is_answer
 from services.filter.training.outside import fresh_split, test_split
 
@@ -163,7 +163,7 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
     field_table(dev, as_prompt, lambda f: [i for i, e in enumerate(dev) if f in e.known],
                 documents)  # type: ignore[arg-type]
     blocking_table(dev, as_prompt, lambda e: (e.hazard or e.source) if not e.benign else e.source)
-    await answer_table(screen, [a for a in answers() if a.split == "val"])
+    await answer_table(screen, dev_answers())
     if dev_only:  # while choosing anything: the outside split stays unseen
         return
 
@@ -276,8 +276,7 @@ def main() -> None:
         asyncio.run(fresh_table(LayeredScreen(make_detectors(FilterSettings())), fresh_split()))
         return
     if args.answers_only:
-        asyncio.run(answer_table(LayeredScreen(make_detectors(FilterSettings())),
-                                 [a for a in answers() if a.split == "val"]))
+        asyncio.run(answer_table(LayeredScreen(make_detectors(FilterSettings())), dev_answers()))
         return
     dev = [e for e in build() if e.split == "val" and not is_answer(e)]  # answers: answer_table, as completions
     if args.latency_only:  # with --dev-only: dev texts alone (no outside text, while choosing)

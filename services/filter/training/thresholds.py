@@ -24,7 +24,8 @@ import dataclasses
 import numpy as np
 
 from services.filter.detectors.classifier import TrainedModel
-from services.filter.training.answers import CATEGORIES, Answer, stream_windows
+from services.filter.policy import CATEGORIES
+from services.filter.training.answers import Answer, stream_windows
 from services.filter.training.dataset import Example
 from services.filter.training.train import contextual_embeddings
 
@@ -131,14 +132,14 @@ def main() -> None:
     import json
 
     from services.filter.detectors.classifier import MODEL_PATH
-    from services.filter.training.answers import answers
+    from services.filter.training.answers import dev_answers
     from services.filter.training.dataset import build, is_answer
 
     with np.load(MODEL_PATH, allow_pickle=False) as stored:
         meta = json.loads(str(stored["meta"]))
     model, chosen = choose_on_dev(TrainedModel.load(MODEL_PATH),
                                   [e for e in build() if e.split == "val" and not is_answer(e)])
-    model, completion = choose_completion_bands(model, [a for a in answers() if a.split == "val"])
+    model, completion = choose_completion_bands(model, dev_answers())
     kept = {k: meta[k] for k in ("data", "static_table") if k in meta}
     model.save(MODEL_PATH, **kept, report={**meta.get("report", {}), "dev_chosen": chosen,
                                            "completion_chosen": completion})

@@ -162,11 +162,11 @@ def main() -> None:
     examples = build()
     embedder = StaticEmbedder()
     model, report = train(examples, embedder)
-    from services.filter.training.answers import answers
+    from services.filter.training.answers import dev_answers
     from services.filter.training.thresholds import choose_completion_bands, choose_on_dev  # builds on this module
     # Prompt bands on dev prompts only; completion bands on dev answers, window by window as the stream screens them.
     model, report["dev_chosen"] = choose_on_dev(model, [e for e in examples if e.split == "val" and not is_answer(e)])
-    model, report["completion_chosen"] = choose_completion_bands(model, [a for a in answers() if a.split == "val"])
+    model, report["completion_chosen"] = choose_completion_bands(model, dev_answers())
     model.save(args.out, data=data_fingerprint(examples), report=report, static_table=embedder.table_digest())
     print(f"[filter-train] wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
