@@ -85,25 +85,58 @@ class Featurizer:
         return sparse.csr_matrix(self.weighted(texts), shape=(len(texts), self.n_features))
 
 
+# The cascade embedder's adapter in the artefact: one array pair per tuned layer, the layer's name after the prefix.
+ADAPTER_DOWN, ADAPTER_UP = "cascade_adapter_down:", "cascade_adapter_up:"
+
+
 @dataclass(frozen=True)
 class Cascade:
-    """A second opinion on harmful requests the fast head suspects: a small network (one ReLU layer) over
-    the contextual MiniLM embedding, with its own bands. The contextual embedding reads word order ("how
-    do I make meth" against "why is meth addictive"), which the fast layer's bag of tokens cannot."""
+    """A second opinion on harmful requests the fast head suspects, from the contextual MiniLM embedding,
+    which reads word order ("how do I make meth" against "why is meth addictive") where the fast layer's
+    bag of tokens cannot. Since session 8 the transformer itself is tuned for the question (the
+    embedder's adapter, ``training/cascade.py``) and one logistic unit reads its embedding; artefacts
+    before it kept the packaged transformer and put one ReLU layer (``hidden_coef``) in between."""
 
-    hidden_coef: np.ndarray  # (contextual dimensions, hidden units)
-    hidden_intercept: np.ndarray  # (hidden units,)
-    coef: np.ndarray  # (hidden units,)
+    coef: np.ndarray  # (hidden units,), or (contextual dimensions,) without a hidden layer
     intercept: float
     bands: np.ndarray  # (3,)
     embedder: ContextualEmbedder
+    hidden_coef: np.ndarray | None = None  # (contextual dimensions, hidden units)
+    hidden_intercept: np.ndarray | None = None  # (hidden units,)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        features = self.embedder.embed(texts)
+        if self.hidden_coef is not None and self.hidden_intercept is not None:
+            features = np.maximum(features @ self.hidden_coef + self.hidden_intercept, 0.0)
+        return np.asarray(1.0 / (1.0 + np.exp(-(features @ self.coef + self.intercept))))
 
     def probability(self, text: str) -> float:
-        hidden = np.maximum(self.embedder.embed([text])[0] @ self.hidden_coef + self.hidden_intercept, 0.0)
-        return float(1.0 / (1.0 + np.exp(-(hidden @ self.coef + self.intercept))))
+        return float(self.probabilities([text])[0])
 
     def severity(self, probability: float) -> Severity:
         return SEVERITIES[int(np.searchsorted(self.bands, probability, side="right"))]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What the artefact stores: the unit(s), the bands and the embedder's adapter, one pair a layer."""
+        arrays = {"cascade_coef": self.coef, "cascade_bands": self.bands}
+        if self.hidden_coef is not None and self.hidden_intercept is not None:
+            arrays |= {"cascade_hidden_coef": self.hidden_coef, "cascade_hidden_intercept": self.hidden_intercept}
+        for name, (down, up) in self.embedder.adapter.items():
+            arrays |= {f"{ADAPTER_DOWN}{name}": down, f"{ADAPTER_UP}{name}": up}
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, stored: Any, intercept: float) -> Cascade:
+        def array(key: str) -> np.ndarray:
+            return stored[key].astype(np.float32)
+
+        layers = [key.removeprefix(ADAPTER_DOWN) for key in stored.files if key.startswith(ADAPTER_DOWN)]
+        adapter = {layer: (array(ADAPTER_DOWN + layer), array(ADAPTER_UP + layer)) for layer in layers}
+        hidden = "cascade_hidden_coef" in stored.files
+        return cls(coef=array("cascade_coef"), intercept=intercept, bands=array("cascade_bands"),
+                   embedder=ContextualEmbedder(adapter),
+                   hidden_coef=array("cascade_hidden_coef") if hidden else None,
+                   hidden_intercept=array("cascade_hidden_intercept") if hidden else None)
 
 
 @dataclass(frozen=True)
@@ -128,13 +161,8 @@ class TrainedModel:
             meta = json.loads(str(stored["meta"]))
             embedder = embedder or StaticEmbedder(meta["static_dimensions"])
             embedder.check(meta["static_fingerprint"])
-            cascade = None
-            if "cascade_coef" in stored:
-                cascade = Cascade(hidden_coef=stored["cascade_hidden_coef"].astype(np.float32),
-                                  hidden_intercept=stored["cascade_hidden_intercept"].astype(np.float32),
-                                  coef=stored["cascade_coef"].astype(np.float32),
-                                  intercept=float(meta["cascade_intercept"]),
-                                  bands=stored["cascade_bands"].astype(np.float32), embedder=ContextualEmbedder())
+            cascade = (Cascade.from_arrays(stored, float(meta["cascade_intercept"]))
+                       if "cascade_coef" in stored.files else None)
             completion_bands = (stored["completion_bands"].astype(np.float32) if "completion_bands" in stored
                                 else None)  # artefacts before session 7 have prompt bands only
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
@@ -158,9 +186,7 @@ class TrainedModel:
             "hazard_intercept": self.hazard_intercept}
         if self.cascade is not None:
             body["cascade_intercept"] = self.cascade.intercept
-            arrays |= {"cascade_hidden_coef": self.cascade.hidden_coef,
-                       "cascade_hidden_intercept": self.cascade.hidden_intercept,
-                       "cascade_coef": self.cascade.coef, "cascade_bands": self.cascade.bands}
+            arrays |= self.cascade.arrays()
         if self.completion_bands is not None:
             arrays["completion_bands"] = self.completion_bands
         np.savez_compressed(path, meta=json.dumps(body), **arrays)

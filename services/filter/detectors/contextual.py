@@ -5,41 +5,70 @@ most of it. The transformer itself reads the tokens in context (~5-10 ms a short
 thread here, against ~0.1 ms), so it only runs for texts the fast heads already suspect
 (``TrainedClassifier``: harmful-request probability at or above its ``low`` band). Loaded on first
 use, in this process, on one thread (torch and transformers come with the inference extra).
+
+An ``adapter`` tunes the transformer for the cascade's question: low-rank updates (LoRA) to named
+linear layers, ``weight += up @ down``, merged into the weights once at load, so a tuned model costs
+what the packaged one does. The packaged weights are never written.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 MAX_TOKENS = 128
 
+# One low-rank update of a linear layer: (down (rank, in), up (out, rank)), up already scaled.
+Adapter = Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+
+def merge_adapter(model: Any, adapter: Adapter) -> None:
+    """Add each named linear layer's low-rank update to its weight, in place."""
+    import torch
+
+    with torch.no_grad():
+        for name, (down, up) in adapter.items():
+            weight = model.get_submodule(name).weight
+            if weight.shape != (up.shape[0], down.shape[1]):
+                raise ValueError(f"adapter for {name}: {up.shape[0]}x{down.shape[1]}, layer {tuple(weight.shape)}")
+            weight += torch.from_numpy(up.astype(np.float32) @ down.astype(np.float32))
+
+
+def load_minilm() -> tuple[Any, Any]:
+    """The packaged MiniLM (in eval mode) and its tokenizer, unpadded and truncated at MAX_TOKENS."""
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    from services.filter.detectors.static_embedding import minilm_path
+
+    tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
+    tokenizer.no_padding()  # the packaged tokenizer pads to 128: pooled padding would dilute short texts
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return AutoModel.from_pretrained(str(minilm_path())).eval(), tokenizer
+
 
 class ContextualEmbedder:
-    """Text -> mean-pooled, L2-normalised all-MiniLM-L6-v2 embedding (sentence-transformers' pooling)."""
+    """Text -> mean-pooled, L2-normalised all-MiniLM-L6-v2 embedding (sentence-transformers' pooling),
+    from the packaged model or, with an ``adapter``, the model tuned by it."""
 
     dimensions = 384
 
-    def __init__(self) -> None:
+    def __init__(self, adapter: Adapter | None = None) -> None:
+        self.adapter: Adapter = dict(adapter or {})
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
 
     def _load(self) -> None:
         import torch
-        from tokenizers import Tokenizer
-        from transformers import AutoModel
-
-        from services.filter.detectors.static_embedding import minilm_path
 
         torch.set_num_threads(1)
-        tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
-        tokenizer.no_padding()  # the packaged tokenizer pads to 128: pooled padding would dilute short texts
-        tokenizer.enable_truncation(MAX_TOKENS)
-        self._model = AutoModel.from_pretrained(str(minilm_path())).eval()
-        self._tokenizer = tokenizer
+        model, tokenizer = load_minilm()
+        merge_adapter(model, self.adapter)
+        self._model, self._tokenizer = model, tokenizer
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import torch

@@ -27,7 +27,6 @@ from services.filter.detectors.classifier import TrainedModel
 from services.filter.policy import CATEGORIES
 from services.filter.training.answers import Answer, stream_windows
 from services.filter.training.dataset import Example
-from services.filter.training.train import contextual_embeddings
 
 BUDGET = {"harmful_request": 0.033, "hate": 0.003, "sexual": 0.003, "violence": 0.003, "self_harm": 0.003,
           "jailbreak": 0.005}  # on dev: harmful 0.025, 0.005 each: recall 0.737; 0.035, 0.003 each: 0.769
@@ -44,14 +43,6 @@ def medium_for(benign_scores: np.ndarray, budget: float) -> float:
 
 def _bands(medium: float, high: float) -> np.ndarray:
     return np.array([medium / 2, medium, min(max(high, medium + (1 - medium) / 2), 0.999)], dtype=np.float32)
-
-
-def cascade_probabilities(model: TrainedModel, texts: list[str]) -> np.ndarray:
-    assert model.cascade is not None
-    cascade = model.cascade
-    hidden = np.maximum(contextual_embeddings(texts, cascade.embedder) @ cascade.hidden_coef
-                        + cascade.hidden_intercept, 0.0)
-    return np.asarray(1.0 / (1.0 + np.exp(-(hidden @ cascade.coef + cascade.intercept))))
 
 
 def choose_on_dev(model: TrainedModel, dev: list[Example]) -> tuple[TrainedModel, dict[str, object]]:
@@ -72,7 +63,7 @@ def choose_on_dev(model: TrainedModel, dev: list[Example]) -> tuple[TrainedModel
             continue
         slow = np.zeros(len(dev))
         wanted = np.flatnonzero(fast[:, h] >= min(ROUTES))
-        slow[wanted] = cascade_probabilities(model, [texts[i] for i in wanted])
+        slow[wanted] = model.cascade.probabilities([texts[i] for i in wanted])
         best: tuple[float, float, float, float] | None = None
         for route in ROUTES:
             routed = fast[:, h] >= route

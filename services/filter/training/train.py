@@ -8,8 +8,9 @@ Each head's bands come from out-of-fold predictions (4 folds by group) on the tr
 BENIGN_FPR_TARGET (per head: 3 % for harmful requests, 1 % for the others, so that together they stay
 under 5 %), ``low`` at half of it,
 ``high`` where precision reaches 0.9 (at least halfway to 1). A multinomial head over the embedding
-names the hazard of a harmful request. The cascade (``train_cascade``): a one-layer network over the
-contextual MiniLM embedding of every training text that knows harmful_request. The training bands
+names the hazard of a harmful request. The cascade (``train_cascade``): the packaged MiniLM tuned by a
+low-rank adapter, with one logistic unit over its embedding, on every training text that knows
+harmful_request (cascade.py). The training bands
 are then replaced by thresholds chosen on the dev split (thresholds.py): medium per head for the
 benign false-positive budget, and the fast threshold that sends a prompt to the cascade; then the four
 category heads' completion bands, on the dev answers' stream windows (``choose_completion_bands``).
@@ -26,14 +27,13 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
-from sklearn.neural_network import MLPClassifier
 
 from services.filter.detectors.classifier import HEADS, MODEL_PATH, Cascade, Featurizer, TrainedModel
 from services.filter.detectors.contextual import ContextualEmbedder
 from services.filter.detectors.static_embedding import StaticEmbedder
 from services.filter.hazards import HAZARDS
+from services.filter.training.cascade import tune
 from services.filter.training.dataset import Example, build, fold_of, is_answer
-from services.filter.training.sources import CACHE
 
 N_FEATURES = 2**17
 FOLDS = 4
@@ -41,7 +41,6 @@ C = 8.0
 EMBED_SCALE = 2.0
 BENIGN_FPR_TARGET = {"harmful_request": 0.03}  # per head; the others 0.01 (sum of all heads' stays under 0.05)
 CONTRASTIVE_WEIGHT = 3.0
-CASCADE_HIDDEN = 128
 
 
 def fit_idf(featurizer: Featurizer, texts: list[str]) -> np.ndarray:
@@ -76,35 +75,14 @@ def _hazard_head(embeddings: np.ndarray, training: list[Example]) -> tuple[tuple
     return names, model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
 
 
-def contextual_embeddings(texts: list[str], embedder: ContextualEmbedder) -> np.ndarray:
-    """MiniLM embeddings, cached by text hash in .cache/filter-data (the slow part of training)."""
-    file = CACHE / "contextual-minilm.npz"
-    cached: dict[str, np.ndarray] = {}
-    if file.exists():
-        with np.load(file) as stored:
-            cached = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
-    keys = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in texts]
-    missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in cached})
-    if missing:
-        print(f"[filter-train] contextual embeddings for {len(missing)} texts (cached for next time)")
-        for (key, _), vector in zip(missing, embedder.embed([t for _, t in missing]), strict=True):
-            cached[key] = vector
-        file.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(file, keys=np.array(list(cached)), vectors=np.vstack(list(cached.values())))
-    return np.vstack([cached[k] for k in keys])
-
-
-def train_cascade(training: list[Example], rows: np.ndarray, labels: np.ndarray) -> Cascade:
-    """harmful_request's second opinion: a one-layer network over the contextual MiniLM embedding of every
-    training text that knows the head. Its bands are set on the dev split (``choose_on_dev``)."""
-    embedder = ContextualEmbedder()
-    features = contextual_embeddings([training[i].text for i in rows], embedder)
-    net = MLPClassifier((CASCADE_HIDDEN,), alpha=1e-3, max_iter=200, early_stopping=True,
-                        random_state=0).fit(features, labels)
-    print(f"[filter-train] cascade          {len(rows):5d} examples, {net.n_iter_} epochs")
-    return Cascade(hidden_coef=net.coefs_[0].astype(np.float32), hidden_intercept=net.intercepts_[0].astype(np.float32),
-                   coef=net.coefs_[1][:, 0].astype(np.float32), intercept=float(net.intercepts_[1][0]),
-                   bands=np.array([0.25, 0.5, 0.9], dtype=np.float32), embedder=embedder)
+def train_cascade(training: list[Example], rows: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> Cascade:
+    """harmful_request's second opinion: the packaged MiniLM tuned by a low-rank adapter, and one logistic
+    unit over its embedding (cascade.py), on every training text that knows the head. Its bands are set on
+    the dev split (``choose_on_dev``)."""
+    adapter, coef, intercept = tune([training[i].text for i in rows], labels, weights)
+    print(f"[filter-train] cascade          {len(rows):5d} examples, adapter on {len(adapter)} layers")
+    return Cascade(coef=coef, intercept=intercept, bands=np.array([0.25, 0.5, 0.9], dtype=np.float32),
+                   embedder=ContextualEmbedder(adapter))
 
 
 def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedModel, dict[str, dict[str, object]]]:
@@ -136,7 +114,7 @@ def train(examples: list[Example], embedder: StaticEmbedder) -> tuple[TrainedMod
         report[head] = {"examples": len(rows), "positives": int(labels.sum()), "bands": bands[-1].tolist(),
                         "out_of_fold_recall": round(recall, 3)}
         if head == "harmful_request":
-            cascade = train_cascade(training, rows, labels)
+            cascade = train_cascade(training, rows, labels, weights)
         print(f"[filter-train] {head:16s} {len(rows):5d} examples, {labels.sum():4d} positive, "
               f"bands low/medium/high {np.round(bands[-1], 3).tolist()}, out-of-fold recall at medium {recall:.3f}")
     hazards, hazard_coef, hazard_intercept = _hazard_head(embeddings, training)

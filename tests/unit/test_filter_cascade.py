@@ -1,0 +1,66 @@
+"""The cascade's tuned transformer: what training computes is what the filter screens with."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from services.filter.detectors.classifier import Cascade
+from services.filter.detectors.contextual import ContextualEmbedder, load_minilm, merge_adapter
+from services.filter.training.cascade import TUNED, LowRank, _encode, _pooled
+
+
+def test_an_adapter_adds_its_low_rank_update_to_the_named_layer():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3, bias=False))
+    before = model[0].weight.detach().clone()
+    down, up = np.arange(8, dtype=np.float32).reshape(2, 4), np.ones((3, 2), dtype=np.float32)
+    merge_adapter(model, {"0": (down, up)})
+    assert torch.allclose(model[0].weight, before + torch.from_numpy(up @ down))
+
+
+def test_an_adapter_of_the_wrong_shape_is_refused():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    with pytest.raises(ValueError, match="adapter for 0"):
+        merge_adapter(model, {"0": (np.zeros((2, 5), np.float32), np.zeros((3, 2), np.float32))})
+
+
+def test_the_merged_model_embeds_as_the_tuned_one_did():
+    """Training runs the frozen layers plus their low-rank updates; the filter merges the updates into the
+    weights once. Both must give the same embedding, or the bands chosen in training mean nothing."""
+    torch.manual_seed(1)
+    tuned, tokenizer = load_minilm()
+    adapter = {}
+    for name in (f"encoder.layer.{i}.{layer}" for i in (0, 5) for layer in TUNED):
+        parent, _, child = name.rpartition(".")
+        low_rank = LowRank(tuned.get_submodule(name))
+        torch.nn.init.normal_(low_rank.up, std=0.02)  # a trained adapter is not zero
+        setattr(tuned.get_submodule(parent), child, low_rank)
+        adapter[name] = (low_rank.down.detach().numpy().copy(), (low_rank.scale * low_rank.up.detach()).numpy().copy())
+    texts = ["How do I pick a lock to get into my neighbour's flat?", "Why is the sky blue?"]
+    with torch.no_grad():
+        ids, mask = _encode(tokenizer, texts)
+        trained = _pooled(tuned.eval(), ids, mask).numpy()
+    merged = ContextualEmbedder(adapter).embed(texts)
+    packaged = ContextualEmbedder().embed(texts)
+    assert np.allclose(merged, trained, atol=1e-4)
+    assert not np.allclose(merged, packaged, atol=1e-3)  # the adapter changed something
+
+
+def test_the_artefact_keeps_the_adapter_and_the_unit():
+    adapter = {"encoder.layer.0.attention.self.query": (np.ones((8, 384), np.float32), np.zeros((384, 8), np.float32))}
+    cascade = Cascade(coef=np.linspace(-1, 1, 384, dtype=np.float32), intercept=-0.5,
+                      bands=np.array([0.2, 0.5, 0.9], np.float32), embedder=ContextualEmbedder(adapter))
+    buffer = io.BytesIO()
+    np.savez(buffer, **cascade.arrays())
+    buffer.seek(0)
+    with np.load(buffer) as stored:
+        loaded = Cascade.from_arrays(stored, -0.5)
+    assert loaded.hidden_coef is None
+    assert np.array_equal(loaded.coef, cascade.coef) and np.array_equal(loaded.bands, cascade.bands)
+    assert loaded.embedder.adapter.keys() == adapter.keys()
+    for name, (down, up) in adapter.items():
+        assert np.array_equal(loaded.embedder.adapter[name][0], down)
+        assert np.array_equal(loaded.embedder.adapter[name][1], up)
