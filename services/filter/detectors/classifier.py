@@ -1,7 +1,7 @@
 """The trained layer: hashed n-grams beside static sentence embeddings, one logistic head per category
 or detector, and a hazard head that names what a harmful request is about.
 
-The artefact (``services/filter/data/classifier.npz``, about 1 MB, built by ``just filter-train``;
+The artefact (``services/filter/data/classifier.npz``, about 2.4 MB, built by ``just filter-train``;
 services/filter/training/) holds the heads' weights, the IDF vector, each head's probability bands
 and a fingerprint of the static embedding table it was trained with. N-grams see words, static
 embeddings (static_embedding.py: model2vec's recipe on the packaged MiniLM, ~0.07 ms a text) carry
