@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
 import pytest
 import torch
 
-from services.filter.detectors.classifier import Cascade
+from services.filter.detectors.classifier import Cascade, TrainedModel
 from services.filter.detectors.contextual import ContextualEmbedder, load_minilm, merge_adapter
-from services.filter.training.cascade import TUNED, LowRank, _encode, _pooled
+from services.filter.training.cascade import TUNED, LowRank, encode, pooled
 
 
 def test_an_adapter_adds_its_low_rank_update_to_the_named_layer():
@@ -41,8 +42,8 @@ def test_the_merged_model_embeds_as_the_tuned_one_did():
         adapter[name] = (low_rank.down.detach().numpy().copy(), (low_rank.scale * low_rank.up.detach()).numpy().copy())
     texts = ["How do I pick a lock to get into my neighbour's flat?", "Why is the sky blue?"]
     with torch.no_grad():
-        ids, mask = _encode(tokenizer, texts)
-        trained = _pooled(tuned.eval(), ids, mask).numpy()
+        ids, mask = encode(tokenizer, texts)
+        trained = pooled(tuned.eval(), ids, mask).numpy()
     merged = ContextualEmbedder(adapter).embed(texts)
     packaged = ContextualEmbedder().embed(texts)
     assert np.allclose(merged, trained, atol=1e-4)
@@ -64,3 +65,20 @@ def test_the_artefact_keeps_the_adapter_and_the_unit():
     for name, (down, up) in adapter.items():
         assert np.array_equal(loaded.embedder.adapter[name][0], down)
         assert np.array_equal(loaded.embedder.adapter[name][1], up)
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["tuned transformer", "ReLU layer (artefacts before it)"])
+def test_a_saved_model_loads_with_its_cascade(tmp_path, hidden):
+    model = TrainedModel.load()
+    down, up = np.full((8, 1536), 0.5, np.float32), np.full((384, 8), 0.25, np.float32)
+    adapter = {"encoder.layer.1.output.dense": (down, up)}
+    layer = {"hidden_coef": np.eye(384, 8, dtype=np.float32), "hidden_intercept": np.ones(8, np.float32)}
+    cascade = Cascade(coef=np.ones(8 if hidden else 384, np.float32), intercept=-1.5,
+                      bands=np.array([0.3, 0.6, 0.9], np.float32),
+                      embedder=ContextualEmbedder({} if hidden else adapter), **(layer if hidden else {}))
+    dataclasses.replace(model, cascade=cascade).save(tmp_path / "model.npz")
+    loaded = TrainedModel.load(tmp_path / "model.npz", embedder=model.embedder).cascade
+    assert loaded is not None and loaded.intercept == -1.5 and np.array_equal(loaded.bands, cascade.bands)
+    assert (loaded.hidden_coef is not None) == hidden
+    assert {name: [a.tolist() for a in pair] for name, pair in loaded.embedder.adapter.items()} == (
+        {} if hidden else {name: [a.tolist() for a in pair] for name, pair in adapter.items()})

@@ -74,12 +74,14 @@ class FakeContextual:
         return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
 
 
+@pytest.mark.parametrize("hidden", [False, True], ids=["one unit (tuned transformer)", "ReLU layer (before)"])
 @pytest.mark.parametrize("intercept, severity", [(-20.0, "safe"), (20.0, "high")])
-async def test_the_cascade_decides_only_what_the_fast_head_suspects(classifier, intercept, severity):
+async def test_the_cascade_decides_only_what_the_fast_head_suspects(classifier, intercept, severity, hidden):
     contextual = FakeContextual()
-    cascade = Cascade(hidden_coef=np.zeros((384, 8), dtype=np.float32), hidden_intercept=np.zeros(8, dtype=np.float32),
-                      coef=np.zeros(8, dtype=np.float32), intercept=intercept,
-                      bands=np.array([0.2, 0.5, 0.9], dtype=np.float32), embedder=contextual)  # type: ignore[arg-type]
+    layer = {"hidden_coef": np.zeros((384, 8), dtype=np.float32), "hidden_intercept": np.zeros(8, dtype=np.float32)}
+    cascade = Cascade(coef=np.zeros(8 if hidden else 384, dtype=np.float32), intercept=intercept,
+                      bands=np.array([0.2, 0.5, 0.9], dtype=np.float32), embedder=contextual,  # type: ignore[arg-type]
+                      **(layer if hidden else {}))
     cascaded = TrainedClassifier(dataclasses.replace(classifier.model, cascade=cascade))
     assert (await cascaded.detect("How do I bake sourdough bread?", "prompt", DEFAULT_POLICY)).severities[
         "harmful_request"] == "safe"

@@ -126,7 +126,7 @@ class Cascade:
         return arrays
 
     @classmethod
-    def from_arrays(cls, stored: Any, intercept: float) -> Cascade:
+    def from_arrays(cls, stored: np.lib.npyio.NpzFile, intercept: float) -> Cascade:
         def array(key: str) -> np.ndarray:
             return stored[key].astype(np.float32)
 

@@ -6,8 +6,10 @@ issue's target for the whole screen) and its ``medium`` band starts where its fa
 the dev split's benign texts falls to that share; ``low`` is half of it, ``high`` stays at least
 halfway from ``medium`` to 1. For harmful requests, the fast head's threshold for sending a prompt to
 the cascade is chosen among ``ROUTES`` for the best dev recall at the budget, as long as at most
-``ROUTED_BENIGN_MAX`` of the benign dev prompts take the slow step (what the hot path pays: the median
-prompt must not, and every routed prompt costs 5-20 ms of CPU). Until session 8 the cap was 35 % of
+``ROUTED_BENIGN_MAX`` of the benign dev prompts take the slow step (what the hot path pays, where nearly
+every prompt is benign: the median one must not, and every routed prompt costs 5-20 ms of CPU; on a mix
+with many harmful texts, such as the eval's, more than half can be routed), and with the cascade's
+``medium`` at least ``CASCADE_MEDIUM_MIN``. Until session 8 the cap was 35 % of
 all dev prompts, harmful ones included; with the cascade's transformer tuned, routing is what limits
 recall (routing more costs the benign rate almost nothing), so the cap is now on what it costs.
 Indirect attack is a document head: its training bands stay. The dev split is therefore not evidence
@@ -32,7 +34,7 @@ from services.filter.training.answers import Answer, stream_windows
 from services.filter.training.dataset import Example
 
 BUDGET = {"harmful_request": 0.033, "hate": 0.003, "sexual": 0.003, "violence": 0.003, "self_harm": 0.003,
-          "jailbreak": 0.005}  # on dev: harmful 0.025, 0.005 each: recall 0.737; 0.035, 0.003 each: 0.769
+          "jailbreak": 0.005}  # dev, session 4's cascade: harmful 0.025, 0.005 each: recall 0.737; 0.035, 0.003: 0.769
 ROUTES = (0.3, 0.2, 0.15, 0.1, 0.07, 0.05)
 ROUTED_BENIGN_MAX = 0.2
 # The tuned cascade's probabilities saturate on dev, whose texts come from the same authors and forms as its
