@@ -34,6 +34,7 @@ from services.filter.settings import FilterSettings
 from services.filter.training.answers import Answer, dev_answers, stream_windows
 from services.filter.training.dataset import Example, build, is_answer
 from services.filter.training.outside import fresh_split, test_split
+from services.filter.training.sources import fetch_all
 
 FIELDS = ("hate", "sexual", "violence", "self_harm", "harmful_request", "jailbreak", "indirect_attack")
 
@@ -272,6 +273,7 @@ def main() -> None:
     parser.add_argument("--answers-only", action="store_true", help="only the dev answers (completions)")
     parser.add_argument("--latency-only", action="store_true", help="only the latency lines (dev and test texts)")
     args = parser.parse_args()
+    fetch_all()  # a fresh clone has no labelled material yet
     if args.fresh_only:
         asyncio.run(fresh_table(LayeredScreen(make_detectors(FilterSettings())), fresh_split()))
         return

@@ -103,6 +103,12 @@ def path(package: str, file: str) -> Path:
     return CACHE / package / file
 
 
+def fetch_all() -> None:
+    """Every source, each skipped once its files are in place (evaluation and training call this first)."""
+    for source in SOURCES:
+        fetch(source)
+
+
 def main() -> None:
     for source in SOURCES:
         fetch(source)
