@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -109,10 +109,11 @@ async def _not_claimed(message: TrainFineTuningJob, ports: JobPorts) -> None:
         log.info("job %s of %s is running on %s", message.job_id, message.resource_id, current.worker)
         return
     events = _Events(ports.catalog, message.resource_id, message.job_id, ports.clock)
-    if await ports.catalog.finish_job(message.resource_id, message.job_id, current.worker, "failed", ports.clock(),
-                                      error=JobError(code="worker_restarted", message=(
-                                          "The tuning worker stopped during training; create the job again."))):
-        await events.add("The tuning worker stopped during training; the job failed", level="error")
+    if await events.closing(
+            [("The tuning worker stopped during training; the job failed", "error")],
+            lambda: ports.catalog.finish_job(message.resource_id, message.job_id, current.worker, "failed",
+                                             ports.clock(), error=JobError(code="worker_restarted", message=(
+                                                 "The tuning worker stopped during training; create the job again.")))):
         log.warning("job %s of %s: its worker stopped mid-way; failed", message.job_id, message.resource_id)
 
 
@@ -185,16 +186,16 @@ async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, st
         job_id=message.job_id, created_at=now, step_number=trained.steps, metrics=metrics,
         fine_tuned_model_checkpoint=name))
     results = await _store_results_file(resource, step_metrics_csv(steps, trained.valid_loss), ports)
-    if not await ports.catalog.finish_job(resource, message.job_id, ports.worker_id, "succeeded", now,
-                                          fine_tuned_model=name, trained_tokens=trained.trained_tokens,
-                                          result_files=[results]):
+    if not await events.closing(
+            [(f"New fine-tuned model created: {name}", "info"), ("The job has successfully completed", "info")],
+            lambda: ports.catalog.finish_job(resource, message.job_id, ports.worker_id, "succeeded", now,
+                                             fine_tuned_model=name, trained_tokens=trained.trained_tokens,
+                                             result_files=[results])):
         # Cancelled after the last step: the adapter is not the owner's to use; shred it, and the results.
         await shred_model(ports.adapters, ports.catalog, resource, name)
         await shred_file(ports.vault, ports.catalog, resource, results)
         await events.add("The job was cancelled")
         return
-    await events.add(f"New fine-tuned model created: {name}")
-    await events.add("The job has successfully completed")
     log.info("job %s of %s succeeded: %d steps, %d tokens in %.1f s (adapter sealed in %.2f s)", message.job_id,
              resource, trained.steps, trained.trained_tokens, trained.seconds, time.monotonic() - stored_at)
 
@@ -220,22 +221,37 @@ async def _store_results_file(resource_id: str, content: bytes, ports: JobPorts)
 
 
 async def _fail(message: TrainFineTuningJob, ports: JobPorts, events: _Events, code: str, text: str) -> None:
-    if await ports.catalog.finish_job(message.resource_id, message.job_id, ports.worker_id, "failed", ports.clock(),
-                                      error=JobError(code=code, message=text)):
-        await events.add(f"The job failed: {text}", level="error")
+    error = JobError(code=code, message=text)
+    await events.closing([(f"The job failed: {text}", "error")],
+                         lambda: ports.catalog.finish_job(message.resource_id, message.job_id, ports.worker_id,
+                                                          "failed", ports.clock(), error=error))
     log.warning("job %s of %s failed: %s", message.job_id, message.resource_id, code)
 
 
 class _Events:
     def __init__(self, catalog: TuningCatalog, resource_id: str, job_id: str, clock: Callable[[], datetime]) -> None:
         self._catalog, self._resource, self._job, self._clock = catalog, resource_id, job_id, clock
+        self._last = 0
 
     async def add(self, text: str, *, level: Literal["info", "warn", "error"] = "info",
                   kind: Literal["message", "metrics"] = "message",
-                  data: dict[str, float | int | str] | None = None) -> None:
-        # Microseconds since the epoch: ordered and unique for the one writer a job has.
-        sequence = time.time_ns() // 1000
-        await self._catalog.add_event(JobEvent(
-            event_id=f"ftevent-{self._job.removeprefix('ftjob-')}-{sequence}", resource_id=self._resource,
-            job_id=self._job, sequence=sequence, created_at=self._clock(), level=level,
-            message=text, type=kind, data=data))
+                  data: dict[str, float | int | str] | None = None) -> JobEvent:
+        # Microseconds since the epoch: ordered and unique for the one writer a job has (never below the
+        # last one, should the wall clock step back).
+        sequence = self._last = max(time.time_ns() // 1000, self._last + 1)
+        event = JobEvent(event_id=f"ftevent-{self._job.removeprefix('ftjob-')}-{sequence}", resource_id=self._resource,
+                         job_id=self._job, sequence=sequence, created_at=self._clock(), level=level,
+                         message=text, type=kind, data=data)
+        await self._catalog.add_event(event)
+        return event
+
+    async def closing(self, messages: list[tuple[str, Literal["info", "warn", "error"]]],
+                      finish: Callable[[], Awaitable[bool]]) -> bool:
+        """A job's last events are written before its status flips, so whoever sees it finished sees them
+        too; they are withdrawn if the flip loses (the job was cancelled, or another worker took it)."""
+        written = [await self.add(text, level=level) for text, level in messages]
+        if await finish():
+            return True
+        for event in written:
+            await self._catalog.remove_event(event.resource_id, event.event_id)
+        return False

@@ -145,6 +145,9 @@ class MongoTuningCatalog:
         await self._events.replace_one({"_id": f"{event.resource_id}/{event.event_id}",
                                         "resource_id": event.resource_id}, _doc(event, event.event_id), upsert=True)
 
+    async def remove_event(self, resource_id: str, event_id: str) -> None:
+        await self._events.delete_one({"_id": f"{resource_id}/{event_id}", "resource_id": resource_id})
+
     async def list_events(self, resource_id: str, job_id: str, *, limit: int) -> list[JobEvent]:
         cursor = (self._events.find({"resource_id": resource_id, "job_id": job_id})
                   .sort("sequence", DESCENDING).limit(limit))

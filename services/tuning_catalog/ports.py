@@ -59,6 +59,9 @@ class TuningCatalog(Protocol):
 
     async def add_event(self, event: JobEvent) -> None: ...
 
+    async def remove_event(self, resource_id: str, event_id: str) -> None:
+        """Withdraws an event written ahead of a status change that did not happen."""
+
     async def list_events(self, resource_id: str, job_id: str, *, limit: int) -> list[JobEvent]:
         """Newest first."""
 

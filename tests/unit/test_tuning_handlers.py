@@ -199,6 +199,69 @@ async def test_a_job_cancelled_after_its_last_step_keeps_no_adapter_and_no_resul
     assert not world.catalog.models
 
 
+def newest_event_when_the_job_finishes(world: World) -> list[str]:
+    """What a reader polling the job would see in its events the moment it reads the job finished."""
+    seen: list[str] = []
+    original = world.catalog.finish_job
+
+    async def finish_then_look(*args, **kwargs):
+        flipped = await original(*args, **kwargs)
+        if flipped:
+            seen.extend(e.message for e in await world.catalog.list_events("contoso", JOB, limit=1))
+        return flipped
+
+    world.catalog.finish_job = finish_then_look  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_finished_jobs_last_events_are_there_when_its_status_says_so() -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    seen = newest_event_when_the_job_finishes(world)
+    await run_job(await world.queue_job(), world.jobs)
+    assert seen == ["The job has successfully completed"]
+    messages = [e.message for e in await world.catalog.list_events("contoso", JOB, limit=3)]
+    assert messages[1].startswith("New fine-tuned model created: ")
+
+    broken = World(ScriptedTrainer([1.0], fail=RuntimeError("boom")))
+    await broken.upload(canary_jsonl())
+    seen = newest_event_when_the_job_finishes(broken)
+    await run_job(await broken.queue_job(), broken.jobs)
+    assert len(seen) == 1 and seen[0].startswith("The job failed: ")
+
+
+async def test_closing_events_of_a_job_cancelled_meanwhile_are_withdrawn() -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    message = await world.queue_job()
+    original_add = world.catalog.add_event
+
+    async def add_then_cancel(event):  # the owner cancels between the closing events and the status flip
+        await original_add(event)
+        if event.message == "The job has successfully completed":
+            await world.catalog.cancel_job("contoso", JOB, NOW)
+
+    world.catalog.add_event = add_then_cancel  # type: ignore[method-assign]
+    await run_job(message, world.jobs)
+    job = await world.catalog.get_job("contoso", JOB)
+    assert job is not None and job.status == "cancelled" and not world.catalog.models
+    messages = [e.message for e in await world.catalog.list_events("contoso", JOB, limit=100)]
+    assert messages[0] == "The job was cancelled"
+    assert not [m for m in messages if m.startswith("New fine-tuned model") or "successfully" in m]
+
+
+async def test_event_order_survives_a_wall_clock_stepping_back(monkeypatch) -> None:
+    world = World()
+    await world.upload(canary_jsonl())
+    ticks = iter(range(10**18, 0, -10**9))  # every reading a second earlier than the last
+    monkeypatch.setattr("services.tuning.jobs.time.time_ns", lambda: next(ticks))
+    await run_job(await world.queue_job(), world.jobs)
+    written = [e.sequence for e in world.catalog.events]
+    assert len(written) > 5 and written == sorted(set(written))
+    newest = await world.catalog.list_events("contoso", JOB, limit=1)
+    assert newest[0].message == "The job has successfully completed"
+
+
 async def test_a_job_whose_worker_stopped_fails_cleanly_when_its_message_returns() -> None:
     world = World()
     await world.upload(canary_jsonl())

@@ -112,6 +112,9 @@ class InMemoryTuningCatalog:
     async def add_event(self, event: JobEvent) -> None:
         self.events.append(event)
 
+    async def remove_event(self, resource_id: str, event_id: str) -> None:
+        self.events = [e for e in self.events if (e.resource_id, e.event_id) != (resource_id, event_id)]
+
     async def list_events(self, resource_id: str, job_id: str, *, limit: int) -> list[JobEvent]:
         found = [e for e in self.events if (e.resource_id, e.job_id) == (resource_id, job_id)]
         return sorted(found, key=lambda e: e.sequence, reverse=True)[:limit]
