@@ -113,6 +113,9 @@ class ApiError(Contract):
     code: str | None = Field(None, description="Machine-readable code, e.g. content_filter.")
     param: str | None = Field(None, description="Request field the error is about, if any.")
     innererror: dict[str, object] | None = Field(None, description="Azure's innererror object, if any.")
+    retry_after_s: int | None = Field(None, ge=1, le=3600, description=(
+        "Seconds to wait before trying again (the gateway's Retry-After header), for a 503 that passes: "
+        "an engine still starting."))
 
 
 class TopLogprob(Contract):

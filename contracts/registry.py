@@ -91,8 +91,9 @@ TOPICS: tuple[TopicSpec, ...] = (
                              tuning_files.FileUploadAborted, tuning_files.ReadFileContent, tuning_files.DeleteFile),
               producers=("gateway",), consumers=("tuning",), carries_content=True, key="file_id"),
     # No content (IDs, hyperparameters): a day's retention, so a job queued behind others is not lost.
+    # Inference (every replica, no group) starts its adapter engine when a job is queued.
     TopicSpec(tuning_jobs, (tuning_jobs.TrainFineTuningJob,),
-              producers=("gateway",), consumers=("tuning",), carries_content=False),
+              producers=("gateway",), consumers=("tuning", "inference"), carries_content=False),
     # Tuning shreds the adapter (a group); every inference replica unloads it (no group).
     TopicSpec(tuning_model_deletions, (tuning_model_deletions.DeleteFineTunedModel,),
               producers=("gateway",), consumers=("tuning", "inference"), carries_content=False),

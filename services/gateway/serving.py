@@ -33,7 +33,10 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def error_response(error: ApiError, admission: Admission) -> JSONResponse:
-    return JSONResponse(error_body(error), status_code=error.status, headers=admission.headers)
+    headers = admission.headers
+    if error.retry_after_s is not None:
+        headers = {**headers, "retry-after": str(error.retry_after_s)}
+    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
 
 
 class ServingChat:

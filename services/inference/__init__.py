@@ -9,4 +9,5 @@ Exceptions::
     └── InferenceError
         ├── InvalidGenerationRequest   the engine cannot run this request (400 to the caller)
         └── EngineUnavailable          the engine died mid-request; it restarts (503 to the caller)
+            └── EngineStarting         the engine is still being built (503 and Retry-After)
 """

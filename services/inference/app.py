@@ -1,4 +1,5 @@
-"""Inference's subscribers: generation and embedding requests (groups), cancellations (every replica).
+"""Inference's subscribers: generation and embedding requests (groups); cancellations, queued fine-tuning
+jobs (to start the adapter engine) and model deletions (every replica).
 
 Generation requests go through an in-flight window: up to ``max_in_flight`` run in the engine at
 once (vLLM batches them), the consumer waits when the window is full, and offsets are committed
@@ -17,11 +18,13 @@ from contracts import (
     embedding_requests,
     generation_cancellations,
     generation_requests,
+    tuning_jobs,
     tuning_model_deletions,
 )
 from contracts.embedding_requests import EmbedTexts
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_requests import GenerateCompletion
+from contracts.tuning_jobs import TrainFineTuningJob
 from contracts.tuning_model_deletions import DeleteFineTunedModel
 from services.inference import handlers
 from services.inference.bootstrap import bootstrap
@@ -60,6 +63,12 @@ def create_app(settings: InferenceSettings, **overrides) -> FastStream:
     @wiring.fanout_subscriber(tuning_model_deletions.TOPIC, quiet=True)
     async def on_model_deleted(cmd: DeleteFineTunedModel) -> None:
         await handlers.unload_adapter(cmd, inference.engines)
+
+    # A queued fine-tuning job: its model will be asked for once trained, so every replica starts
+    # its adapter engine now (quiet: a few jobs a day).
+    @wiring.fanout_subscriber(tuning_jobs.TOPIC, quiet=True)
+    async def on_job_queued(job: TrainFineTuningJob) -> None:
+        await handlers.warm_adapter_engine(job, inference.engines)
 
     async def start_engines() -> None:
         started = []

@@ -15,8 +15,9 @@ from contracts.gateway_replies import EmbeddingsReady, RequestFailed
 from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated, GeneratedChoice
 from contracts.generation_requests import GenerateCompletion
+from contracts.tuning_jobs import TrainFineTuningJob
 from contracts.tuning_model_deletions import DeleteFineTunedModel
-from services.inference.errors import EngineUnavailable, InvalidGenerationRequest
+from services.inference.errors import EngineStarting, EngineUnavailable, InvalidGenerationRequest
 from services.inference.ports import (
     CompletionEngine,
     EmbeddingEngine,
@@ -140,6 +141,13 @@ async def generate_completion(cmd: GenerateCompletion, ports: InferencePorts) ->
         error = _error(400, invalid.code, str(invalid), invalid.param)
         await ports.events.publish(event(sequence=sequence, final=True, error=error))
         return
+    except EngineStarting as starting:
+        log.info("request %s refused: engine starting", cmd.request_id)
+        error = ENGINE_FAILED.model_copy(update={
+            "code": "engine_starting", "retry_after_s": starting.retry_after_s,
+            "message": f"The model's engine is starting; retry in {starting.retry_after_s} s."})
+        await ports.events.publish(event(sequence=sequence, final=True, error=error))
+        return
     except EngineUnavailable:
         log.error("request %s lost to an engine failure", cmd.request_id)
         await ports.events.publish(event(sequence=sequence, final=True, error=ENGINE_FAILED))
@@ -184,6 +192,15 @@ async def cancel_generation(cmd: CancelGeneration, ports: InferencePorts) -> Non
     """Abort the request in the engine if it is running here; other replicas ignore it."""
     if await ports.engine.abort(cmd.request_id):
         log.info("aborted request %s (%s)", cmd.request_id, cmd.reason)
+
+
+async def warm_adapter_engine(job: TrainFineTuningJob, engines: Sequence[object]) -> None:
+    """Every replica: a fine-tuning job was queued, so its model will soon be asked for; an engine
+    that runs adapters on an engine of their own starts building it now."""
+    for engine in engines:
+        warm = getattr(engine, "warm_adapters", None)
+        if warm is not None and warm(job.model):
+            log.info("job %s of %s queued: adapter engine of %s building", job.job_id, job.resource_id, job.model)
 
 
 async def unload_adapter(command: DeleteFineTunedModel, engines: Sequence[object]) -> None:

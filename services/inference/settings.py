@@ -34,10 +34,14 @@ class EngineOptions(BaseModel):
     enable_lora: bool = Field(True, description="Serve fine-tuned LoRA adapters.")
     lora_engine: Literal["auto", "shared", "separate"] = Field("auto", description=(
         "Where adapters run. shared: one engine with LoRA serves every request. separate: base-model "
-        "requests on an engine without LoRA, adapters on a second engine started by the first request "
-        "that names one (LoRA costs a third of the throughput on CPU, used or not). auto: separate on CPU, "
+        "requests on an engine without LoRA, adapters on a second engine started when a fine-tuning job "
+        "for the model is queued, or by the first request that names one (LoRA costs a third of the "
+        "throughput on CPU, used or not). auto: separate on CPU, "
         "shared on GPU (two engines would split its memory)."))
     max_loras: int = Field(4, ge=1, description="Adapters active in one batch.")
+    adapter_engine_wait_s: float = Field(30.0, gt=0, le=55, description=(
+        "How long a request waits for the adapter engine still being built; then 503 with Retry-After "
+        "(below the gateway's 60 s reply deadline, so no caller times out on it)."))
     max_lora_rank: int = Field(16, ge=1, description="Largest adapter rank accepted.")
 
     @property

@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,20 @@ async def test_embeddings_come_back_to_the_gateway_replica(stack) -> None:
     assert cos[0][1] > cos[0][2] + 0.2, "similar sentences are closer than unrelated ones"
 
 
+async def run_as_a_patient_client(events: BusClient, cmd: GenerateCompletion) -> list[CompletionGenerated]:
+    """As a client honouring Retry-After: the adapter engine, built on first use, takes about a minute
+    on 2 cores, and a request waits for it at most ``adapter_engine_wait_s`` (then 503 engine_starting)."""
+    for _ in range(6):
+        result = await run(events, cmd)
+        error = result[-1].error
+        if error is None or error.code != "engine_starting":
+            return result
+        assert error.status == 503 and error.retry_after_s
+        await asyncio.sleep(error.retry_after_s)
+        cmd = cmd.model_copy(update={"request_id": uuid.uuid4().hex})
+    raise AssertionError("the adapter engine did not start")
+
+
 async def test_a_random_lora_adapter_is_served_beside_the_base_model(stack, events, tmp_path) -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -163,7 +178,7 @@ async def test_a_random_lora_adapter_is_served_beside_the_base_model(stack, even
     lora.save_pretrained(stack.data / "adapters" / "contoso-ft-1")
     base_cmd, tuned_cmd = command(stack), command(stack)
     tuned_cmd = tuned_cmd.model_copy(update={"adapter": "contoso-ft-1"})
-    base_run, tuned_run = await asyncio.gather(run(events, base_cmd), run(events, tuned_cmd))
+    base_run, tuned_run = await asyncio.gather(run(events, base_cmd), run_as_a_patient_client(events, tuned_cmd))
     assert base_run[-1].error is None and tuned_run[-1].error is None
     assert tuned_run[-1].choices[0].text != base_run[-1].choices[0].text, "the adapter changed nothing"
     # On CPU the base model's engine is built without LoRA; the adapter started an engine of its own.

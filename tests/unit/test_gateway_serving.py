@@ -79,3 +79,22 @@ async def test_a_whole_answer_is_recorded_once():
     assert response.status_code == 200
     [record] = bus.of_type(InteractionCompleted)
     assert (record.status, record.completions) == (200, ["Hello"])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_engine_still_starting_is_a_503_with_its_retry_after(stream):
+    from contracts.common import ApiError
+    from contracts.gateway_replies import RequestFailed
+
+    starting = ApiError(status=503, type="server_error", code="engine_starting", retry_after_s=30,
+                        message="The model's engine is starting; retry in 30 s.")
+    ports, bus = ports_answering(lambda request: [screened(request),
+                                                  RequestFailed(**request.envelope(), error=starting)])
+    admission = Admission(headers={"x-ratelimit-limit-requests": "9"})
+    serving = ServingChat(streamed_call() if stream else call(), ports, admission)
+    response = await serving.respond()
+
+    assert response.status_code == 503 and response.headers["retry-after"] == "30"
+    assert response.headers["x-ratelimit-limit-requests"] == "9"
+    [record] = bus.of_type(InteractionCompleted)
+    assert (record.status, record.error_code) == (503, "engine_starting")

@@ -7,13 +7,17 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from services.inference.adapters.vllm_setup import EngineHolder
+from services.inference.errors import EngineStarting, EngineUnavailable
 
 
 class FakeEngine:
     def __init__(self, number: int) -> None:
         self.number = number
         self.shut = False
+        self.errored = False
 
     def shutdown(self) -> None:
         self.shut = True
@@ -89,3 +93,58 @@ async def test_a_dead_engine_is_shut_down_and_built_again():
     assert holder.engine is None
     second = await holder.started()
     assert first.shut and second.number == 2 and builds.count == 2
+
+
+async def test_warm_starts_an_on_demand_build_without_waiting_and_requests_share_it():
+    builds = Builds(seconds=0.2)
+    holder = EngineHolder("adapters", builds, on_demand=True, wait_s=5)
+    assert holder.warm() and holder.engine is None  # returned at once; the build runs
+    assert not holder.warm()  # one build at a time
+    engine = await holder.for_request()
+    assert engine.number == 1 and builds.count == 1
+    assert not holder.warm()  # already running
+
+
+async def test_warm_leaves_an_engine_built_at_start_alone():
+    holder = EngineHolder("base", Builds(seconds=0.01))
+    assert not holder.warm() and holder._building is None
+
+
+async def test_a_request_waits_for_a_build_at_most_wait_s_then_is_told_to_retry_and_the_build_goes_on():
+    holder = EngineHolder("adapters", Builds(seconds=0.4), on_demand=True, wait_s=0.05, retry_after_s=7)
+    with pytest.raises(EngineStarting) as starting:
+        await holder.for_request()
+    assert starting.value.retry_after_s == 7
+    await asyncio.sleep(0.5)
+    assert holder.engine is not None and (await holder.for_request()).number == 1
+
+
+async def test_a_warm_build_that_fails_is_built_again_by_the_next_request():
+    builds = Builds(fail_first=True, seconds=0.01)
+    holder = EngineHolder("adapters", builds, on_demand=True, wait_s=5)
+    assert holder.warm()
+    await asyncio.sleep(0.1)
+    assert holder.engine is None
+    assert (await holder.for_request()).number == 2
+
+
+async def test_an_engine_found_dead_while_idle_is_rebuilt_by_warm_or_by_the_next_request():
+    builds = Builds(seconds=0.01)
+    holder = EngineHolder("adapters", builds, on_demand=True, wait_s=5)
+    first = await holder.for_request()
+    first.errored = True  # vLLM's monitor saw its core process die (the test suite's kill, an OOM)
+    assert holder.warm()
+    second = await holder.for_request()
+    assert first.shut and second.number == 2
+    second.errored = True
+    third = await holder.for_request()  # no warm: the request itself restarts it, and waits
+    assert second.shut and third.number == 3
+
+
+async def test_a_dead_engine_built_at_start_fails_the_request_fast_and_restarts():
+    holder = EngineHolder("base", Builds(seconds=0.05))
+    first = await holder.started()
+    first.errored = True
+    with pytest.raises(EngineUnavailable):
+        await holder.for_request()
+    assert (await holder.started()).number == 2 and first.shut

@@ -9,8 +9,14 @@ from contracts.generation_cancellations import CancelGeneration
 from contracts.generation_events import CompletionGenerated
 from contracts.generation_requests import GenerateCompletion
 from services.inference.adapters.echo_engine import EchoEngine
-from services.inference.errors import InvalidGenerationRequest
-from services.inference.handlers import InferencePorts, StreamPolicy, cancel_generation, generate_completion
+from services.inference.errors import EngineStarting, InvalidGenerationRequest
+from services.inference.handlers import (
+    InferencePorts,
+    StreamPolicy,
+    cancel_generation,
+    generate_completion,
+    warm_adapter_engine,
+)
 from services.inference.ports import ChoiceDelta, EngineStep
 from tests.unit.builders import MODEL, REQUEST_ID, Recorder, chat, envelope, sampling
 
@@ -129,6 +135,43 @@ async def test_refusal_mid_stream_ends_the_stream_with_the_error():
     assert [c.choices[0].text for c in chunks] == ["partial"]
     assert final.final and final.error is not None and final.error.status == 400
     assert final.sequence == len(chunks)
+
+
+class StartingEngine(RefusingEngine):
+    """An engine whose adapter engine is still being built when the request arrives."""
+
+    def __init__(self) -> None:
+        self.warmed: list[str] = []
+
+    async def generate(self, request: GenerateCompletion) -> AsyncIterator[EngineStep]:
+        raise EngineStarting("engine m+adapters is starting", retry_after_s=30)
+        yield  # an async generator, as the real engine's
+
+    def warm_adapters(self, base_model: str) -> bool:
+        self.warmed.append(base_model)
+        return base_model == MODEL
+
+
+async def test_an_engine_still_starting_gives_a_final_503_with_a_retry_after():
+    inference, events = ports(StartingEngine())
+    await generate_completion(command(stream=True), inference)
+
+    event = only_final(events)
+    assert event.error is not None
+    assert (event.error.status, event.error.code, event.error.retry_after_s) == (503, "engine_starting", 30)
+    assert "retry in 30 s" in event.error.message and event.choices == []
+
+
+async def test_a_queued_fine_tuning_job_warms_every_chat_engine_that_runs_adapters():
+    from contracts.tuning_jobs import Hyperparameters, TrainFineTuningJob
+
+    engines = [StartingEngine(), EchoEngine([MODEL]), StartingEngine()]  # the echo engine runs no adapters
+    job = TrainFineTuningJob(**envelope(), job_id="ftjob-0123456789abcdef01234567", model=MODEL,
+                             training_file="file-0123456789abcdef01234567", seed=7,
+                             hyperparameters=Hyperparameters(n_epochs=1, batch_size=1, learning_rate_multiplier=1.0),
+                             fine_tuned_model=f"{MODEL}.ft-0123456789abcdef01234567")
+    await warm_adapter_engine(job, engines)
+    assert engines[0].warmed == engines[2].warmed == [MODEL]
 
 
 async def test_cancel_generation_aborts_a_running_generation():

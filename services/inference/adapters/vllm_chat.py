@@ -3,7 +3,8 @@
 Every request is handed to the engine as soon as it arrives; vLLM batches whatever is running.
 An engine that dies fails the requests it held (EngineUnavailable) and is started again once.
 With a separate adapter engine (``lora_engine``), base-model requests run on an engine built without
-LoRA and requests that name an adapter on a second one, built when the first of them arrives.
+LoRA and requests that name an adapter on a second one, built when a fine-tuning job of the model is
+queued or else when the first of them arrives.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class VllmChatEngine:
             args = engine_args(resolve_model(self._model), self._options, pooling=False, adapters=adapters)
             return AsyncLLM.from_engine_args(args, stat_loggers=[stats.factory()])
 
-        return EngineHolder(name, build, on_demand=on_demand)
+        return EngineHolder(name, build, on_demand=on_demand, wait_s=self._options.adapter_engine_wait_s)
 
     async def start(self) -> None:
         await self._holder.start()
@@ -162,6 +163,12 @@ class VllmChatEngine:
         name = f"{request.resource_id}/{request.adapter}"
         lora_id = self._adapters.setdefault(name, len(self._adapters) + 1)
         return LoRARequest(name, lora_id, str(folder))
+
+    def warm_adapters(self, base_model: str) -> bool:
+        """A fine-tuning job of this engine's model was queued: build the adapter engine now, while it
+        trains, rather than on the first request to the model (which would wait about a minute on
+        CPU). True if a build began."""
+        return self.serves(base_model) and self._sealed is not None and self._adapter_holder.warm()
 
     async def unload_adapter(self, resource_id: str, model: str) -> bool:
         """A fine-tuned model was deleted: its plaintext goes, and vLLM forgets it."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.inference.errors import EngineUnavailable
+from services.inference.errors import EngineStarting, EngineUnavailable
 from services.inference.model_files import CHAT_MODEL, EMBEDDING_MODEL, embedding_model_dir, prepare_chat_model
 from services.inference.settings import EngineOptions
 
@@ -112,13 +112,19 @@ class BusyStats:
 class EngineHolder:
     """Owns one ``AsyncLLM``: builds it (in a worker thread: the loop serves meanwhile), shuts it down,
     and builds it again after it died. Callers that need it while it is being built wait for the same
-    build; a build that failed is tried again by the next caller. ``on_demand``: built by the first
-    request that needs it (the adapter engine) instead of at start."""
+    build; a build that failed is tried again by the next caller. ``on_demand``: built when first
+    needed (the adapter engine) instead of at start: by ``warm`` (a fine-tuning job for its model was
+    queued) or else by the first request that names an adapter. A request waits for a build at most
+    ``wait_s``; then it is refused with EngineStarting (503, Retry-After) and the build goes on, so no
+    caller outlives its reply deadline waiting for an engine (about a minute on 2 CPU cores)."""
 
-    def __init__(self, name: str, build: Callable[[], Any], *, on_demand: bool = False) -> None:
+    def __init__(self, name: str, build: Callable[[], Any], *, on_demand: bool = False,
+                 wait_s: float = 30.0, retry_after_s: int = 10) -> None:
         self.name = name
         self._build = build
         self.on_demand = on_demand
+        self.wait_s = wait_s
+        self.retry_after_s = retry_after_s
         self.engine: Any = None
         self._building: asyncio.Task[None] | None = None
 
@@ -129,18 +135,53 @@ class EngineHolder:
         """The engine, built first if it is not running."""
         if self.engine is not None:
             return self.engine
+        await asyncio.shield(self._build_task())  # a caller that gives up does not cancel the build
+        return self.engine
+
+    def _build_task(self) -> asyncio.Task[None]:
         if self._building is None or self._building.done():
             self._building = asyncio.get_running_loop().create_task(self._build_now())
-        await asyncio.shield(self._building)  # a caller that gives up does not cancel the build
-        return self.engine
+        return self._building
+
+    def _alive(self) -> Any:
+        """The engine, unless there is none or vLLM's monitor found its core process dead (killed,
+        out of memory) while it was idle: that engine is restarted here, not by the request that
+        would otherwise fail on it."""
+        engine = self.engine
+        if engine is not None and getattr(engine, "errored", False):
+            self.restart()
+            return None
+        return engine
+
+    def warm(self) -> bool:
+        """Start building an on-demand engine (or restarting a dead one) without waiting for it; True
+        if a build began now."""
+        if not self.on_demand or self._build_running() or self._alive() is not None:
+            return False
+        task = self._building if self._build_running() else self._build_task()  # _alive restarted it
+        assert task is not None
+        task.add_done_callback(self._log_failed_warm)
+        log.info("engine %s: building ahead of its first request", self.name)
+        return True
+
+    def _build_running(self) -> bool:
+        return self._building is not None and not self._building.done()
+
+    def _log_failed_warm(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # the next request builds again
+            log.error("engine %s could not start: %s", self.name, type(task.exception()).__name__)
 
     async def for_request(self) -> Any:
         """The engine a request runs on: an engine built at start fails fast while it restarts, one
-        built on demand is built (or awaited) first; EngineUnavailable when there is none."""
-        engine = self.engine
-        if self.on_demand:
+        built on demand is built (or awaited, at most ``wait_s``) first; EngineUnavailable when there
+        is none, EngineStarting when it is still being built."""
+        engine = self._alive()
+        if self.on_demand and engine is None:
             try:
-                engine = await self.started()
+                engine = await asyncio.wait_for(self.started(), self.wait_s)
+            except TimeoutError:
+                raise EngineStarting(f"engine {self.name} is starting",
+                                     retry_after_s=self.retry_after_s) from None
             except Exception as error:  # noqa: BLE001 - why it failed is logged by type; the caller gets a 503
                 log.error("engine %s could not start: %s", self.name, type(error).__name__)
         if engine is None:
