@@ -28,6 +28,7 @@ from services.gateway.resources import Resource
 from services.gateway.route_binding import bind, bind_id
 from services.gateway.settings import GatewaySettings
 from services.gateway.tuning_edge import TuningEdge
+from services.tuning_catalog.events import cancel_job
 from services.tuning_catalog.model import FileRecord, Hyperparameters, JobRecord, fine_tuned_model_name, new_job_id
 
 AUTO_TARGET_STEPS = 30  # "auto" epochs aim at this many steps, within 3..10 epochs
@@ -190,7 +191,7 @@ def jobs_router(ports: GatewayPorts, edge: TuningEdge, settings: GatewaySettings
     async def cancel(request: Request, job_id: str, azure: bool) -> Any:
         resource = await caller(request, ports, edge, azure, settings)
         job = await own_job(edge, resource, job_id)
-        cancelled = await edge.catalog.cancel_job(resource.resource_id, job_id, utc_now())
+        cancelled = await cancel_job(edge.catalog, resource.resource_id, job_id, utc_now())
         if cancelled is None:
             raise InvalidRequest(f"Job {job_id} has already {job.status}; it cannot be cancelled.",
                                  param="fine_tuning_job_id", code="job_finished")

@@ -8,8 +8,9 @@ message delivered again (a restart before the commit, a rebalance) finds it clai
 - running with a heartbeat older than ``stale_after_s``: the worker that had it stopped mid-way;
   the job fails cleanly (``worker_restarted``) and its owner may create it again.
 
-While training, every step records a metrics event and refreshes the heartbeat; a job cancelled
-meanwhile stops at its next step. Success stores the adapter sealed (its own data key), then the
+While training, every step refreshes the heartbeat and records a metrics event; a job cancelled
+meanwhile (its owner's cancel writes "The job was cancelled", services/tuning_catalog/events.py)
+stops at its next step. Success stores the adapter sealed (its own data key), then the
 model's record, a checkpoint and the results file (``step_metrics.csv``, purpose
 ``fine-tune-results``: one row per step, OpenAI's columns, sealed under the files key like an
 upload), then marks the job succeeded naming that file in ``result_files``.
@@ -21,10 +22,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from contracts.tuning_jobs import TrainFineTuningJob
 from contracts.tuning_model_deletions import DeleteFineTunedModel
@@ -32,13 +32,13 @@ from services.tuning.errors import TrainingFailed, require_region
 from services.tuning.ports import StepReport, TrainedAdapter, Trainer, TrainingMessage, TrainingPlan
 from services.tuning.shredding import shred_file, shred_model
 from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.events import JobEvents
 from services.tuning_catalog.model import (
     FINISHED,
     Checkpoint,
     FileRecord,
     FineTunedModel,
     JobError,
-    JobEvent,
     adapter_object,
     new_file_id,
 )
@@ -69,7 +69,7 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
     if job is None:
         await _not_claimed(message, ports)
         return
-    events = _Events(ports.catalog, resource, job_id, ports.clock)
+    events = JobEvents(ports.catalog, resource, job_id, ports.clock)
     await events.add(f"Fine-tuning job started on {message.model}")
     steps: list[StepReport] = []
     try:
@@ -85,8 +85,7 @@ async def run_job(message: TrainFineTuningJob, ports: JobPorts) -> None:
         await _fail(message, ports, events, "training_failed", "Training failed on the worker; create the job again.")
         return
     if trained is None:
-        await events.add("The job was cancelled")
-        log.info("job %s of %s cancelled during training", job_id, resource)
+        log.info("job %s of %s cancelled during training", job_id, resource)  # its event is the canceller's
         return
     await _store_result(message, trained, steps, ports, events)
 
@@ -108,7 +107,7 @@ async def _not_claimed(message: TrainFineTuningJob, ports: JobPorts) -> None:
     if beat is not None and (ports.clock() - beat).total_seconds() < ports.stale_after_s:
         log.info("job %s of %s is running on %s", message.job_id, message.resource_id, current.worker)
         return
-    events = _Events(ports.catalog, message.resource_id, message.job_id, ports.clock)
+    events = JobEvents(ports.catalog, message.resource_id, message.job_id, ports.clock)
     if await events.closing(
             [("The tuning worker stopped during training; the job failed", "error")],
             lambda: ports.catalog.finish_job(message.resource_id, message.job_id, current.worker, "failed",
@@ -150,16 +149,19 @@ def _learns(message: dict[str, object]) -> bool:
     return message["role"] == "assistant" and message.get("weight", 1) == 1
 
 
-async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPorts, events: _Events,
+async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPorts, events: JobEvents,
                  steps: list[StepReport]) -> TrainedAdapter | None:
     loop = asyncio.get_running_loop()
 
     async def step_done(report: StepReport) -> bool:
         steps.append(report)
+        # The heartbeat first: a job cancelled meanwhile gets no metrics event after its "cancelled".
+        if not await ports.catalog.beat(message.resource_id, message.job_id, ports.worker_id, ports.clock()):
+            return False
         await events.add(f"Step {report.step}/{report.total_steps}: training loss={report.train_loss:.4f}",
                          kind="metrics", data={"step": report.step, "train_loss": report.train_loss,
                                                "total_steps": report.total_steps, "tokens": report.tokens})
-        return await ports.catalog.beat(message.resource_id, message.job_id, ports.worker_id, ports.clock())
+        return True
 
     def on_step(report: StepReport) -> bool:
         return asyncio.run_coroutine_threadsafe(step_done(report), loop).result()
@@ -168,7 +170,7 @@ async def _train(message: TrainFineTuningJob, plan: TrainingPlan, ports: JobPort
 
 
 async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, steps: list[StepReport],
-                        ports: JobPorts, events: _Events) -> None:
+                        ports: JobPorts, events: JobEvents) -> None:
     resource, name = message.resource_id, message.fine_tuned_model
     stored_at = time.monotonic()
     obj = adapter_object(name)
@@ -194,7 +196,6 @@ async def _store_result(message: TrainFineTuningJob, trained: TrainedAdapter, st
         # Cancelled after the last step: the adapter is not the owner's to use; shred it, and the results.
         await shred_model(ports.adapters, ports.catalog, resource, name)
         await shred_file(ports.vault, ports.catalog, resource, results)
-        await events.add("The job was cancelled")
         return
     log.info("job %s of %s succeeded: %d steps, %d tokens in %.1f s (adapter sealed in %.2f s)", message.job_id,
              resource, trained.steps, trained.trained_tokens, trained.seconds, time.monotonic() - stored_at)
@@ -220,38 +221,9 @@ async def _store_results_file(resource_id: str, content: bytes, ports: JobPorts)
     return file_id
 
 
-async def _fail(message: TrainFineTuningJob, ports: JobPorts, events: _Events, code: str, text: str) -> None:
+async def _fail(message: TrainFineTuningJob, ports: JobPorts, events: JobEvents, code: str, text: str) -> None:
     error = JobError(code=code, message=text)
     await events.closing([(f"The job failed: {text}", "error")],
                          lambda: ports.catalog.finish_job(message.resource_id, message.job_id, ports.worker_id,
                                                           "failed", ports.clock(), error=error))
     log.warning("job %s of %s failed: %s", message.job_id, message.resource_id, code)
-
-
-class _Events:
-    def __init__(self, catalog: TuningCatalog, resource_id: str, job_id: str, clock: Callable[[], datetime]) -> None:
-        self._catalog, self._resource, self._job, self._clock = catalog, resource_id, job_id, clock
-        self._last = 0
-
-    async def add(self, text: str, *, level: Literal["info", "warn", "error"] = "info",
-                  kind: Literal["message", "metrics"] = "message",
-                  data: dict[str, float | int | str] | None = None) -> JobEvent:
-        # Microseconds since the epoch: ordered and unique for the one writer a job has (never below the
-        # last one, should the wall clock step back).
-        sequence = self._last = max(time.time_ns() // 1000, self._last + 1)
-        event = JobEvent(event_id=f"ftevent-{self._job.removeprefix('ftjob-')}-{sequence}", resource_id=self._resource,
-                         job_id=self._job, sequence=sequence, created_at=self._clock(), level=level,
-                         message=text, type=kind, data=data)
-        await self._catalog.add_event(event)
-        return event
-
-    async def closing(self, messages: list[tuple[str, Literal["info", "warn", "error"]]],
-                      finish: Callable[[], Awaitable[bool]]) -> bool:
-        """A job's last events are written before its status flips, so whoever sees it finished sees them
-        too; they are withdrawn if the flip loses (the job was cancelled, or another worker took it)."""
-        written = [await self.add(text, level=level) for text, level in messages]
-        if await finish():
-            return True
-        for event in written:
-            await self._catalog.remove_event(event.resource_id, event.event_id)
-        return False

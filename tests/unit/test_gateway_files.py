@@ -127,6 +127,9 @@ async def test_a_job_is_recorded_queued_and_published_with_resolved_hyperparamet
     assert cancelled["status"] == "cancelled"
     again = h.client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel", headers=key)
     assert again.status_code == 400 and again.json()["error"]["code"] == "job_finished"
+    # The cancel's own event, there as soon as the status says cancelled; the refused one wrote none.
+    events = h.client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", headers=key).json()["data"]
+    assert [e["message"] for e in events] == ["The job was cancelled"]
 
 
 def test_delete_hides_the_file_at_once_and_asks_tuning_to_shred_it() -> None:

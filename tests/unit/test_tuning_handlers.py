@@ -25,6 +25,7 @@ from services.tuning.handlers import FilePorts, handle_file_message
 from services.tuning.jobs import JobPorts, run_job
 from services.tuning.validation import Limits
 from services.tuning_catalog.errors import ContentGone
+from services.tuning_catalog.events import cancel_job
 from services.tuning_catalog.model import FileRecord, Hyperparameters, JobRecord, adapter_object, fine_tuned_model_name
 from services.tuning_catalog.vault import TuningVault
 from tests.fixtures.fine_tuning import bad_jsonl, canary_jsonl
@@ -188,7 +189,7 @@ async def test_a_job_cancelled_after_its_last_step_keeps_no_adapter_and_no_resul
 
     async def checkpoint_then_cancel(checkpoint):
         await original_checkpoint(checkpoint)
-        await world.catalog.cancel_job("contoso", JOB, NOW)
+        await cancel_job(world.catalog, "contoso", JOB, NOW)  # the owner, through the gateway
 
     world.catalog.add_checkpoint = checkpoint_then_cancel  # type: ignore[method-assign]
     await run_job(message, world.jobs)
@@ -197,6 +198,8 @@ async def test_a_job_cancelled_after_its_last_step_keeps_no_adapter_and_no_resul
     assert [f.file_id for f in await world.catalog.list_files("contoso")] == [FILE]
     assert all(key.wrapped is None for (_, obj), key in world.sealed.keys.items() if obj != FILE)
     assert not world.catalog.models
+    messages = [e.message for e in await world.catalog.list_events("contoso", JOB, limit=100)]
+    assert messages.count("The job was cancelled") == 1 and "The job has successfully completed" not in messages
 
 
 def newest_event_when_the_job_finishes(world: World) -> list[str]:
@@ -239,7 +242,7 @@ async def test_closing_events_of_a_job_cancelled_meanwhile_are_withdrawn() -> No
     async def add_then_cancel(event):  # the owner cancels between the closing events and the status flip
         await original_add(event)
         if event.message == "The job has successfully completed":
-            await world.catalog.cancel_job("contoso", JOB, NOW)
+            await cancel_job(world.catalog, "contoso", JOB, NOW)  # the owner, through the gateway
 
     world.catalog.add_event = add_then_cancel  # type: ignore[method-assign]
     await run_job(message, world.jobs)
@@ -284,14 +287,17 @@ async def test_a_job_cancelled_while_training_stops_at_its_next_step() -> None:
     original_beat = world.catalog.beat
 
     async def beat_then_cancel(*args, **kwargs):
-        await world.catalog.cancel_job("contoso", JOB, NOW)
+        await cancel_job(world.catalog, "contoso", JOB, NOW)  # the owner, through the gateway
         return await original_beat(*args, **kwargs)
 
     world.catalog.beat = beat_then_cancel  # type: ignore[method-assign]
     await run_job(message, world.jobs)
     job = await world.catalog.get_job("contoso", JOB)
     assert job is not None and job.status == "cancelled" and job.fine_tuned_model is None
-    assert len([e for e in world.catalog.events if e.type == "metrics"]) == 1
+    # The first step's heartbeat found the job cancelled: no metrics event after the cancel's event.
+    assert [e for e in world.catalog.events if e.type == "metrics"] == []
+    newest = await world.catalog.list_events("contoso", JOB, limit=1)
+    assert newest[0].message == "The job was cancelled"
     assert not world.catalog.models
 
 
