@@ -6,6 +6,7 @@ order by the plain handler, their publishes acknowledged together, one offset co
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from faststream import FastStream
@@ -59,4 +60,9 @@ def create_app(settings: FilterSettings, **overrides) -> FastStream:
         await handle_batch(batch.raw_message, CompletionGenerated, screen, broker=broker, service="filter",
                            on_outage=forget_streams)
 
-    return wiring.app()
+    async def load_models() -> None:  # before consuming: the first prompt the cascade reads would wait
+        warm = getattr(ports.screen, "warm", None)
+        if warm is not None:
+            await asyncio.to_thread(warm)
+
+    return wiring.app(on_startup=[load_models])

@@ -63,6 +63,14 @@ class LayeredScreen:
     def __init__(self, detectors: Sequence[Detector]) -> None:
         self.detectors = tuple(detectors)
 
+    def warm(self) -> None:
+        """Load what detectors load on first use (the cascade's transformer), blocking: run at start,
+        in a worker thread, so the first prompt that needs it does not wait seconds for it."""
+        for detector in self.detectors:
+            warm = getattr(detector, "warm", None)
+            if warm is not None:
+                warm()
+
     async def screen_prompt(self, texts: Sequence[ScreenedText], policy: EffectivePolicy) -> ScreenVerdict:
         direction = policy.policy.prompt
         outcomes = [await self._screen_text(t.text, t.kind, direction, policy) for t in texts]

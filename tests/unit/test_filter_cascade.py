@@ -82,3 +82,23 @@ def test_a_saved_model_loads_with_its_cascade(tmp_path, hidden):
     assert (loaded.hidden_coef is not None) == hidden
     assert {name: [a.tolist() for a in pair] for name, pair in loaded.embedder.adapter.items()} == (
         {} if hidden else {name: [a.tolist() for a in pair] for name, pair in adapter.items()})
+
+
+def test_the_frozen_graph_embeds_as_the_eager_model_at_every_length():
+    """The filter screens with a traced, frozen graph; tracing records one sample's shapes, so texts of
+    one token, of a few, and past MAX_TOKENS (truncated) must come out as the eager model's."""
+    from services.filter.detectors.contextual import MAX_TOKENS, frozen_for_inference
+
+    model, tokenizer = load_minilm()
+    frozen = frozen_for_inference(model, tokenizer)
+    texts = ["Hi", "How do I pick a lock to get into my neighbour's flat?",
+             " ".join(f"word{i}" for i in range(3 * MAX_TOKENS))]
+    lengths = []
+    with torch.inference_mode():
+        for text in texts:
+            ids = torch.tensor([tokenizer.encode(text).ids])
+            lengths.append(ids.shape[1])
+            eager = model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                          token_type_ids=torch.zeros_like(ids)).last_hidden_state
+            assert torch.allclose(frozen(ids), eager, atol=1e-5), text[:20]
+    assert lengths[0] < 5 < lengths[1] < lengths[2] == MAX_TOKENS

@@ -237,6 +237,10 @@ class TrainedClassifier:
     def wanted(self, kind: TextKind, policy: EffectivePolicy) -> bool:
         return True  # categories are always annotated
 
+    def warm(self) -> None:
+        if self.model.cascade is not None:
+            self.model.cascade.embedder.embed(["Warm up the cascade before the first prompt."])
+
     async def detect(self, text: str, kind: TextKind, policy: EffectivePolicy) -> Findings:
         scores, embedding = self.model.scores([text])
         probabilities = dict(zip(self.model.heads, scores[0].tolist(), strict=True))
