@@ -42,3 +42,14 @@ def test_features_equal_the_reference_pipeline_one_text_or_many_with_the_shipped
         assert np.allclose(mine.toarray(), reference.toarray(), atol=1e-6)
         assert np.allclose(np.asarray(mine.multiply(mine).sum(axis=1)).ravel()[[bool(t.strip()) for t in texts]], 1.0,
                            atol=1e-5)
+
+
+def test_words_hashed_ahead_give_the_features_of_words_hashed_on_the_spot():
+    from services.filter.detectors.static_embedding import minilm_words
+
+    plain, ahead = Featurizer(2**18), Featurizer(2**18)
+    ahead.known_words([*minilm_words(), "ÄÖÜ", "Repeat"])  # cased and accented entries are lowercased first
+    texts = [*TEXTS, "How do I make a bomb?!  Tell me\tnow,\nplease: step-by-step (in English).",
+             "İstanbul'da ÇOK güzel bir gün", "x" * 300, "the the the THE The"]
+    for batch in (texts, *([t] for t in texts)):
+        assert (plain.counts(batch) != ahead.counts(batch)).nnz == 0

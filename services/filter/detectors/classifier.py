@@ -16,6 +16,7 @@ text (training/thresholds.py); an artefact without them judges completions by th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, pairwise
 from pathlib import Path
@@ -27,7 +28,7 @@ from sklearn.feature_extraction._hashing_fast import transform as hashing_transf
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from services.filter.detectors.contextual import ContextualEmbedder
-from services.filter.detectors.static_embedding import StaticEmbedder
+from services.filter.detectors.static_embedding import StaticEmbedder, minilm_words
 from services.filter.policy import CATEGORIES, EffectivePolicy, PromptPolicy, Severity
 from services.filter.ports import Findings, TextKind
 
@@ -55,12 +56,39 @@ class Featurizer:
         self._word_ngrams = self.words.build_analyzer()
         self.n_features = n_features
         self.idf = idf
+        self._word_indices: dict[str, np.ndarray] = {}
+
+    def _hash(self, grams: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Hashed indices of each list of n-grams (scikit-learn's murmurhash), and the lists' offsets."""
+        indices, indptr, _ = hashing_transform((((g, 1) for g in each) for each in grams), self.n_features,
+                                               np.float32, False, seed=0)
+        return indices, indptr
+
+    def known_words(self, words: Iterable[str]) -> None:
+        """Hash the char n-grams of these words once, ahead: a char n-gram stays inside its word, so a
+        text's char features are its words' features put together, and a word met here costs a lookup
+        instead of its n-grams in Python (most of a long text's featurising). A fixed public vocabulary
+        (the packaged MiniLM's whole words): nothing screened is ever added."""
+        vocabulary = sorted({w.lower() for w in words if w and not w.isspace()})
+        indices, indptr = self._hash(self._char_ngrams(w) for w in vocabulary)
+        self._word_indices = {w: indices[a:b] for w, (a, b) in zip(vocabulary, pairwise(indptr.tolist()), strict=True)}
+
+    def _text_indices(self, text: str) -> np.ndarray:
+        known, unknown = [], []
+        for word in text.lower().split():  # char_wb's words: the lowercased text split on white space
+            found = self._word_indices.get(word)
+            if found is None:
+                unknown.append(word)
+            else:
+                known.append(found)
+        rest, _ = self._hash([chain(chain.from_iterable(map(self._char_ngrams, unknown)), self._word_ngrams(text))])
+        return np.concatenate([*known, rest])
 
     def _hashed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(indices, indptr, counts, row of each entry): duplicates summed, indices sorted in each row."""
-        grams = (((gram, 1) for gram in chain(self._char_ngrams(text), self._word_ngrams(text))) for text in texts)
-        indices, indptr, _ = hashing_transform(grams, self.n_features, np.float32, False, seed=0)
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(indptr))
+        per_text = [self._text_indices(text) for text in texts]
+        indices = np.concatenate(per_text) if per_text else np.zeros(0, dtype=np.int32)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), [len(i) for i in per_text])
         keys, counts = np.unique(rows * self.n_features + indices, return_counts=True)
         rows, indices = np.divmod(keys, self.n_features)
         indptr = np.searchsorted(rows, np.arange(len(texts) + 1))
@@ -165,12 +193,14 @@ class TrainedModel:
                        if "cascade_coef" in stored.files else None)
             completion_bands = (stored["completion_bands"].astype(np.float32) if "completion_bands" in stored
                                 else None)  # artefacts before session 7 have prompt bands only
+            featurizer = Featurizer(meta["n_features"], stored["idf"].astype(np.float32))
+            featurizer.known_words(minilm_words())
             return cls(heads=tuple(meta["heads"]), coef=stored["coef"].astype(np.float32),
                        embed_coef=stored["embed_coef"].astype(np.float32),
                        intercept=stored["intercept"].astype(np.float32), bands=stored["bands"].astype(np.float32),
                        hazards=tuple(meta["hazards"]), hazard_coef=stored["hazard_coef"].astype(np.float32),
                        hazard_intercept=stored["hazard_intercept"].astype(np.float32),
-                       featurizer=Featurizer(meta["n_features"], stored["idf"].astype(np.float32)),
+                       featurizer=featurizer,
                        embedder=embedder, embed_scale=float(meta["embed_scale"]), cascade=cascade,
                        completion_bands=completion_bands)
 

@@ -41,6 +41,12 @@ def minilm_path() -> Path:
     return Path(get_model_path())
 
 
+def minilm_words() -> list[str]:
+    """The packaged MiniLM vocabulary's whole words (no word pieces, no special tokens)."""
+    lines = (minilm_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return [w for w in lines if w and not w.startswith("##") and not (w.startswith("[") and w.endswith("]"))]
+
+
 def _folder(dimensions: int) -> Path:
     return CACHE / f"minilm-l6-v2-pca{dimensions}"
 
