@@ -61,6 +61,7 @@ class Lexicon:
     def __init__(self, entries: dict[str, tuple[str, int]]) -> None:
         self.entries = entries
         self.longest = max((t.count(" ") + 1 for t in entries), default=1)
+        self._starts = {t.split(" ", 1)[0] for t in entries if " " in t}  # first tokens of multi-word terms
 
     @classmethod
     def load(cls, path: Path = LEXICON_PATH) -> Lexicon:
@@ -76,8 +77,13 @@ class Lexicon:
         tokens = [t.strip(_STRIP) for t in text.lower().split()]
         tokens = [t for t in tokens if t]
         found = []
-        for start in range(len(tokens)):
-            for size in range(1, min(self.longest, len(tokens) - start) + 1):
+        for start, token in enumerate(tokens):
+            entry = self.entries.get(token)
+            if entry is not None:
+                found.append(entry)
+            if token not in self._starts:  # no longer term begins here: skip joining the next tokens
+                continue
+            for size in range(2, min(self.longest, len(tokens) - start) + 1):
                 entry = self.entries.get(" ".join(tokens[start:start + size]))
                 if entry is not None:
                     found.append(entry)
