@@ -24,6 +24,7 @@ else runs on the machine: compare only figures of one run.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
@@ -402,7 +403,9 @@ def part_stream(args: argparse.Namespace, results: dict[str, Any]) -> None:
                                                     stream["first_window_chars"])
     say("streamed: bare AsyncLLM with Residency's engine arguments")
     out = subprocess.run([sys.executable, "-m", "tests.bench.compare", "--bare-only", "--streams", args.streams,
-                          "--tokens", str(args.tokens)], cwd=ROOT, capture_output=True, text=True, check=True,
+                          "--tokens", str(args.tokens), "--per-level", str(args.per_level),
+                          "--one-stream-requests", str(args.one_stream_requests)], cwd=ROOT, capture_output=True,
+                         text=True, check=True,
                          timeout=1200)
     stream["bare_asyncllm"] = last_json(out.stdout)
     results["stream"] = stream
@@ -446,12 +449,23 @@ def part_cuts(args: argparse.Namespace, results: dict[str, Any]) -> None:
                            for mode in ("buffered", "asynchronous")}
 
 
-async def bare_rows(levels: list[int], tokens: int) -> dict[str, list[float]]:
+def peer_prompts() -> list[str]:
+    """bench_tokens.py's prompts, read from its source (it runs in the peers' client venv, not ours)."""
+    tree = ast.parse((PEERS / "bench_tokens.py").read_text())
+    found = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "PROMPTS" for t in node.targets))
+    return list(ast.literal_eval(found))
+
+
+async def bare_rows(args: argparse.Namespace, levels: list[int]) -> dict[str, list[float]]:
+    """Bare AsyncLLM with Residency's engine arguments, asked what bench_tokens.py asks the servers
+    (its prompts, greedy, ignore_eos, as many requests per level)."""
     from tests.bench.inference import run_bare
 
     work = ROOT / ".data" / STACK / "bare"
     work.mkdir(parents=True, exist_ok=True)
-    found = await run_bare(levels, tokens, work)
+    found = await run_bare(levels, args.tokens, work, prompts=peer_prompts(),
+                           rounds=lambda level: per_level(args, level))
     return {str(n): [tok_s, ttft] for n, (tok_s, ttft) in found.items()}
 
 
@@ -552,7 +566,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(x) for x in args.streams.split(",")]
     if args.bare_only:  # its own process: a vLLM engine does not shut down cleanly beside others
-        print(json.dumps(asyncio.run(bare_rows(levels, args.tokens))))
+        print(json.dumps(asyncio.run(bare_rows(args, levels))))
         return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run deploy/local/peers.sh (Debian's wrk package)")

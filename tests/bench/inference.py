@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -41,25 +42,42 @@ def sampling(tokens: int) -> SamplingParams:
     return SamplingParams(temperature=0.8, max_tokens=tokens, logit_bias=EOS, seed=1)
 
 
-async def bare(concurrency: int, tokens: int, engine) -> tuple[float, list[float]]:
+async def bare(concurrency: int, tokens: int, engine, *, prompts: list[str] | None = None,
+               rounds: int = 1) -> tuple[float, list[float]]:
+    """``concurrency`` streams at once, ``rounds`` times: (tokens/s over the whole run, every TTFT).
+
+    ``prompts``: the peers' client's prompts (bench_tokens.py), taken in turn, greedy with
+    ``ignore_eos`` as that client asks vLLM's server: what ``bench compare`` sets beside it, so the two
+    rows differ only in the server around the engine. None: this file's long-story prompt, sampled,
+    the end-of-turn token banned (``just bench inference``)."""
     from vllm import SamplingParams as VllmSampling
     from vllm.sampling_params import RequestOutputKind
 
     tokenizer = engine.get_tokenizer()
-    ids = list(tokenizer.apply_chat_template([m.model_dump(include={"role", "content"}) for m in PROMPT],
-                                             add_generation_prompt=True, tokenize=True, return_dict=False))
-    params = VllmSampling(temperature=0.8, max_tokens=tokens, logit_bias={2: -100.0}, seed=1,
-                          output_kind=RequestOutputKind.DELTA)
 
-    async def one() -> tuple[int, float]:
+    def prompt_ids(messages: list[dict[str, str]]) -> list[int]:
+        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=False))
+
+    if prompts is None:
+        ids = [prompt_ids([m.model_dump(include={"role", "content"}) for m in PROMPT])]
+        params = VllmSampling(temperature=0.8, max_tokens=tokens, logit_bias={2: -100.0}, seed=1,
+                              output_kind=RequestOutputKind.DELTA)
+    else:
+        ids = [prompt_ids([{"role": "user", "content": text}]) for text in prompts]
+        params = VllmSampling(temperature=0, max_tokens=tokens, ignore_eos=True, output_kind=RequestOutputKind.DELTA)
+
+    async def one(number: int) -> tuple[int, float]:
         began, first, count = time.perf_counter(), None, 0
-        async for out in engine.generate({"prompt_token_ids": ids}, params, request_id=uuid.uuid4().hex):
+        prompt = {"prompt_token_ids": ids[number % len(ids)]}
+        async for out in engine.generate(prompt, params, request_id=uuid.uuid4().hex):
             first = first or time.perf_counter() - began
             count += sum(len(o.token_ids) for o in out.outputs)
         return count, first
 
-    began = time.perf_counter()
-    results = await asyncio.gather(*(one() for _ in range(concurrency)))
+    began, results = time.perf_counter(), []
+    for round_ in range(rounds):
+        results += await asyncio.gather(*(one(round_ * concurrency + i) for i in range(concurrency)))
     return sum(c for c, _ in results) / (time.perf_counter() - began), [f for _, f in results]
 
 
@@ -128,7 +146,8 @@ def p50(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-async def run_bare(levels: list[int], tokens: int, work_dir: Path) -> dict[int, tuple[float, float]]:
+async def run_bare(levels: list[int], tokens: int, work_dir: Path, *, prompts: list[str] | None = None,
+                   rounds: Callable[[int], int] = lambda level: 1) -> dict[int, tuple[float, float]]:
     from vllm.v1.engine.async_llm import AsyncLLM
 
     from services.inference.adapters.vllm_setup import engine_args, prepare_environment, resolve_model
@@ -137,8 +156,9 @@ async def run_bare(levels: list[int], tokens: int, work_dir: Path) -> dict[int, 
     prepare_environment(settings, work_dir)
     engine = AsyncLLM.from_engine_args(engine_args(resolve_model(f"packaged:{CHAT_MODEL}"), settings, pooling=False))
     try:
-        await bare(1, 4, engine)  # warm-up
-        return {n: (lambda r: (r[0], p50(r[1]) * 1000))(await bare(n, tokens, engine)) for n in levels}
+        await bare(1, 4, engine, prompts=prompts)  # warm-up
+        return {n: (lambda r: (r[0], p50(r[1]) * 1000))(await bare(n, tokens, engine, prompts=prompts,
+                                                                   rounds=rounds(n))) for n in levels}
     finally:
         engine.shutdown()
 
