@@ -7,25 +7,20 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from services.tuning_catalog.model import JobEvent, JobRecord
 from services.tuning_catalog.ports import TuningCatalog
+
+T = TypeVar("T")
 
 
 async def cancel_job(catalog: TuningCatalog, resource_id: str, job_id: str, now: datetime) -> JobRecord | None:
     """The job, cancelled; None if it had finished (its cancel event is withdrawn then)."""
     events = JobEvents(catalog, resource_id, job_id, lambda: now)
     await events.resume()
-    cancelled: JobRecord | None = None
-
-    async def flip() -> bool:
-        nonlocal cancelled
-        cancelled = await catalog.cancel_job(resource_id, job_id, now)
-        return cancelled is not None
-
-    await events.closing([("The job was cancelled", "info")], flip)
-    return cancelled
+    return await events.closing([("The job was cancelled", "info")],
+                                lambda: catalog.cancel_job(resource_id, job_id, now))
 
 
 class JobEvents:
@@ -54,12 +49,13 @@ class JobEvents:
         return event
 
     async def closing(self, messages: list[tuple[str, Literal["info", "warn", "error"]]],
-                      finish: Callable[[], Awaitable[bool]]) -> bool:
+                      finish: Callable[[], Awaitable[T]]) -> T:
         """A job's last events are written before its status flips, so whoever sees it finished sees them
-        too; they are withdrawn if the flip loses (the job was cancelled, or another worker took it)."""
+        too; they are withdrawn if the flip loses (``finish`` gives nothing true: the job was cancelled or
+        had finished, or another worker took it). What ``finish`` gave."""
         written = [await self.add(text, level=level) for text, level in messages]
-        if await finish():
-            return True
-        for event in written:
-            await self._catalog.remove_event(event.resource_id, event.event_id)
-        return False
+        flipped = await finish()
+        if not flipped:
+            for event in written:
+                await self._catalog.remove_event(event.resource_id, event.event_id)
+        return flipped

@@ -139,6 +139,7 @@ class EngineHolder:
         return self.engine
 
     def _build_task(self) -> asyncio.Task[None]:
+        """The build (or restart) under way, or a new one."""
         if self._building is None or self._building.done():
             self._building = asyncio.get_running_loop().create_task(self._build_now())
         return self._building
@@ -158,9 +159,7 @@ class EngineHolder:
         if a build began now."""
         if not self.on_demand or self._build_running() or self._alive() is not None:
             return False
-        task = self._building if self._build_running() else self._build_task()  # _alive restarted it
-        assert task is not None
-        task.add_done_callback(self._log_failed_warm)
+        self._build_task().add_done_callback(self._log_failed_warm)  # the restart _alive began, or a build
         log.info("engine %s: building ahead of its first request", self.name)
         return True
 
@@ -203,7 +202,7 @@ class EngineHolder:
 
     def restart(self) -> None:
         """After an EngineDeadError: requests fail until the new engine is up; one restart at a time."""
-        if self._building is not None and not self._building.done():
+        if self._build_running():
             return
         dead, self.engine = self.engine, None
         self._building = asyncio.get_running_loop().create_task(self._start_again(dead))
