@@ -80,17 +80,19 @@ async def records(kafka: str, region: str) -> dict[str, dict[str, list[int]]]:
 
 
 def timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[str, list[int]]]) -> dict[str, Any]:
+    timelines = [[began, *(marks[template][-1] for template, _ in STEPS), answered]
+                 for request_id, began, answered in sent
+                 if len(marks := found.get(request_id, {})) == len(STEPS)]
+    return medians([what for _, what in STEPS] + ["the caller had the answer"], timelines)
+
+
+def medians(labels: list[str], timelines: list[list[float]]) -> dict[str, Any]:
+    """The p50 of each step (from one mark to the next) and of the whole, over the requests' timelines."""
     steps: dict[str, list[float]] = defaultdict(list)
-    whole = []
-    for request_id, began, answered in sent:
-        marks = found.get(request_id, {})
-        if len(marks) != len(STEPS):
-            continue
-        times = [began, *(marks[template][-1] for template, _ in STEPS), answered]
-        labels = [what for _, what in STEPS] + ["the caller had the answer"]
+    for times in timelines:
         for label, before, after in zip(labels, times[:-1], times[1:], strict=True):
             steps[label].append(after - before)
-        whole.append(answered - began)
+    whole = [times[-1] - times[0] for times in timelines]
     return {"requests": len(whole), "whole_p50_ms": statistics.median(whole) if whole else 0.0,
             "steps_p50_ms": {label: statistics.median(values) for label, values in steps.items()}}
 
@@ -133,8 +135,7 @@ def send_streamed(count: int, key: str, tokens: int, gap_s: float = 0.0) -> list
 def stream_timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[str, list[int]]]) -> dict[str, Any]:
     """Each step's mark is the first record of its topic at or after the previous mark (the filter's
     first reply may be the prompt's annotation, before any text)."""
-    steps: dict[str, list[float]] = defaultdict(list)
-    whole = []
+    timelines = []
     for request_id, began, first_text in sent:
         marks = found.get(request_id, {})
         if any(template not in marks for template, _ in STREAM_STEPS) or not first_text:
@@ -142,13 +143,8 @@ def stream_timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[
         times = [began]
         for template, _ in STREAM_STEPS:
             times.append(next((t for t in marks[template] if t >= times[-1]), marks[template][-1]))
-        times.append(first_text)
-        labels = [what for _, what in STREAM_STEPS] + ["the caller had the first text"]
-        for label, before, after in zip(labels, times[:-1], times[1:], strict=True):
-            steps[label].append(after - before)
-        whole.append(first_text - began)
-    return {"requests": len(whole), "whole_p50_ms": statistics.median(whole) if whole else 0.0,
-            "steps_p50_ms": {label: statistics.median(values) for label, values in steps.items()}}
+        timelines.append([*times, first_text])
+    return medians([what for _, what in STREAM_STEPS] + ["the caller had the first text"], timelines)
 
 
 def bare_ttft(count: int, tokens: int) -> float:

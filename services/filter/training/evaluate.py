@@ -122,15 +122,17 @@ def blocking_table(examples: list[Example], verdicts: list[ScreenVerdict], key: 
         elif example.positive - {"jailbreak", "indirect_attack"}:
             harmful[key(example)].append(verdict.blocked)
     print(f"  {'harmful, blocked (recall)':38s} {'share [95% Wilson]':>24s} {'n':>9s}")
-    for name, flags in sorted(harmful.items()):
-        print(f"    {name[:36]:36s} {rate(sum(flags), len(flags))}")
-    every = [f for flags in harmful.values() for f in flags]
-    print(f"    {'all harmful':36s} {rate(sum(every), len(every))}")
+    print_rates(harmful, "all harmful")
     print(f"  {'benign, blocked (false-positive rate)':38s}")
-    for name, flags in sorted(benign.items()):
+    print_rates(benign, "all benign")
+
+
+def print_rates(groups: dict[str, list[bool]], total: str) -> None:
+    """One blocked share per group, then the share over all of them."""
+    for name, flags in sorted(groups.items()):
         print(f"    {name[:36]:36s} {rate(sum(flags), len(flags))}")
-    every = [f for flags in benign.values() for f in flags]
-    print(f"    {'all benign':36s} {rate(sum(every), len(every))}")
+    every = [f for flags in groups.values() for f in flags]
+    print(f"    {total:36s} {rate(sum(every), len(every))}")
 
 
 async def latency(screen: LayeredScreen, texts: list[str], label: str) -> None:
@@ -255,19 +257,15 @@ async def third_table(screen: LayeredScreen, third: list[Example]) -> None:
             for name, value in verdict.results.items():
                 by_field[name] += bool(value.get("filtered"))
     print(f"  {'harmful, blocked (recall)':38s} {'share [95% Wilson]':>24s} {'n':>9s}")
-    for name, flags in sorted(harmful.items()):
-        print(f"    {name[:36]:36s} {rate(sum(flags), len(flags))}")
-    every = [f for flags in harmful.values() for f in flags]
-    print(f"    {'all harmful':36s} {rate(sum(every), len(every))}")
+    print_rates(harmful, "all harmful")
     print(f"  {'benign, blocked (false-positive rate)':38s}")
-    for source in sorted({e.source for e in third if e.benign}):
-        flags = [f for name, fl in harmless.items() if name.startswith(f"{source}: ") for f in fl]
-        print(f"    {source[:36]:36s} {rate(sum(flags), len(flags))}")
-    for name, flags in sorted(harmless.items()):
-        if name.startswith(("weighted-safety", "arena-hard")):
-            print(f"      {name[:34]:34s} {rate(sum(flags), len(flags))}")
-    every = [f for flags in harmless.values() for f in flags]
-    print(f"    {'all benign':36s} {rate(sum(every), len(every))}")
+    by_source: dict[str, list[bool]] = defaultdict(list)
+    for name, flags in harmless.items():
+        by_source[name.split(": ")[0]] += flags
+    print_rates(by_source, "all benign")
+    print("  benign, blocked, per category")
+    print_rates({name: flags for name, flags in harmless.items() if not name.startswith("healthbench")},
+                "all but HealthBench")
     print(f"  benign blocked by: {dict(sorted((k, v) for k, v in by_field.items() if v))}")
 
 
